@@ -1,0 +1,29 @@
+/**
+ * multitask: run TypeScript work in parallel on Node.js — tasks, an app every worker boots
+ * from, and supervised pools of worker threads. Public exports only.
+ */
+export { type AppDefinition, type DefinedApp, defineApp } from './app/define-app.js';
+export {
+  ErrorCode,
+  type ErrorCodeValue,
+  hasCode,
+  MultitaskError,
+  type MultitaskErrorDetails,
+} from './errors.js';
+export type { PoolEventName, PoolEvents } from './pool/events.js';
+export type { PoolOptions, RecycleOptions } from './pool/options.js';
+export {
+  type CloseOptions,
+  Pool,
+  type PoolStats,
+  type RunOptions,
+  type SuperviseOptions,
+  type WorkerStats,
+} from './pool/pool.js';
+export type { RestartOptions } from './pool/restart-policy.js';
+export type { Percentiles } from './pool/run-stats.js';
+export type { PoolSize } from './pool/sizing.js';
+export type { Service } from './pool/supervisor.js';
+export type { PoolState } from './pool/workforce.js';
+export { type ResultOf, Task, type TaskClass, type TaskContext, type TaskLogger } from './task/task.js';
+export type { WorkerState } from './worker/handle.js';

@@ -1,0 +1,24 @@
+import type { MultitaskError } from '../errors.js';
+import type { TerminationReason } from '../worker/handle.js';
+
+/** The events a {@link Pool} emits, with their payloads. Listening is optional and costs nothing otherwise. */
+export interface PoolEvents {
+  /** A worker booted its app and takes work. */
+  workerOnline: { workerId: number };
+  /** A worker thread ended: `reason` is why the pool ended it, or 'crash'. */
+  workerExit: {
+    workerId: number;
+    exitCode: number;
+    reason: TerminationReason | 'crash' | 'stopped';
+    error?: Error;
+  };
+  /** A task call failed (its own error, a crash, a timeout). */
+  taskFailed: { taskName: string; workerId: number | undefined; error: Error };
+  /** A supervised replica will run again after `delayMs`. */
+  restart: { taskName: string; replica: number; attempt: number; delayMs: number; error: Error };
+  /** A supervised replica, or the pool's app setup, failed too often and gave up. */
+  crashLoop: { taskName?: string; replica?: number; error: MultitaskError };
+}
+
+/** Names of {@link PoolEvents}. */
+export type PoolEventName = keyof PoolEvents;

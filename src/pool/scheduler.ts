@@ -1,0 +1,352 @@
+/**
+ * The pool's engine: a FIFO of calls, a set of worker threads, and the rules that move calls
+ * from one to the other. Tasks are tiny or huge, so a worker is sent more than it can run at
+ * once only while its tasks are short (an adaptive prefetch): the batching that makes tiny
+ * tasks fast never leaves a long task queued behind another in a busy thread.
+ */
+
+import { performance } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import { ErrorCode, MultitaskError } from '../errors.js';
+import type { TaskFields } from '../task/fields.js';
+import type { WorkerHandle, WorkerListener } from '../worker/handle.js';
+import type { ResultWire } from '../worker/protocol.js';
+import { taskFailed, type WireError } from '../worker/wire-error.js';
+import type { Call } from './call.js';
+import type { PoolEvents } from './events.js';
+import { abortError, timeoutError } from './exit-errors.js';
+import type { ResolvedPoolOptions } from './options.js';
+import { SampleWindow } from './run-stats.js';
+
+/** Prefetch at most this many tasks beyond `concurrency` into one worker. */
+const MAX_PREFETCH = 256;
+/** Prefetch only as much work as a worker gets through in about this long (ms). */
+const PREFETCH_BUDGET_MS = 4;
+/** At most this many tasks in one message, so a worker always has the next batch waiting. */
+const MAX_BATCH = 64;
+/** An aborted task that has not stopped after this long (ms) has its thread terminated. */
+export const ABORT_GRACE_MS = 500;
+
+const RESULT_OK = 1;
+const RESULT_SKIPPED = 2;
+
+/** What a submission carries besides the task. */
+export interface SubmitSpec {
+  name: string;
+  fields: TaskFields;
+  attempt?: number;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  transfer?: TransferListItem[] | undefined;
+  exclusive?: boolean;
+}
+
+/** How the scheduler tells the pool's facade what happened. */
+export type EmitPoolEvent = <E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]) => void;
+
+export abstract class Scheduler implements WorkerListener {
+  protected readonly workers = new Set<WorkerHandle>();
+  readonly #queue: Call[] = [];
+  #head = 0;
+  #queued = 0;
+  #nextCallId = 1;
+  #pumpScheduled = false;
+  #idleWaiters: Array<() => void> = [];
+  protected tasksDone = 0;
+  protected tasksFailed = 0;
+  protected readonly runTimes = new SampleWindow();
+  protected readonly waitTimes = new SampleWindow();
+
+  constructor(
+    protected readonly options: ResolvedPoolOptions,
+    protected readonly emit: EmitPoolEvent,
+  ) {}
+
+  /** Queues a task; the call's promise settles with its result. */
+  submit(spec: SubmitSpec): Call {
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const call: Call = {
+      id: this.#nextCallId++,
+      name: spec.name,
+      fields: spec.fields,
+      attempt: spec.attempt ?? 1,
+      timeoutMs: spec.timeoutMs,
+      signal: spec.signal,
+      transfer: spec.transfer,
+      exclusive: spec.exclusive ?? false,
+      submittedAt: performance.now(),
+      promise,
+      resolve,
+      reject,
+      seq: -1,
+      worker: undefined,
+      timer: undefined,
+      abortListener: undefined,
+      settled: false,
+      preempted: false,
+    };
+    const refusal = this.refusal();
+    if (refusal !== undefined) {
+      this.settle(call);
+      reject(refusal);
+      return call;
+    }
+    if (call.signal !== undefined) {
+      if (call.signal.aborted) {
+        this.settle(call);
+        reject(abortError(call.signal));
+        return call;
+      }
+      call.abortListener = () => this.#abort(call);
+      call.signal.addEventListener('abort', call.abortListener, { once: true });
+    }
+    this.#queue.push(call);
+    this.#queued++;
+    this.schedulePump();
+    return call;
+  }
+
+  /** Calls waiting for a worker. */
+  get queueLength(): number {
+    return this.#queued;
+  }
+
+  /** Resolves when nothing is queued or running. */
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  protected schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // A microtask coalesces every call submitted in the same tick into few, large messages.
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Moves queued calls to workers with room, in batches. */
+  protected pump(): void {
+    while (this.#head < this.#queue.length) {
+      const first = this.#queue[this.#head]!;
+      if (first.settled) {
+        this.#shift();
+        continue;
+      }
+      const worker = this.#pick(first.exclusive);
+      if (worker === undefined) break;
+      const batch: Call[] = [];
+      if (first.exclusive) {
+        batch.push(this.#shift());
+      } else {
+        const room = Math.min(MAX_BATCH, this.#capacity(worker));
+        while (batch.length < room && this.#head < this.#queue.length) {
+          const next = this.#queue[this.#head]!;
+          if (next.exclusive) break;
+          this.#shift();
+          if (!next.settled) batch.push(next);
+        }
+      }
+      if (batch.length > 0) this.#send(worker, batch);
+    }
+    if (this.#head === this.#queue.length && this.#head > 0) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+    this.checkIdle();
+  }
+
+  #shift(): Call {
+    const call = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined as unknown as Call;
+    if (!call.settled) this.#queued--;
+    return call;
+  }
+
+  /** Puts calls back at the head of the queue, in their original order (a worker went away). */
+  protected requeue(calls: Call[]): void {
+    calls.sort((a, b) => a.id - b.id);
+    for (let i = calls.length - 1; i >= 0; i--) {
+      const call = calls[i]!;
+      call.worker = undefined;
+      call.seq = -1;
+      if (this.#head > 0) this.#queue[--this.#head] = call;
+      else this.#queue.unshift(call);
+      this.#queued++;
+    }
+    this.schedulePump();
+  }
+
+  /** Rejects every queued call (the pool closed or cannot start its app). */
+  protected rejectQueued(error: Error, filter: (call: Call) => boolean = () => true): void {
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const call = this.#queue[i]!;
+      if (call.settled || !filter(call)) continue;
+      this.#queued--;
+      this.settle(call);
+      call.reject(error);
+    }
+    this.checkIdle();
+  }
+
+  #capacity(worker: WorkerHandle): number {
+    let prefetch = 0;
+    if (worker.exclusive === 0 && worker.avgRunMs !== undefined) {
+      prefetch = Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BUDGET_MS / Math.max(worker.avgRunMs, 0.001)));
+    }
+    return this.options.concurrency + prefetch - worker.inflight.size;
+  }
+
+  /** The worker with the most room; for a long-running call, one with a free slot and nothing buffered. */
+  #pick(exclusive: boolean): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    let bestRoom = 0;
+    for (const worker of this.workers) {
+      if (!worker.accepting) continue;
+      const room = exclusive ? this.options.concurrency - worker.inflight.size : this.#capacity(worker);
+      if (room > bestRoom) {
+        best = worker;
+        bestRoom = room;
+      }
+    }
+    return best;
+  }
+
+  #send(worker: WorkerHandle, batch: Call[]): void {
+    try {
+      worker.send(batch);
+    } catch (error) {
+      // Something in the batch cannot be cloned (a transfer list, a field the walk missed): send
+      // the calls one by one and refuse only the guilty ones.
+      if (batch.length > 1) {
+        for (const call of batch) this.#send(worker, [call]);
+        return;
+      }
+      const call = batch[0]!;
+      this.settle(call);
+      call.reject(
+        new MultitaskError(
+          ErrorCode.INVALID_TASK_FIELD,
+          `Task ${call.name} cannot be sent to a worker: ${(error as Error).message}`,
+          {
+            taskName: call.name,
+            cause: error,
+          },
+        ),
+      );
+      return;
+    }
+    const now = performance.now();
+    for (const call of batch) {
+      this.waitTimes.record(now - call.submittedAt);
+      if (call.timeoutMs !== undefined) call.timer = setTimeout(() => this.#timeout(call), call.timeoutMs);
+    }
+  }
+
+  /** Stops watching a call: timers and abort listeners go; it will be settled exactly once. */
+  protected settle(call: Call): void {
+    call.settled = true;
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    if (call.abortListener !== undefined) call.signal!.removeEventListener('abort', call.abortListener);
+  }
+
+  #timeout(call: Call): void {
+    const worker = call.worker;
+    if (call.settled || worker === undefined) return;
+    this.settle(call);
+    this.tasksFailed++;
+    const error = timeoutError(call, worker.id);
+    call.reject(error);
+    this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+    // Only terminating the thread stops a synchronous loop; the exit handler replaces it.
+    worker.terminate('timeout', call);
+  }
+
+  #abort(call: Call): void {
+    if (call.settled) return;
+    this.settle(call);
+    call.reject(abortError(call.signal!));
+    const worker = call.worker;
+    if (worker === undefined) {
+      this.#queued--;
+      this.checkIdle();
+      return;
+    }
+    worker.post({ type: 'cancel', id: call.id, reason: 'abort' });
+    // A task that ignores its signal (or loops synchronously) is stopped by ending its thread.
+    setTimeout(() => {
+      if (worker.inflight.has(call.id) && worker.hasStarted(call)) worker.terminate('abort', call);
+    }, ABORT_GRACE_MS).unref();
+  }
+
+  onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {
+    const requeued: Call[] = [];
+    for (let i = 0; i < results.length; i += 4) {
+      const call = worker.inflight.get(results[i] as number);
+      if (call === undefined) continue;
+      worker.release(call);
+      const status = results[i + 1] as number;
+      if (status === RESULT_SKIPPED) {
+        // The worker was stopping and never ran it: it runs elsewhere unless the pool is closing.
+        if (call.settled) continue;
+        const refusal = this.refusal();
+        if (refusal === undefined) requeued.push(call);
+        else {
+          this.settle(call);
+          call.reject(refusal);
+        }
+        continue;
+      }
+      const runMs = results[i + 3] as number;
+      worker.recordRunTime(runMs);
+      if (call.settled) continue;
+      this.settle(call);
+      this.runTimes.record(runMs);
+      if (worker.retireAborted && call.exclusive) call.preempted = true;
+      if (status === RESULT_OK) {
+        this.tasksDone++;
+        worker.tasksDone++;
+        call.resolve(results[i + 2]);
+      } else {
+        this.tasksFailed++;
+        worker.tasksFailed++;
+        const error = taskFailed(results[i + 2] as WireError, call.name, worker.id);
+        call.reject(error);
+        this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+      }
+    }
+    if (heapUsed !== undefined) worker.heapUsed = heapUsed;
+    if (requeued.length > 0) this.requeue(requeued);
+    this.afterResults(worker);
+    this.pump();
+  }
+
+  #isIdle(): boolean {
+    if (this.#queued > 0) return false;
+    for (const worker of this.workers) if (worker.inflight.size > 0) return false;
+    return true;
+  }
+
+  protected checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Accepting work? Otherwise the error to refuse it with. */
+  protected abstract refusal(): Error | undefined;
+  /** A worker has settled calls: recycling may retire it. */
+  protected abstract afterResults(worker: WorkerHandle): void;
+  abstract onReady(worker: WorkerHandle): void;
+  abstract onSetupFailed(worker: WorkerHandle, error: WireError): void;
+  abstract onStopped(worker: WorkerHandle): void;
+  abstract onExit(worker: WorkerHandle, exitCode: number, error: Error | undefined): void;
+}

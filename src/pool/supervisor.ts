@@ -1,0 +1,95 @@
+/**
+ * Supervision of long-running tasks: each replica runs inside try/catch; a clean return ends
+ * it, a failure restarts it after a backoff, and too many failures in the window end it with
+ * `ERR_CRASH_LOOP` (an OTP supervisor's intensity and period) instead of spinning.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, hasCode, MultitaskError } from '../errors.js';
+import type { TaskFields } from '../task/fields.js';
+import type { Call } from './call.js';
+import { type ResolvedRestartOptions, RestartTracker } from './restart-policy.js';
+import type { EmitPoolEvent, SubmitSpec } from './scheduler.js';
+
+/** A supervised task: its replicas, how often they restarted, and when they are all done. */
+export interface Service {
+  /** Resolves when every replica returned; rejects (`ERR_CRASH_LOOP`) when one gave up. */
+  readonly done: Promise<void>;
+  /** Restarts so far, all replicas together. */
+  readonly restarts: number;
+  /** Replicas still running or waiting to restart. */
+  readonly running: number;
+}
+
+/** What the supervisor needs from the pool. */
+export interface SupervisorHost {
+  submit(spec: SubmitSpec): Call;
+  emit: EmitPoolEvent;
+  /** True once the pool will not run anything again (closed, or its app cannot boot). */
+  finished(): boolean;
+}
+
+export class Supervision implements Service {
+  #restarts = 0;
+  #running: number;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly host: SupervisorHost,
+    private readonly name: string,
+    private readonly fields: TaskFields,
+    replicas: number,
+    private readonly policy: ResolvedRestartOptions,
+  ) {
+    this.#running = replicas;
+    const runs = Array.from({ length: replicas }, (_, index) => this.#replica(index + 1));
+    this.done = Promise.all(runs).then(() => undefined);
+    // The caller may look at `restarts` and never await `done`: an unobserved rejection must not crash it.
+    this.done.catch(() => {});
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  async #replica(replica: number): Promise<void> {
+    const tracker = new RestartTracker(this.policy);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const call = this.host.submit({ name: this.name, fields: this.fields, attempt, exclusive: true });
+        let failure: unknown;
+        try {
+          await call.promise;
+          if (!call.preempted) return;
+        } catch (error) {
+          failure = error;
+        }
+        // Its worker was retired under it (resize, recycling): run it again, not as a failure.
+        if (call.preempted) continue;
+        const error = failure as Error;
+        if (hasCode(error, ErrorCode.POOL_CLOSED)) throw error;
+        const delayMs = this.host.finished() ? undefined : tracker.next();
+        if (delayMs === undefined) throw this.#giveUp(replica, error);
+        this.#restarts++;
+        this.host.emit('restart', { taskName: this.name, replica, attempt: attempt + 1, delayMs, error });
+        await sleep(delayMs);
+      }
+    } finally {
+      this.#running--;
+    }
+  }
+
+  #giveUp(replica: number, cause: Error): MultitaskError {
+    const { maxRestarts, windowMs } = this.policy;
+    const error = new MultitaskError(
+      ErrorCode.CRASH_LOOP,
+      `Task ${this.name} (replica ${replica}) failed more than ${maxRestarts} times in ${windowMs} ms and gave up; last error: ${cause?.message ?? cause}`,
+      { cause, taskName: this.name },
+    );
+    this.host.emit('crashLoop', { taskName: this.name, replica, error });
+    return error;
+  }
+}

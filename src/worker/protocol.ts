@@ -1,0 +1,49 @@
+/**
+ * Every message between a pool and its worker threads, as one tagged union per direction.
+ * Both sides `switch` on `type` and fail loudly on anything else (see {@link unknownMessage}).
+ *
+ * Tasks travel in batches: one `postMessage` carries many tasks and one carries many results,
+ * because a message costs far more than a tiny task does.
+ */
+import type { TaskFields } from '../task/fields.js';
+import type { WireError } from './wire-error.js';
+
+/** What a worker thread is started with (`workerData`). */
+export interface WorkerBoot {
+  workerId: number;
+  /** The thread's real entry module, imported by the boot module. */
+  entry: string;
+  appUrl: string;
+  concurrency: number;
+  /** Int32Array over this buffer: slot 0 counts the tasks the worker has started. */
+  progress: SharedArrayBuffer;
+  /** Report heap usage with results (only when the pool recycles on heap size). */
+  reportHeap: boolean;
+}
+
+/** One task to run: [id, registered name, fields, attempt]. Tuples clone faster than objects. */
+export type TaskWire = [id: number, name: string, fields: TaskFields, attempt: number];
+
+export type ToWorker =
+  | { type: 'run'; tasks: TaskWire[] }
+  /** Abort the task's signal; skip it if it has not started yet. */
+  | { type: 'cancel'; id: number; reason: 'abort' | 'timeout' | 'shutdown' }
+  /** Abort every running task's signal, skip the rest, tear the app down and exit. */
+  | { type: 'stop'; abort: boolean };
+
+/**
+ * Results, flattened: for each task, [id, ok, value-or-error, runMs]. `ok` is 1 for a value
+ * and 0 for a {@link WireError}.
+ */
+export type ResultWire = Array<number | unknown>;
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'setupFailed'; error: WireError }
+  | { type: 'results'; results: ResultWire; heapUsed?: number }
+  | { type: 'stopped' };
+
+/** The loud failure for a message type neither side knows: a bug in multitask, never in user code. */
+export function unknownMessage(message: never): never {
+  throw new Error(`multitask: unknown thread message ${JSON.stringify(message)}`);
+}

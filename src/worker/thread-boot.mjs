@@ -1,0 +1,20 @@
+// The first module a worker thread runs. It is plain JavaScript on purpose: on Node 20 a
+// loader given to the parent (`node --import tsx`) is not active in worker threads, so when the
+// parent runs under tsx this file registers tsx here before importing the real entry (which,
+// like the user's app, may then be TypeScript).
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { workerData } from 'node:worker_threads';
+
+if (process.execArgv.some((flag) => /(^|[\\/=])tsx([\\/]|$)/.test(flag))) {
+  let api;
+  try {
+    api = await import('tsx/esm/api');
+  } catch {
+    const fromCwd = createRequire(pathToFileURL(`${process.cwd()}/`).href);
+    api = await import(pathToFileURL(fromCwd.resolve('tsx/esm/api')).href);
+  }
+  api.register();
+}
+
+await import(workerData.entry);

@@ -1,0 +1,229 @@
+/**
+ * The code that runs inside a worker thread: boot the app once, then run tasks as they arrive,
+ * each inside try/catch. Results go back in batches; the shared progress counter tells the pool
+ * which tasks had started if this thread dies, so that the others can be run elsewhere.
+ */
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadApp } from '../app/load-app.js';
+import { ErrorCode, MultitaskError } from '../errors.js';
+import { rebuildTask } from '../task/fields.js';
+import type { TaskRegistry } from '../task/registry.js';
+import type { TaskContext, TaskLogger } from '../task/task.js';
+import {
+  type FromWorker,
+  type TaskWire,
+  type ToWorker,
+  unknownMessage,
+  type WorkerBoot,
+} from './protocol.js';
+import { createTaskLogger } from './task-logger.js';
+import { toWireError } from './wire-error.js';
+
+/** Results are sent at least this often (ms) while a batch runs, so a crash loses little. */
+const FLUSH_INTERVAL_MS = 1;
+const OK = 1;
+const FAILED = 0;
+const SKIPPED = 2;
+
+const boot = workerData as WorkerBoot;
+const port = parentPort!;
+const progress = new Int32Array(boot.progress);
+
+let registry: TaskRegistry;
+let app: unknown;
+let teardown: ((app: unknown) => void | Promise<void>) | undefined;
+
+const pending: TaskWire[] = [];
+let pendingHead = 0;
+let running = 0;
+let startedCount = 0;
+let stopping = false;
+const cancelledBeforeStart = new Set<number>();
+const runningContexts = new Map<number, RunContext>();
+
+let results: unknown[] = [];
+let lastFlush = performance.now();
+let flushScheduled = false;
+
+/** A task's context; the signal and the logger are made only when the task asks for them. */
+class RunContext implements TaskContext<unknown> {
+  #controller: AbortController | undefined;
+  #log: TaskLogger | undefined;
+  #abortReason: unknown;
+  readonly app: unknown;
+  readonly attempt: number;
+  readonly #taskName: string;
+
+  constructor(appValue: unknown, attempt: number, taskName: string) {
+    this.app = appValue;
+    this.attempt = attempt;
+    this.#taskName = taskName;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#abortReason !== undefined && !this.#controller.signal.aborted)
+      this.#controller.abort(this.#abortReason);
+    return this.#controller.signal;
+  }
+
+  get log(): TaskLogger {
+    this.#log ??= createTaskLogger({ worker: boot.workerId, task: this.#taskName, attempt: this.attempt });
+    return this.#log;
+  }
+
+  abort(reason: unknown): void {
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+function post(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+function flush(): void {
+  flushScheduled = false;
+  lastFlush = performance.now();
+  if (results.length === 0) return;
+  const batch = results;
+  results = [];
+  const heapUsed = boot.reportHeap ? getHeapStatistics().used_heap_size : undefined;
+  try {
+    post({ type: 'results', results: batch, heapUsed });
+  } catch {
+    // One value in the batch cannot be cloned: send the results one by one and replace the culprits.
+    for (let i = 0; i < batch.length; i += 4) {
+      const one = batch.slice(i, i + 4);
+      try {
+        post({ type: 'results', results: one });
+      } catch (error) {
+        const refused = new MultitaskError(
+          ErrorCode.RESULT_NOT_CLONEABLE,
+          `The task's result cannot be sent back to the caller: ${(error as Error).message}`,
+        );
+        post({ type: 'results', results: [one[0], FAILED, toWireError(refused), one[3]] });
+      }
+    }
+  }
+}
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flush);
+}
+
+function report(id: number, status: number, payload: unknown, startedAt: number): void {
+  results.push(id, status, payload, performance.now() - startedAt);
+}
+
+function drain(): void {
+  while (running < boot.concurrency && pendingHead < pending.length) {
+    const wire = pending[pendingHead++]!;
+    Atomics.store(progress, 0, ++startedCount);
+    const startedAt = performance.now();
+    if (results.length > 0 && startedAt - lastFlush > FLUSH_INTERVAL_MS) flush();
+    const [id, name, fields, attempt] = wire;
+    if (stopping || cancelledBeforeStart.delete(id)) {
+      report(id, SKIPPED, undefined, startedAt);
+      continue;
+    }
+    start(id, name, fields, attempt, startedAt);
+  }
+  if (pendingHead === pending.length) {
+    pending.length = 0;
+    pendingHead = 0;
+  }
+  if (stopping && running === 0) void finishStop();
+}
+
+function start(id: number, name: string, fields: TaskWire[2], attempt: number, startedAt: number): void {
+  let outcome: unknown;
+  let context: RunContext;
+  try {
+    const task = rebuildTask(registry.classOf(name), fields);
+    context = new RunContext(app, attempt, name);
+    outcome = task.run(context);
+  } catch (error) {
+    report(id, FAILED, toWireError(error), startedAt);
+    return;
+  }
+  if (outcome === null || typeof (outcome as Promise<unknown>)?.then !== 'function') {
+    report(id, OK, outcome, startedAt);
+    return;
+  }
+  running++;
+  runningContexts.set(id, context);
+  (outcome as Promise<unknown>).then(
+    (value) => settleAsync(id, OK, value, startedAt),
+    (error) => settleAsync(id, FAILED, toWireError(error), startedAt),
+  );
+}
+
+function settleAsync(id: number, status: number, payload: unknown, startedAt: number): void {
+  running--;
+  runningContexts.delete(id);
+  report(id, status, payload, startedAt);
+  if (pendingHead < pending.length || stopping) drain();
+  scheduleFlush();
+}
+
+let stopPromise: Promise<void> | undefined;
+function finishStop(): Promise<void> {
+  stopPromise ??= (async () => {
+    flush();
+    try {
+      await teardown?.(app);
+    } catch (error) {
+      createTaskLogger({ worker: boot.workerId }).error('app teardown failed', { error: toWireError(error) });
+    }
+    post({ type: 'stopped' });
+  })();
+  return stopPromise;
+}
+
+function onMessage(message: ToWorker): void {
+  switch (message.type) {
+    case 'run':
+      for (const wire of message.tasks) pending.push(wire);
+      drain();
+      flush();
+      return;
+    case 'cancel': {
+      const context = runningContexts.get(message.id);
+      const reason = new MultitaskError(
+        message.reason === 'timeout' ? ErrorCode.TASK_TIMEOUT : ErrorCode.POOL_CLOSED,
+        `Task ${message.reason === 'timeout' ? 'timed out' : message.reason === 'abort' ? 'was aborted' : 'is shutting down'}`,
+      );
+      if (context) context.abort(reason);
+      else cancelledBeforeStart.add(message.id);
+      return;
+    }
+    case 'stop':
+      stopping = true;
+      if (message.abort) {
+        const reason = new MultitaskError(ErrorCode.POOL_CLOSED, 'The worker is shutting down');
+        for (const context of runningContexts.values()) context.abort(reason);
+      }
+      drain();
+      flush();
+      return;
+    default:
+      unknownMessage(message);
+  }
+}
+
+port.on('message', onMessage);
+
+try {
+  const loaded = await loadApp(boot.appUrl);
+  registry = loaded.registry;
+  teardown = loaded.definition.teardown;
+  app = await loaded.definition.setup?.();
+  post({ type: 'ready' });
+} catch (error) {
+  post({ type: 'setupFailed', error: toWireError(error) });
+}
