@@ -18,8 +18,6 @@ export interface Call {
   readonly promise: Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: Error): void;
-  /** Order in which its worker received it; compared with the worker's progress counter. */
-  seq: number;
   worker: WorkerHandle | undefined;
   timer: NodeJS.Timeout | undefined;
   abortListener: (() => void) | undefined;

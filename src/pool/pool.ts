@@ -212,7 +212,9 @@ export class Pool extends EventEmitter {
 
   /** Resolves when nothing is queued or running. */
   onIdle(): Promise<void> {
-    return this.#engine.onIdle();
+    // Calls made before the app module loaded reach the engine when it has: wait for them too.
+    const idle = () => this.#engine.onIdle();
+    return this.#app.then(idle, idle);
   }
 
   /**

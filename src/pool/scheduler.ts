@@ -10,8 +10,8 @@ import type { TransferListItem } from 'node:worker_threads';
 import { ErrorCode, MultitaskError } from '../errors.js';
 import type { TaskFields } from '../task/fields.js';
 import type { WorkerHandle, WorkerListener } from '../worker/handle.js';
-import type { ResultWire } from '../worker/protocol.js';
-import { taskFailed, type WireError } from '../worker/wire-error.js';
+import { ResultStatus, type ResultWire } from '../worker/protocol.js';
+import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
 import type { PoolEvents } from './events.js';
 import { abortError, timeoutError } from './exit-errors.js';
@@ -24,11 +24,13 @@ const MAX_PREFETCH = 256;
 const PREFETCH_BUDGET_MS = 4;
 /** At most this many tasks in one message, so a worker always has the next batch waiting. */
 const MAX_BATCH = 64;
+/**
+ * A worker that has said nothing for this long (ms) while tasks wait in its prefetch is asked to
+ * hand them back when another worker sits idle: a long task must not hold up short ones.
+ */
+const REBALANCE_AFTER_MS = 2;
 /** An aborted task that has not stopped after this long (ms) has its thread terminated. */
 export const ABORT_GRACE_MS = 500;
-
-const RESULT_OK = 1;
-const RESULT_SKIPPED = 2;
 
 /** What a submission carries besides the task. */
 export interface SubmitSpec {
@@ -83,7 +85,6 @@ export abstract class Scheduler implements WorkerListener {
       promise,
       resolve,
       reject,
-      seq: -1,
       worker: undefined,
       timer: undefined,
       abortListener: undefined,
@@ -146,7 +147,9 @@ export abstract class Scheduler implements WorkerListener {
       if (first.exclusive) {
         batch.push(this.#shift());
       } else {
-        const room = Math.min(MAX_BATCH, this.#capacity(worker));
+        const free = this.options.concurrency - worker.inflight.size;
+        // Fill free slots first, one worker at a time, so work spreads before anything is prefetched.
+        const room = free > 0 ? free : Math.min(MAX_BATCH, this.#capacity(worker));
         while (batch.length < room && this.#head < this.#queue.length) {
           const next = this.#queue[this.#head]!;
           if (next.exclusive) break;
@@ -160,7 +163,45 @@ export abstract class Scheduler implements WorkerListener {
       this.#queue.length = 0;
       this.#head = 0;
     }
+    if (this.#queued === 0) this.#rebalance();
     this.checkIdle();
+  }
+
+  #rebalanceTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * With nothing queued and a worker idle, calls prefetched into a worker that is busy with a
+   * long task would wait for nothing: ask that worker to hand back what it has not started.
+   */
+  #rebalance(): void {
+    let idle = false;
+    for (const worker of this.workers) {
+      if (worker.accepting && worker.inflight.size < this.options.concurrency) {
+        idle = true;
+        break;
+      }
+    }
+    if (!idle) return;
+    const now = performance.now();
+    let recheckIn = Number.POSITIVE_INFINITY;
+    for (const worker of this.workers) {
+      if (!worker.accepting || worker.releasePending || worker.inflight.size <= this.options.concurrency)
+        continue;
+      const quietFor = now - worker.lastReportAt;
+      if (quietFor >= REBALANCE_AFTER_MS) {
+        worker.releasePending = true;
+        worker.post({ type: 'release' });
+      } else {
+        recheckIn = Math.min(recheckIn, REBALANCE_AFTER_MS - quietFor);
+      }
+    }
+    if (recheckIn !== Number.POSITIVE_INFINITY && this.#rebalanceTimer === undefined) {
+      this.#rebalanceTimer = setTimeout(() => {
+        this.#rebalanceTimer = undefined;
+        if (this.#queued === 0) this.#rebalance();
+      }, Math.ceil(recheckIn));
+      this.#rebalanceTimer.unref();
+    }
   }
 
   #shift(): Call {
@@ -176,7 +217,6 @@ export abstract class Scheduler implements WorkerListener {
     for (let i = calls.length - 1; i >= 0; i--) {
       const call = calls[i]!;
       call.worker = undefined;
-      call.seq = -1;
       if (this.#head > 0) this.#queue[--this.#head] = call;
       else this.#queue.unshift(call);
       this.#queued++;
@@ -204,16 +244,26 @@ export abstract class Scheduler implements WorkerListener {
     return this.options.concurrency + prefetch - worker.inflight.size;
   }
 
-  /** The worker with the most room; for a long-running call, one with a free slot and nothing buffered. */
+  /**
+   * Where the next call goes: the worker with the most free slots; when none has a free slot,
+   * the one with the most prefetch room. A long-running call only takes a free slot.
+   */
   #pick(exclusive: boolean): WorkerHandle | undefined {
     let best: WorkerHandle | undefined;
+    let bestFree = 0;
     let bestRoom = 0;
     for (const worker of this.workers) {
       if (!worker.accepting) continue;
-      const room = exclusive ? this.options.concurrency - worker.inflight.size : this.#capacity(worker);
-      if (room > bestRoom) {
+      const free = this.options.concurrency - worker.inflight.size;
+      if (free > bestFree) {
         best = worker;
-        bestRoom = room;
+        bestFree = free;
+      } else if (bestFree === 0 && !exclusive) {
+        const room = this.#capacity(worker);
+        if (room > bestRoom) {
+          best = worker;
+          bestRoom = room;
+        }
       }
     }
     return best;
@@ -282,18 +332,20 @@ export abstract class Scheduler implements WorkerListener {
     worker.post({ type: 'cancel', id: call.id, reason: 'abort' });
     // A task that ignores its signal (or loops synchronously) is stopped by ending its thread.
     setTimeout(() => {
-      if (worker.inflight.has(call.id) && worker.hasStarted(call)) worker.terminate('abort', call);
+      if (worker.inflight.has(call.id) && worker.isRunning(call)) worker.terminate('abort', call);
     }, ABORT_GRACE_MS).unref();
   }
 
   onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {
+    worker.lastReportAt = performance.now();
+    worker.releasePending = false;
     const requeued: Call[] = [];
     for (let i = 0; i < results.length; i += 4) {
       const call = worker.inflight.get(results[i] as number);
       if (call === undefined) continue;
       worker.release(call);
       const status = results[i + 1] as number;
-      if (status === RESULT_SKIPPED) {
+      if (status === ResultStatus.SKIPPED) {
         // The worker was stopping and never ran it: it runs elsewhere unless the pool is closing.
         if (call.settled) continue;
         const refusal = this.refusal();
@@ -310,14 +362,16 @@ export abstract class Scheduler implements WorkerListener {
       this.settle(call);
       this.runTimes.record(runMs);
       if (worker.retireAborted && call.exclusive) call.preempted = true;
-      if (status === RESULT_OK) {
+      if (status === ResultStatus.OK) {
         this.tasksDone++;
         worker.tasksDone++;
         call.resolve(results[i + 2]);
       } else {
         this.tasksFailed++;
         worker.tasksFailed++;
-        const error = taskFailed(results[i + 2] as WireError, call.name, worker.id);
+        const wire = results[i + 2] as WireError;
+        const error =
+          status === ResultStatus.REFUSED ? fromWireError(wire) : taskFailed(wire, call.name, worker.id);
         call.reject(error);
         this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
       }

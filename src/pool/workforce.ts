@@ -116,7 +116,9 @@ export class Workforce extends Scheduler {
     const reason = worker.terminationReason;
     for (const call of worker.inflight.values()) {
       if (call.settled) continue;
-      if (!worker.hasStarted(call)) {
+      // Calls that were not running (not started, or finished with their result still unsent)
+      // run again elsewhere: at least once, as a queue would redeliver them.
+      if (!worker.isRunning(call)) {
         const refusal = this.refusal();
         if (refusal === undefined) requeued.push(call);
         else {
@@ -185,6 +187,8 @@ export class Workforce extends Scheduler {
     );
     this.emit('crashLoop', { error });
     this.rejectQueued(cause);
+    // Threads still booting would fail the same way: end them rather than let them linger.
+    for (const worker of this.workers) if (!worker.ready) worker.terminate('setupFailed');
   }
 
   /** Grows at once (resolving when the new workers are up) or retires workers, idle ones first. */

@@ -53,6 +53,10 @@ export class WorkerHandle {
   /** Average task run time in ms (exponentially weighted); undefined before the first result. */
   avgRunMs: number | undefined;
   heapUsed: number | undefined;
+  /** When its last results arrived (performance.now()): a quiet worker with a backlog may be stuck on a long task. */
+  lastReportAt = 0;
+  /** A 'release' was sent and not yet answered. */
+  releasePending = false;
   /** Set when the pool ends the thread on purpose, so that the exit is not taken as a crash. */
   terminationReason: TerminationReason | undefined;
   /** The call whose timeout or abort ended the thread. */
@@ -67,22 +71,21 @@ export class WorkerHandle {
   /** Why its app could not start, when that is how it ended. */
   setupError: Error | undefined;
 
-  #sent = 0;
   #lastError: Error | undefined;
-  readonly #progress: Int32Array;
+  readonly #runningSlots: Int32Array;
   readonly #thread: Worker;
   #referenced = true;
 
   constructor(options: WorkerSpawnOptions, listener: WorkerListener) {
     this.id = options.id;
-    const progress = new SharedArrayBuffer(4);
-    this.#progress = new Int32Array(progress);
+    const running = new SharedArrayBuffer(4 * options.concurrency);
+    this.#runningSlots = new Int32Array(running);
     const boot: WorkerBoot = {
       workerId: options.id,
       entry: options.entry,
       appUrl: options.appUrl,
       concurrency: options.concurrency,
-      progress,
+      running,
       reportHeap: options.reportHeap,
     };
     this.#thread = new Worker(options.boot, {
@@ -143,7 +146,6 @@ export class WorkerHandle {
     }
     this.post({ type: 'run', tasks }, transfer);
     for (const call of calls) {
-      call.seq = this.#sent++;
       call.worker = this;
       this.inflight.set(call.id, call);
       if (call.exclusive) this.exclusive++;
@@ -156,15 +158,19 @@ export class WorkerHandle {
   release(call: Call): void {
     if (!this.inflight.delete(call.id)) return;
     if (call.exclusive) this.exclusive--;
-    if (this.inflight.size === 0) {
-      if (this.state === 'busy') this.state = 'idle';
+    if (this.inflight.size === 0 && this.state === 'busy') {
+      this.state = 'idle';
+      // Idle threads must not keep the process alive; a stopping one must, until it has exited.
       this.#setReferenced(false);
     }
   }
 
-  /** Whether the thread had started `call` (read from the shared progress counter). */
-  hasStarted(call: Call): boolean {
-    return call.seq < Atomics.load(this.#progress, 0);
+  /** Whether `call` is running in the thread right now (read from the shared running slots). */
+  isRunning(call: Call): boolean {
+    for (let slot = 0; slot < this.#runningSlots.length; slot++) {
+      if (Atomics.load(this.#runningSlots, slot) === call.id) return true;
+    }
+    return false;
   }
 
   recordRunTime(ms: number): void {

@@ -15,8 +15,12 @@ export interface WorkerBoot {
   entry: string;
   appUrl: string;
   concurrency: number;
-  /** Int32Array over this buffer: slot 0 counts the tasks the worker has started. */
-  progress: SharedArrayBuffer;
+  /**
+   * Int32Array over this buffer, one slot per concurrent task: the id of the call running in it,
+   * or 0. If the thread dies, the pool reads it to tell the calls that were running (and fail)
+   * from those that had finished or not started (and run again elsewhere).
+   */
+  running: SharedArrayBuffer;
   /** Report heap usage with results (only when the pool recycles on heap size). */
   reportHeap: boolean;
 }
@@ -28,14 +32,28 @@ export type ToWorker =
   | { type: 'run'; tasks: TaskWire[] }
   /** Abort the task's signal; skip it if it has not started yet. */
   | { type: 'cancel'; id: number; reason: 'abort' | 'timeout' | 'shutdown' }
+  /** Hand back every task not started yet (reported as skipped): an idle worker will take them. */
+  | { type: 'release' }
   /** Abort every running task's signal, skip the rest, tear the app down and exit. */
   | { type: 'stop'; abort: boolean };
 
 /**
- * Results, flattened: for each task, [id, ok, value-or-error, runMs]. `ok` is 1 for a value
- * and 0 for a {@link WireError}.
+ * Results, flattened: for each task, [id, status, value-or-error, runMs], with a status from
+ * {@link ResultStatus}.
  */
 export type ResultWire = Array<number | unknown>;
+
+/** How a task ended, in a {@link ResultWire}. */
+export const ResultStatus = {
+  /** The task threw or rejected: a {@link WireError} of the task's own error follows. */
+  FAILED: 0,
+  /** The task returned: its value follows. */
+  OK: 1,
+  /** The worker was stopping and never ran it. */
+  SKIPPED: 2,
+  /** multitask itself refused it in the worker (unknown task, result not cloneable): a WireError follows. */
+  REFUSED: 3,
+} as const;
 
 export type FromWorker =
   | { type: 'ready' }

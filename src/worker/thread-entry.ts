@@ -1,7 +1,7 @@
 /**
  * The code that runs inside a worker thread: boot the app once, then run tasks as they arrive,
- * each inside try/catch. Results go back in batches; the shared progress counter tells the pool
- * which tasks had started if this thread dies, so that the others can be run elsewhere.
+ * each inside try/catch. Results go back in batches; the shared running slots tell the pool
+ * which tasks were running if this thread dies, so that the others can run elsewhere.
  */
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
@@ -13,6 +13,7 @@ import type { TaskRegistry } from '../task/registry.js';
 import type { TaskContext, TaskLogger } from '../task/task.js';
 import {
   type FromWorker,
+  ResultStatus,
   type TaskWire,
   type ToWorker,
   unknownMessage,
@@ -23,13 +24,13 @@ import { toWireError } from './wire-error.js';
 
 /** Results are sent at least this often (ms) while a batch runs, so a crash loses little. */
 const FLUSH_INTERVAL_MS = 1;
-const OK = 1;
-const FAILED = 0;
-const SKIPPED = 2;
+const { OK, FAILED, SKIPPED, REFUSED } = ResultStatus;
 
 const boot = workerData as WorkerBoot;
 const port = parentPort!;
-const progress = new Int32Array(boot.progress);
+const runningSlots = new Int32Array(boot.running);
+/** Slots of `runningSlots` not in use; a task takes one while it runs. */
+const freeSlots = Array.from({ length: boot.concurrency }, (_, index) => boot.concurrency - 1 - index);
 
 let registry: TaskRegistry;
 let app: unknown;
@@ -38,7 +39,6 @@ let teardown: ((app: unknown) => void | Promise<void>) | undefined;
 const pending: TaskWire[] = [];
 let pendingHead = 0;
 let running = 0;
-let startedCount = 0;
 let stopping = false;
 const cancelledBeforeStart = new Set<number>();
 const runningContexts = new Map<number, RunContext>();
@@ -104,7 +104,7 @@ function flush(): void {
           ErrorCode.RESULT_NOT_CLONEABLE,
           `The task's result cannot be sent back to the caller: ${(error as Error).message}`,
         );
-        post({ type: 'results', results: [one[0], FAILED, toWireError(refused), one[3]] });
+        post({ type: 'results', results: [one[0], REFUSED, toWireError(refused), one[3]] });
       }
     }
   }
@@ -123,7 +123,6 @@ function report(id: number, status: number, payload: unknown, startedAt: number)
 function drain(): void {
   while (running < boot.concurrency && pendingHead < pending.length) {
     const wire = pending[pendingHead++]!;
-    Atomics.store(progress, 0, ++startedCount);
     const startedAt = performance.now();
     if (results.length > 0 && startedAt - lastFlush > FLUSH_INTERVAL_MS) flush();
     const [id, name, fields, attempt] = wire;
@@ -141,29 +140,42 @@ function drain(): void {
 }
 
 function start(id: number, name: string, fields: TaskWire[2], attempt: number, startedAt: number): void {
-  let outcome: unknown;
-  let context: RunContext;
+  let task: ReturnType<typeof rebuildTask>;
   try {
-    const task = rebuildTask(registry.classOf(name), fields);
-    context = new RunContext(app, attempt, name);
+    task = rebuildTask(registry.classOf(name), fields);
+  } catch (error) {
+    report(id, REFUSED, toWireError(error), startedAt);
+    return;
+  }
+  const slot = freeSlots.pop()!;
+  Atomics.store(runningSlots, slot, id);
+  let outcome: unknown;
+  const context = new RunContext(app, attempt, name);
+  try {
     outcome = task.run(context);
   } catch (error) {
+    Atomics.store(runningSlots, slot, 0);
+    freeSlots.push(slot);
     report(id, FAILED, toWireError(error), startedAt);
     return;
   }
   if (outcome === null || typeof (outcome as Promise<unknown>)?.then !== 'function') {
+    Atomics.store(runningSlots, slot, 0);
+    freeSlots.push(slot);
     report(id, OK, outcome, startedAt);
     return;
   }
   running++;
   runningContexts.set(id, context);
   (outcome as Promise<unknown>).then(
-    (value) => settleAsync(id, OK, value, startedAt),
-    (error) => settleAsync(id, FAILED, toWireError(error), startedAt),
+    (value) => settleAsync(id, slot, OK, value, startedAt),
+    (error) => settleAsync(id, slot, FAILED, toWireError(error), startedAt),
   );
 }
 
-function settleAsync(id: number, status: number, payload: unknown, startedAt: number): void {
+function settleAsync(id: number, slot: number, status: number, payload: unknown, startedAt: number): void {
+  Atomics.store(runningSlots, slot, 0);
+  freeSlots.push(slot);
   running--;
   runningContexts.delete(id);
   report(id, status, payload, startedAt);
@@ -200,6 +212,14 @@ function onMessage(message: ToWorker): void {
       );
       if (context) context.abort(reason);
       else cancelledBeforeStart.add(message.id);
+      return;
+    }
+    case 'release': {
+      const now = performance.now();
+      while (pendingHead < pending.length) report(pending[pendingHead++]![0], SKIPPED, undefined, now);
+      pending.length = 0;
+      pendingHead = 0;
+      flush();
       return;
     }
     case 'stop':

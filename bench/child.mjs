@@ -1,0 +1,156 @@
+// One measurement in a fresh process: `node child.mjs <part> <library> [arg]`. Prints one line,
+// `RESULT {json}`, for run.mjs to collect. Every pool has 2 workers unless the part says otherwise.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { load } from './adapters.mjs';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 5_000);
+const WINDOW = 256;
+const FIB_N = Number(process.env.BENCH_FIB_N ?? 32);
+const FIB_TASKS = Number(process.env.BENCH_FIB_TASKS ?? 200);
+const RSS_WORKERS = 8;
+
+const [part, library, arg] = process.argv.slice(2);
+
+function report(result) {
+  // cpuMs: CPU time of this whole process (all threads), so that run.mjs can tell whether other
+  // processes used the machine meanwhile.
+  const { user, system } = process.cpuUsage();
+  const cpuMs = (user + system) / 1000;
+  process.stdout.write(`RESULT ${JSON.stringify({ part, library, arg, ...result, cpuMs })}\n`);
+}
+
+/** Submits every task at once, then awaits them all; returns the sum of results (a checksum). */
+async function allAtOnce(pool, from, count) {
+  const promises = new Array(count);
+  for (let i = 0; i < count; i++) promises[i] = pool.run(from + i);
+  const results = await Promise.all(promises);
+  let sum = 0;
+  for (const value of results) sum += value;
+  return sum;
+}
+
+/** Keeps at most WINDOW tasks in flight: each result submits the next task. */
+function slidingWindow(pool, from, count) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    let sum = 0;
+    const launch = () => {
+      const i = next++;
+      pool.run(from + i).then((value) => {
+        sum += value;
+        done++;
+        if (next < count) launch();
+        else if (done === count) resolve(sum);
+      }, reject);
+    };
+    for (let k = 0; k < Math.min(WINDOW, count); k++) launch();
+  });
+}
+
+/** Sum of (x + 1) for x in [from, from + count). */
+function expectedSum(from, count) {
+  return count * from + (count * (count - 1)) / 2 + count;
+}
+
+async function throughput() {
+  const create = await load(library);
+  const pool = create(2, 'inc');
+  await pool.ready();
+  const drive = arg === 'window' ? slidingWindow : allAtOnce;
+  const warm = await drive(pool, 0, WARMUP);
+  if (warm !== expectedSum(0, WARMUP))
+    throw new Error(`warm-up checksum ${warm} != ${expectedSum(0, WARMUP)}`);
+  await sleep(100);
+  const t0 = performance.now();
+  const sum = await drive(pool, 1_000_000, TASKS);
+  const ms = performance.now() - t0;
+  if (sum !== expectedSum(1_000_000, TASKS))
+    throw new Error(`checksum ${sum} != ${expectedSum(1_000_000, TASKS)}`);
+  const extra = pool.stats ? { tasksPerWorker: pool.stats().workers.map((worker) => worker.tasksDone) } : {};
+  await pool.close();
+  report({ ms, tasksPerSec: (TASKS / ms) * 1000, ...extra });
+}
+
+async function startup() {
+  const create = await load(library);
+  const t0 = performance.now();
+  const pool = create(2, 'inc');
+  const value = await pool.run(41);
+  const ms = performance.now() - t0;
+  if (value !== 42) throw new Error(`first result ${value} != 42`);
+  await pool.close();
+  report({ ms });
+}
+
+async function settledRss() {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc?.();
+    await sleep(100);
+  }
+  await sleep(500);
+  globalThis.gc?.();
+  return process.memoryUsage.rss();
+}
+
+async function rss() {
+  let sample;
+  if (library.startsWith('multitask')) {
+    const create = await load(library);
+    // The pool's main thread imports the app (to read its registry): do it before the baseline,
+    // so that only the workers are counted.
+    await import(library === 'multitask' ? './app.mjs' : './light-app.mjs');
+    const before = await settledRss();
+    const pool = create(RSS_WORKERS, 'inc');
+    await pool.ready();
+    const after = await settledRss();
+    sample = { before, after };
+    await pool.close();
+  } else {
+    const file = new URL('./workers/bare-idle.mjs', import.meta.url);
+    const before = await settledRss();
+    const workers = [];
+    const ready = [];
+    for (let i = 0; i < RSS_WORKERS; i++) {
+      const worker = new Worker(file);
+      ready.push(new Promise((resolve) => worker.once('message', resolve)));
+      workers.push(worker);
+    }
+    await Promise.all(ready);
+    const after = await settledRss();
+    sample = { before, after };
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+  const perWorkerMiB = (sample.after - sample.before) / RSS_WORKERS / 1024 / 1024;
+  report({ beforeMiB: sample.before / 1048576, afterMiB: sample.after / 1048576, perWorkerMiB });
+}
+
+async function speedup() {
+  const size = Number(arg);
+  const create = await load(library);
+  const pool = create(size, 'fib');
+  await pool.ready();
+  // Warm-up: one task per worker, so that fib is compiled in each thread before timing.
+  await Promise.all(Array.from({ length: size * 2 }, () => pool.run(FIB_N - 4)));
+  await sleep(50);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: FIB_TASKS }, () => pool.run(FIB_N)));
+  const ms = performance.now() - t0;
+  await pool.close();
+  report({ ms, perTaskMs: (ms * size) / FIB_TASKS });
+}
+
+const parts = { throughput, startup, rss, speedup };
+if (!(part in parts)) {
+  console.error(`usage: node child.mjs <${Object.keys(parts).join('|')}> <library> [arg]`);
+  process.exit(2);
+}
+// Keeps the process alive while tasks are in flight. poolifier 5.3.2 lets the event loop run dry
+// now and then with tasks in flight when the machine is busy (the process then exits with code 13,
+// "unsettled top-level await"); an idle interval timer costs the others nothing.
+const keepAlive = setInterval(() => {}, 1000);
+await parts[part]();
+clearInterval(keepAlive);

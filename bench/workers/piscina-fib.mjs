@@ -1,0 +1,3 @@
+import { fib } from './fib.mjs';
+
+export default (n) => fib(n);

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runScript } from './helpers.js';
+
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+function runNode(args: string[]) {
+  return spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+}
+
+describe('apps in TypeScript and JavaScript', () => {
+  it('the package is built (npm test builds it first)', () => {
+    assert.ok(existsSync(dist), `${dist} exists: run npm run build`);
+  });
+
+  it('a plain JavaScript app runs on the compiled package with plain node, no loader', () => {
+    const child = runScript(new URL('./fixtures/js/main.mjs', import.meta.url), { loader: false });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'js:1 js:4 js:9');
+  });
+
+  it('a TypeScript app (enums, interfaces) runs in workers when the parent runs under tsx', () => {
+    const child = runNode([
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./fixtures/ts-user/main.ts', import.meta.url)),
+    ]);
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'ts:4 ts:8');
+  });
+
+  it('a TypeScript app under plain node is refused with ERR_APP_INVALID, not a hang', () => {
+    const script = `
+      import { Pool } from ${JSON.stringify(dist)};
+      const pool = new Pool({ app: ${JSON.stringify(fileURLToPath(new URL('./fixtures/ts-user/app.ts', import.meta.url)))}, size: 1 });
+      try { await pool.ready; console.log('loaded'); } catch (error) { console.log(error.code); }
+      await pool.close();
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'ERR_APP_INVALID');
+  });
+});
