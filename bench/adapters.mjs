@@ -64,7 +64,7 @@ export async function load(name) {
 
 /** multitask from the compiled dist/, with the app module at `appPath`. */
 async function multitask(appPath, tasksPath) {
-  const { Pool } = await import('../dist/index.js');
+  const { Pool } = await import('multitask');
   const { Inc, Fib } = await import(tasksPath);
   return (size, kind) => {
     const pool = new Pool({ app: here(appPath), size });

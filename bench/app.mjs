@@ -1,5 +1,5 @@
 // The multitask app every benchmark worker boots from.
-import { defineApp } from '../dist/index.js';
+import { defineApp } from 'multitask';
 import { Fib, Inc } from './tasks.mjs';
 
 export default defineApp({ tasks: { Inc, Fib } });

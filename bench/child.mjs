@@ -2,6 +2,8 @@
 // `RESULT {json}`, for run.mjs to collect. Every pool has 2 workers unless the part says otherwise.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { load } from './adapters.mjs';
 
@@ -88,11 +90,11 @@ async function startup() {
 
 async function settledRss() {
   for (let i = 0; i < 3; i++) {
-    globalThis.gc?.();
+    collectGarbage();
     await sleep(100);
   }
   await sleep(500);
-  globalThis.gc?.();
+  collectGarbage();
   return process.memoryUsage.rss();
 }
 
@@ -154,3 +156,13 @@ if (!(part in parts)) {
 const keepAlive = setInterval(() => {}, 1000);
 await parts[part]();
 clearInterval(keepAlive);
+
+/**
+ * A full GC without the --expose-gc flag: that flag is per-process, and a pool that sees it
+ * cannot hand its workers extra flags (Node refuses per-process flags in a Worker's execArgv),
+ * so measuring with it would measure a different worker set-up than users run.
+ */
+function collectGarbage() {
+  v8.setFlagsFromString('--expose-gc');
+  vm.runInNewContext('gc')();
+}

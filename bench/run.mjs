@@ -222,7 +222,7 @@ async function rss() {
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(k + run - 1) % kinds.length];
       progress(`rss run ${run}/${RSS_RUNS}: ${kind}`);
-      samples[kind].push((await measure(['rss', kind], ['--expose-gc']))?.perWorkerMiB);
+      samples[kind].push((await measure(['rss', kind]))?.perWorkerMiB);
     }
   }
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind])]));

@@ -1,5 +1,5 @@
-// multitask tasks for the benchmark, built on the compiled library (../dist), not on the sources.
-import { Task } from '../dist/index.js';
+// multitask tasks for the benchmark, on the compiled package (imported by name, as a user would).
+import { Task } from 'multitask';
 import { fib } from './workers/fib.mjs';
 
 /** x -> x + 1: the tiniest task, for throughput. */

@@ -36,6 +36,21 @@ describe('apps in TypeScript and JavaScript', () => {
     assert.equal(child.stdout.trim(), 'ts:4 ts:8');
   });
 
+  it("inside workers, import 'multitask' resolves to the light worker API", () => {
+    const child = runScript(new URL('./fixtures/js/probe.mjs', import.meta.url), { loader: false });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'worker-api');
+  });
+
+  it('a parent started with per-process flags (--expose-gc) still gets working workers, with the full API', () => {
+    const child = runScript(new URL('./fixtures/js/probe.mjs', import.meta.url), {
+      loader: false,
+      args: ['--expose-gc'],
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), 'full');
+  });
+
   it('a TypeScript app under plain node is refused with ERR_APP_INVALID, not a hang', () => {
     const script = `
       import { Pool } from ${JSON.stringify(dist)};

@@ -14,13 +14,19 @@ import { ABORT_GRACE_MS, type EmitPoolEvent, Scheduler } from './scheduler.js';
 /** The pool's lifecycle: taking work, closing, closed, or given up because its app cannot boot. */
 export type PoolState = 'running' | 'closing' | 'closed' | 'broken';
 
-/** The first module of every thread (plain JavaScript, see its header), then the real entry. */
-const THREAD_BOOT = new URL('../worker/thread-boot.mjs', import.meta.url);
 /** The worker's code: TypeScript under tsx (tests, development), JavaScript once built. */
 const THREAD_ENTRY = new URL(
   import.meta.url.endsWith('.ts') ? '../worker/thread-entry.ts' : '../worker/thread-entry.js',
   import.meta.url,
-).href;
+);
+/** A plain JavaScript shim that registers tsx in the thread before the entry (see its header). */
+const TSX_BOOT = new URL('../worker/thread-boot.mjs', import.meta.url);
+/** Inside workers, `import 'multitask'` resolves to the light worker API (see worker-api.ts). */
+const WORKER_CONDITION = '--conditions=multitask-worker';
+
+function usesTsx(execArgv: string[]): boolean {
+  return execArgv.some((flag) => /(^|[\\/=])tsx([\\/]|$)/.test(flag));
+}
 
 export class Workforce extends Scheduler {
   #target: number;
@@ -75,16 +81,20 @@ export class Workforce extends Scheduler {
   }
 
   #spawn(): WorkerHandle {
+    const execArgv = this.options.execArgv ?? process.execArgv;
+    // Without a TypeScript loader the thread starts at the entry itself: one module load less.
+    const boot = usesTsx(execArgv) || THREAD_ENTRY.pathname.endsWith('.ts') ? TSX_BOOT : THREAD_ENTRY;
     const worker = new WorkerHandle(
       {
         id: this.#nextWorkerId++,
-        boot: THREAD_BOOT,
-        entry: THREAD_ENTRY,
+        boot,
+        entry: THREAD_ENTRY.href,
         appUrl: this.options.appUrl,
         concurrency: this.options.concurrency,
         resourceLimits: this.options.resourceLimits,
         reportHeap: Number.isFinite(this.options.recycle.maxHeapBytes),
         execArgv: this.options.execArgv,
+        extraExecArgv: [WORKER_CONDITION],
       },
       this,
     );

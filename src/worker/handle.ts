@@ -26,6 +26,8 @@ export interface WorkerListener {
 
 /** Options a handle needs to start its thread. */
 export interface WorkerSpawnOptions {
+  /** Flags that help but are not required (the light-API export condition). */
+  extraExecArgv: string[];
   id: number;
   /** The module the thread starts with. */
   boot: URL;
@@ -36,6 +38,32 @@ export interface WorkerSpawnOptions {
   resourceLimits: ResourceLimits | undefined;
   reportHeap: boolean;
   execArgv: string[] | undefined;
+}
+
+/**
+ * Whether threads accept the parent's flags plus ours. Flags given explicitly are validated,
+ * and per-process ones (--expose-gc, --max-old-space-size…) are refused, while inherited ones
+ * are not: then threads inherit the flags and do without the extras.
+ */
+let extrasAccepted = true;
+
+function startThread(options: WorkerSpawnOptions, boot: WorkerBoot): Worker {
+  const start = (execArgv: string[] | undefined) =>
+    new Worker(options.boot, {
+      workerData: boot,
+      resourceLimits: options.resourceLimits,
+      execArgv,
+      name: `multitask-worker-${options.id}`,
+    });
+  if (extrasAccepted) {
+    try {
+      return start([...(options.execArgv ?? process.execArgv), ...options.extraExecArgv]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+      extrasAccepted = false;
+    }
+  }
+  return start(options.execArgv);
 }
 
 /** Weight of the newest sample in the running average of task run time. */
@@ -88,12 +116,7 @@ export class WorkerHandle {
       running,
       reportHeap: options.reportHeap,
     };
-    this.#thread = new Worker(options.boot, {
-      workerData: boot,
-      resourceLimits: options.resourceLimits,
-      execArgv: options.execArgv,
-      name: `multitask-worker-${options.id}`,
-    });
+    this.#thread = startThread(options, boot);
     this.#thread.on('message', (message: FromWorker) => {
       switch (message.type) {
         case 'ready':
