@@ -30,8 +30,6 @@ export const ErrorCode = {
   CRASH_LOOP: 'ERR_CRASH_LOOP',
   /** A message could not be read as a job (queue transports). */
   BAD_MESSAGE: 'ERR_BAD_MESSAGE',
-  /** The thread protocol was violated: a bug in multitask, never in user code. */
-  PROTOCOL: 'ERR_PROTOCOL',
 } as const;
 
 /** One of the stable error codes of {@link ErrorCode}. */

@@ -46,6 +46,9 @@ describe('pool.run', () => {
 
   it('passes async results and ctx.app from setup', async () => {
     await withPool({}, async (pool) => {
+      // The result type follows the task's: this line is checked by `npm run typecheck`.
+      const typed: string = await pool.run(new Sleep(1));
+      assert.equal(typed, 'slept');
       assert.equal(await pool.run(new Sleep(5)), 'slept');
       const echoed = (await pool.run(new Echo('x'))) as { greeting: string; attempt: number };
       assert.equal(echoed.greeting, 'hello');

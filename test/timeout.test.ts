@@ -36,6 +36,20 @@ describe('timeouts', () => {
     });
   });
 
+  it('withdraw a call that timed out while waiting behind a long task, without killing that task', async () => {
+    await withPool({ size: 1 }, async (pool) => {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => pool.run(new Inc(i))));
+      const exits = record(pool, 'workerExit');
+      const long = pool.run(new Sleep(800));
+      const waiting = failure(pool.run(new Inc(1), { timeoutMs: 100 }));
+      assert.equal((await waiting).code, ErrorCode.TASK_TIMEOUT);
+      assert.equal(await long, 'slept', 'the task ahead was left alone');
+      assert.equal(exits.length, 0, 'no thread was terminated');
+      assert.equal(await pool.run(new Inc(2)), 3);
+      assert.equal(pool.stats().tasks.done, 52, 'the withdrawn call never ran');
+    });
+  });
+
   it('fail the other tasks running in the same thread with ERR_WORKER_CRASHED, naming the culprit', async () => {
     await withPool({ size: 1, concurrency: 2 }, async (pool) => {
       const sleeper = failure(pool.run(new Sleep(60_000)));

@@ -25,3 +25,43 @@ export interface Call {
   /** Ended because the pool retired its worker, not because of the task: supervisors run it again. */
   preempted: boolean;
 }
+
+/** What a submission carries besides the task. */
+export interface SubmitSpec {
+  name: string;
+  fields: TaskFields;
+  attempt?: number;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  transfer?: TransferListItem[] | undefined;
+  exclusive?: boolean;
+}
+
+/** A new call, queued nowhere yet, whose promise settles through `resolve` and `reject`. */
+export function createCall(id: number, spec: SubmitSpec): Call {
+  let resolve!: (value: unknown) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<unknown>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  return {
+    id,
+    name: spec.name,
+    fields: spec.fields,
+    attempt: spec.attempt ?? 1,
+    timeoutMs: spec.timeoutMs,
+    signal: spec.signal,
+    transfer: spec.transfer,
+    exclusive: spec.exclusive ?? false,
+    submittedAt: performance.now(),
+    promise,
+    resolve,
+    reject,
+    worker: undefined,
+    timer: undefined,
+    abortListener: undefined,
+    settled: false,
+    preempted: false,
+  };
+}

@@ -6,14 +6,16 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
 import { ErrorCode, MultitaskError } from '../errors.js';
-import type { TaskFields } from '../task/fields.js';
 import type { WorkerHandle, WorkerListener } from '../worker/handle.js';
 import { ResultStatus, type ResultWire } from '../worker/protocol.js';
 import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.js';
-import type { Call } from './call.js';
+import { type Call, createCall, type SubmitSpec } from './call.js';
+import { CallQueue } from './call-queue.js';
 import type { PoolEvents } from './events.js';
+
+export type { SubmitSpec } from './call.js';
+
 import { abortError, timeoutError } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { SampleWindow } from './run-stats.js';
@@ -32,25 +34,12 @@ const REBALANCE_AFTER_MS = 2;
 /** An aborted task that has not stopped after this long (ms) has its thread terminated. */
 export const ABORT_GRACE_MS = 500;
 
-/** What a submission carries besides the task. */
-export interface SubmitSpec {
-  name: string;
-  fields: TaskFields;
-  attempt?: number;
-  timeoutMs?: number | undefined;
-  signal?: AbortSignal | undefined;
-  transfer?: TransferListItem[] | undefined;
-  exclusive?: boolean;
-}
-
 /** How the scheduler tells the pool's facade what happened. */
 export type EmitPoolEvent = <E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]) => void;
 
 export abstract class Scheduler implements WorkerListener {
   protected readonly workers = new Set<WorkerHandle>();
-  readonly #queue: Call[] = [];
-  #head = 0;
-  #queued = 0;
+  readonly #queue = new CallQueue();
   #nextCallId = 1;
   #pumpScheduled = false;
   #idleWaiters: Array<() => void> = [];
@@ -66,55 +55,30 @@ export abstract class Scheduler implements WorkerListener {
 
   /** Queues a task; the call's promise settles with its result. */
   submit(spec: SubmitSpec): Call {
-    let resolve!: (value: unknown) => void;
-    let reject!: (error: Error) => void;
-    const promise = new Promise<unknown>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const call: Call = {
-      id: this.#nextCallId++,
-      name: spec.name,
-      fields: spec.fields,
-      attempt: spec.attempt ?? 1,
-      timeoutMs: spec.timeoutMs,
-      signal: spec.signal,
-      transfer: spec.transfer,
-      exclusive: spec.exclusive ?? false,
-      submittedAt: performance.now(),
-      promise,
-      resolve,
-      reject,
-      worker: undefined,
-      timer: undefined,
-      abortListener: undefined,
-      settled: false,
-      preempted: false,
-    };
+    const call = createCall(this.#nextCallId++, spec);
     const refusal = this.refusal();
     if (refusal !== undefined) {
       this.settle(call);
-      reject(refusal);
+      call.reject(refusal);
       return call;
     }
     if (call.signal !== undefined) {
       if (call.signal.aborted) {
         this.settle(call);
-        reject(abortError(call.signal));
+        call.reject(abortError(call.signal));
         return call;
       }
       call.abortListener = () => this.#abort(call);
       call.signal.addEventListener('abort', call.abortListener, { once: true });
     }
     this.#queue.push(call);
-    this.#queued++;
     this.schedulePump();
     return call;
   }
 
   /** Calls waiting for a worker. */
   get queueLength(): number {
-    return this.#queued;
+    return this.#queue.size;
   }
 
   /** Resolves when nothing is queued or running. */
@@ -135,35 +99,25 @@ export abstract class Scheduler implements WorkerListener {
 
   /** Moves queued calls to workers with room, in batches. */
   protected pump(): void {
-    while (this.#head < this.#queue.length) {
-      const first = this.#queue[this.#head]!;
-      if (first.settled) {
-        this.#shift();
-        continue;
-      }
+    for (let first = this.#queue.peek(); first !== undefined; first = this.#queue.peek()) {
       const worker = this.#pick(first.exclusive);
       if (worker === undefined) break;
-      const batch: Call[] = [];
-      if (first.exclusive) {
-        batch.push(this.#shift());
-      } else {
+      const batch: Call[] = [this.#queue.shift()!];
+      if (!first.exclusive) {
         const free = this.options.concurrency - worker.inflight.size;
         // Fill free slots first, one worker at a time, so work spreads before anything is prefetched.
         const room = free > 0 ? free : Math.min(MAX_BATCH, this.#capacity(worker));
-        while (batch.length < room && this.#head < this.#queue.length) {
-          const next = this.#queue[this.#head]!;
-          if (next.exclusive) break;
-          this.#shift();
-          if (!next.settled) batch.push(next);
+        for (
+          let next = this.#queue.peek();
+          batch.length < room && next !== undefined && !next.exclusive;
+          next = this.#queue.peek()
+        ) {
+          batch.push(this.#queue.shift()!);
         }
       }
-      if (batch.length > 0) this.#send(worker, batch);
+      this.#send(worker, batch);
     }
-    if (this.#head === this.#queue.length && this.#head > 0) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    }
-    if (this.#queued === 0) this.#rebalance();
+    if (this.#queue.size === 0) this.#rebalance();
     this.checkIdle();
   }
 
@@ -198,38 +152,22 @@ export abstract class Scheduler implements WorkerListener {
     if (recheckIn !== Number.POSITIVE_INFINITY && this.#rebalanceTimer === undefined) {
       this.#rebalanceTimer = setTimeout(() => {
         this.#rebalanceTimer = undefined;
-        if (this.#queued === 0) this.#rebalance();
+        if (this.#queue.size === 0) this.#rebalance();
       }, Math.ceil(recheckIn));
       this.#rebalanceTimer.unref();
     }
   }
 
-  #shift(): Call {
-    const call = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined as unknown as Call;
-    if (!call.settled) this.#queued--;
-    return call;
-  }
-
   /** Puts calls back at the head of the queue, in their original order (a worker went away). */
   protected requeue(calls: Call[]): void {
-    calls.sort((a, b) => a.id - b.id);
-    for (let i = calls.length - 1; i >= 0; i--) {
-      const call = calls[i]!;
-      call.worker = undefined;
-      if (this.#head > 0) this.#queue[--this.#head] = call;
-      else this.#queue.unshift(call);
-      this.#queued++;
-    }
+    for (const call of calls) call.worker = undefined;
+    this.#queue.unshiftAll(calls);
     this.schedulePump();
   }
 
-  /** Rejects every queued call (the pool closed or cannot start its app). */
+  /** Rejects every queued call that `filter` accepts (the pool closed or cannot start its app). */
   protected rejectQueued(error: Error, filter: (call: Call) => boolean = () => true): void {
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const call = this.#queue[i]!;
-      if (call.settled || !filter(call)) continue;
-      this.#queued--;
+    for (const call of this.#queue.takeAll(filter)) {
       this.settle(call);
       call.reject(error);
     }
@@ -315,8 +253,10 @@ export abstract class Scheduler implements WorkerListener {
     const error = timeoutError(call, worker.id);
     call.reject(error);
     this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
-    // Only terminating the thread stops a synchronous loop; the exit handler replaces it.
-    worker.terminate('timeout', call);
+    // Only terminating the thread stops a synchronous loop; the exit handler replaces it. A call
+    // still waiting in the worker's prefetch is only withdrawn: the task ahead of it is innocent.
+    if (worker.isRunning(call)) worker.terminate('timeout', call);
+    else this.#withdraw(worker, call, 'timeout');
   }
 
   #abort(call: Call): void {
@@ -325,14 +265,21 @@ export abstract class Scheduler implements WorkerListener {
     call.reject(abortError(call.signal!));
     const worker = call.worker;
     if (worker === undefined) {
-      this.#queued--;
+      this.#queue.forget();
       this.checkIdle();
       return;
     }
-    worker.post({ type: 'cancel', id: call.id, reason: 'abort' });
-    // A task that ignores its signal (or loops synchronously) is stopped by ending its thread.
+    this.#withdraw(worker, call, 'abort');
+  }
+
+  /**
+   * Tells a worker to skip a settled call, or to abort its signal if it is running; a task that
+   * ignores its signal (or loops synchronously) is stopped by ending its thread.
+   */
+  #withdraw(worker: WorkerHandle, call: Call, reason: 'abort' | 'timeout'): void {
+    worker.post({ type: 'cancel', id: call.id, reason });
     setTimeout(() => {
-      if (worker.inflight.has(call.id) && worker.isRunning(call)) worker.terminate('abort', call);
+      if (worker.inflight.has(call.id) && worker.isRunning(call)) worker.terminate(reason, call);
     }, ABORT_GRACE_MS).unref();
   }
 
@@ -383,7 +330,7 @@ export abstract class Scheduler implements WorkerListener {
   }
 
   #isIdle(): boolean {
-    if (this.#queued > 0) return false;
+    if (this.#queue.size > 0) return false;
     for (const worker of this.workers) if (worker.inflight.size > 0) return false;
     return true;
   }

@@ -157,7 +157,10 @@ export class Workforce extends Scheduler {
     if (requeued.length > 0) this.requeue(requeued);
 
     if (this.#state === 'running') {
-      const bootFailure = !worker.ready || (reason === undefined && !hadWork && !worker.retiring);
+      // A thread that died before its app was up, or while idle with nobody to blame, is a boot
+      // failure: those back off and count toward giving up. Threads the pool ended are not.
+      const endedByPool = reason !== undefined && reason !== 'setupFailed';
+      const bootFailure = !endedByPool && (!worker.ready || (!hadWork && !worker.retiring));
       if (bootFailure) {
         this.#onBootFailure(worker.setupError ?? crashError(worker.id, exitCode, threadError));
       } else {
