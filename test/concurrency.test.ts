@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Gauge } from './fixtures/tasks.js';
-import { withPool } from './helpers.js';
+import { allOnline, withPool } from './helpers.js';
 
 function gauge(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(8));
@@ -28,7 +28,7 @@ describe('concurrency', () => {
   it('workers × concurrency tasks run together', async () => {
     await withPool({ size: 2, concurrency: 3 }, async (pool) => {
       const counters = gauge();
-      await pool.resize(2);
+      await allOnline(pool);
       await Promise.all(Array.from({ length: 12 }, () => pool.run(new Gauge(counters, 100))));
       assert.equal(Atomics.load(counters, 1), 6);
     });

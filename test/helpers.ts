@@ -38,9 +38,21 @@ export async function nextEvent<E extends PoolEventName>(
   }
 }
 
-/** Polls `condition` every 10 ms until it holds (a test's own timeout bounds the wait). */
-export async function eventually(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+/** Polls `condition` every 10 ms until it holds; fails (rather than hangs) after `withinMs`. */
+export async function eventually(condition: () => boolean, withinMs = 15_000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(`condition still false after ${withinMs} ms: ${condition.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits until `count` workers of `pool` have come online (every test that needs them all says so). */
+export async function allOnline(pool: Pool, count = pool.size): Promise<void> {
+  await eventually(
+    () => pool.stats().workers.filter((worker) => worker.state !== 'starting').length >= count,
+  );
 }
 
 /** A failed call's error, for assertions on its fields; fails the test if the call succeeded. */

@@ -80,7 +80,7 @@ export interface PoolStats {
   recycled: number;
   /** How long tasks ran in their worker. */
   runTime: Percentiles;
-  /** How long tasks waited between `run()` and reaching a worker. */
+  /** How long tasks waited between `run()` and starting in a worker. */
   waitTime: Percentiles;
 }
 

@@ -231,9 +231,7 @@ export abstract class Scheduler implements WorkerListener {
       );
       return;
     }
-    const now = performance.now();
     for (const call of batch) {
-      this.waitTimes.record(now - call.submittedAt);
       if (call.timeoutMs !== undefined) call.timer = setTimeout(() => this.#timeout(call), call.timeoutMs);
     }
   }
@@ -284,7 +282,8 @@ export abstract class Scheduler implements WorkerListener {
   }
 
   onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {
-    worker.lastReportAt = performance.now();
+    const now = performance.now();
+    worker.lastReportAt = now;
     worker.releasePending = false;
     const requeued: Call[] = [];
     for (let i = 0; i < results.length; i += 4) {
@@ -308,6 +307,8 @@ export abstract class Scheduler implements WorkerListener {
       if (call.settled) continue;
       this.settle(call);
       this.runTimes.record(runMs);
+      // Waiting ends when the task starts, which may be after it reached its worker (prefetch).
+      this.waitTimes.record(Math.max(0, now - runMs - call.submittedAt));
       if (worker.retireAborted && call.exclusive) call.preempted = true;
       if (status === ResultStatus.OK) {
         this.tasksDone++;
