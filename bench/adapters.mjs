@@ -8,8 +8,6 @@ const here = (path) => new URL(path, import.meta.url);
 /** The libraries compared, multitask first. */
 export const LIBRARIES = ['multitask', 'piscina', 'tinypool', 'workerpool', 'poolifier'];
 export const PEERS = LIBRARIES.filter((name) => name !== 'multitask');
-/** multitask whose app imports Task and defineApp from their own modules (a diagnostic, see light-app.mjs). */
-export const MULTITASK_LIGHT = 'multitask-light';
 
 /**
  * Imports a library (so that module loading is not timed) and returns `create(size, kind)`,
@@ -19,9 +17,7 @@ export const MULTITASK_LIGHT = 'multitask-light';
 export async function load(name) {
   switch (name) {
     case 'multitask':
-      return multitask('./app.mjs', './tasks.mjs');
-    case 'multitask-light':
-      return multitask('./light-app.mjs', './light-app.mjs');
+      return multitask();
     case 'piscina': {
       const { Piscina } = await import('piscina');
       return piscinaLike(Piscina, 'piscina');
@@ -62,12 +58,12 @@ export async function load(name) {
   }
 }
 
-/** multitask from the compiled dist/, with the app module at `appPath`. */
-async function multitask(appPath, tasksPath) {
+/** multitask, imported by name (bench/node_modules/multitask links to the repository, so dist/). */
+async function multitask() {
   const { Pool } = await import('multitask');
-  const { Inc, Fib } = await import(tasksPath);
+  const { Inc, Fib } = await import('./tasks.mjs');
   return (size, kind) => {
-    const pool = new Pool({ app: here(appPath), size });
+    const pool = new Pool({ app: here('./app.mjs'), size });
     const Kind = kind === 'fib' ? Fib : Inc;
     return {
       run: (x) => pool.run(new Kind(x)),

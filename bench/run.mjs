@@ -10,10 +10,11 @@
 // BENCH_ROUNDS (3), and for child.mjs BENCH_TASKS, BENCH_WARMUP, BENCH_FIB_N, BENCH_FIB_TASKS.
 // Progress goes to stderr; raw results to results/<timestamp>.json.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LIBRARIES, MULTITASK_LIGHT, PEERS } from './adapters.mjs';
+import { LIBRARIES, PEERS } from './adapters.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STARTUP_RUNS = 5;
@@ -42,7 +43,7 @@ for (const part of requested) {
 const parts = requested.length > 0 ? requested : ALL_PARTS;
 const raw = [];
 
-const stats = { contended: 0, keptContended: 0, failed: 0 };
+const stats = { contended: 0, keptContended: 0, failed: 0, closeHung: [] };
 
 /**
  * Runs one measurement in a fresh process. A run that fails is tried again, and so is one during
@@ -71,6 +72,7 @@ async function measure(args, nodeFlags = []) {
       result.contended = foreignMs > Math.max(FOREIGN_MIN_MS, FOREIGN_SHARE * (after.at - before.at));
     }
     raw.push({ ...result, attempt });
+    if (result.closeHung) stats.closeHung.push(args.join(' '));
     if (kept === undefined || (result.foreignCpuMs ?? 0) < (kept.foreignCpuMs ?? 0)) kept = result;
     if (!result.contended) break;
     stats.contended++;
@@ -119,17 +121,21 @@ function child(args) {
     let err = '';
     proc.stdout.on('data', (chunk) => (out += chunk));
     proc.stderr.on('data', (chunk) => (err += chunk));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, CHILD_TIMEOUT_MS);
     proc.on('close', (code, signal) => {
       clearTimeout(timer);
       const line = out.split('\n').find((text) => text.startsWith('RESULT '));
       if (code === 0 && line) resolve(JSON.parse(line.slice(7)));
-      else
-        reject(
-          new Error(
-            `exit ${code ?? signal}${err ? `: ${err.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-          ),
-        );
+      else {
+        const how = timedOut
+          ? `no result after ${CHILD_TIMEOUT_MS / 1000} s, killed`
+          : `exit ${code ?? signal}`;
+        reject(new Error(`${how}${err ? `: ${err.trim().split('\n').slice(-3).join(' | ')}` : ''}`));
+      }
     });
   });
 }
@@ -191,16 +197,15 @@ async function throughput() {
 }
 
 async function startup() {
-  const libs = [...LIBRARIES, MULTITASK_LIGHT];
-  const samples = Object.fromEntries(libs.map((lib) => [lib, []]));
+  const samples = Object.fromEntries(LIBRARIES.map((lib) => [lib, []]));
   for (let run = 1; run <= STARTUP_RUNS; run++) {
-    for (let k = 0; k < libs.length; k++) {
-      const lib = libs[(k + run - 1) % libs.length];
+    for (let k = 0; k < LIBRARIES.length; k++) {
+      const lib = LIBRARIES[(k + run - 1) % LIBRARIES.length];
       progress(`startup run ${run}/${STARTUP_RUNS}: ${lib}`);
       samples[lib].push((await measure(['startup', lib]))?.ms);
     }
   }
-  const med = Object.fromEntries(libs.map((lib) => [lib, median(samples[lib])]));
+  const med = Object.fromEntries(LIBRARIES.map((lib) => [lib, median(samples[lib])]));
   const best = Math.min(...PEERS.map((lib) => med[lib] ?? Number.POSITIVE_INFINITY));
   const lines = [
     `### 3. Time from creating a 2-worker pool to the first result (median of ${STARTUP_RUNS} fresh processes)`,
@@ -208,15 +213,14 @@ async function startup() {
     '| library | ms | vs fastest peer | runs (min–max) |',
     '| --- | ---: | ---: | ---: |',
   ];
-  for (const lib of libs) {
-    const label = lib === MULTITASK_LIGHT ? 'multitask, light app (diagnostic)' : lib;
-    lines.push(`| ${label} | ${fmt(med[lib], 1)} | ${ratio(med[lib], best)} | ${range(samples[lib], 1)} |`);
+  for (const lib of LIBRARIES) {
+    lines.push(`| ${lib} | ${fmt(med[lib], 1)} | ${ratio(med[lib], best)} | ${range(samples[lib], 1)} |`);
   }
   return lines;
 }
 
 async function rss() {
-  const kinds = ['multitask', 'bare', MULTITASK_LIGHT];
+  const kinds = ['multitask', 'bare'];
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
   for (let run = 1; run <= RSS_RUNS; run++) {
     for (let k = 0; k < kinds.length; k++) {
@@ -236,7 +240,6 @@ async function rss() {
     '| --- | ---: | ---: | ---: |',
     row('multitask (Pool size 8, all idle)', 'multitask'),
     row('bare `new Worker` (idle .mjs, 8 online)', 'bare'),
-    row('multitask, light app (diagnostic)', MULTITASK_LIGHT),
     '',
     `Target: within 10% of a bare Worker. Measured: ${over >= 0 ? '+' : ''}${(over * 100).toFixed(1)}% (${Math.abs(over) <= 0.1 ? 'met' : 'NOT met'}).`,
   ];
@@ -279,6 +282,15 @@ async function speedup() {
   return lines;
 }
 
+/** A digest of the JavaScript in dist/: tells whether it was rebuilt with other code during the run. */
+function distDigest() {
+  const dist = new URL('../dist/', here);
+  const hash = createHash('sha256');
+  const files = readdirSync(dist, { recursive: true }).filter((name) => name.endsWith('.js'));
+  for (const file of files.sort()) hash.update(file).update(readFileSync(new URL(file, dist)));
+  return hash.digest('hex').slice(0, 12);
+}
+
 function machine() {
   const version = (name) =>
     JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, here))).version;
@@ -313,13 +325,14 @@ function machine() {
       : `HEAD ${commit}${git('status', '--porcelain', '--', 'src') ? ', src/ with uncommitted changes' : ''}`;
   return [
     `Node ${process.version} on ${process.platform}/${process.arch}, ${cpus()[0]?.model ?? 'unknown CPU'}, availableParallelism ${availableParallelism()}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM`,
-    `multitask ${mt}: dist/ built ${built.toISOString()}; ${provenance}`,
+    `multitask ${mt}: dist/ built ${built.toISOString()} (JS digest ${digestAtStart}); ${provenance}`,
     `peers: ${PEERS.map((name) => `${name} ${version(name)}`).join(', ')}`,
   ];
 }
 
 const sections = { throughput, rss, startup, speedup };
 const started = Date.now();
+const digestAtStart = distDigest();
 const loadAtStart = loadavg()
   .map((value) => value.toFixed(2))
   .join(' ');
@@ -332,9 +345,16 @@ const load = () =>
     .map((value) => value.toFixed(2))
     .join(' ');
 output.push(
-  `Runs repeated because other processes used the CPU meanwhile: ${stats.contended} (kept anyway after ${MAX_ATTEMPTS} tries: ${stats.keptContended}); failed runs: ${stats.failed}.`,
+  `Runs repeated because other processes used the CPU meanwhile: ${stats.contended} (kept anyway after ${MAX_ATTEMPTS} tries: ${stats.keptContended}); failed runs: ${stats.failed}; runs whose pool did not close within 10 s after measuring (kept): ${stats.closeHung.length}${stats.closeHung.length ? ` (${stats.closeHung.join(', ')})` : ''}.`,
   '',
 );
+// Another process (a test run's `npm run build`) may rebuild dist/ meanwhile: say so if the code changed.
+const digestAtEnd = distDigest();
+if (digestAtEnd !== digestAtStart)
+  output.push(
+    `WARNING: dist/ was rebuilt with different code during the run (JS digest ${digestAtStart} at start, ${digestAtEnd} at end): the results mix two builds.`,
+    '',
+  );
 output.push(
   `Total bench time: ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${load()}.`,
 );
@@ -344,5 +364,5 @@ mkdirSync(new URL('./results/', here), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(
   new URL(`./results/${stamp}.json`, here),
-  `${JSON.stringify({ parts, raw, report: output }, null, 2)}\n`,
+  `${JSON.stringify({ parts, distDigest: { start: digestAtStart, end: digestAtEnd }, raw, report: output }, null, 2)}\n`,
 );
