@@ -196,16 +196,26 @@ async function throughput() {
   return lines;
 }
 
-async function startup() {
-  const samples = Object.fromEntries(LIBRARIES.map((lib) => [lib, []]));
-  for (let run = 1; run <= STARTUP_RUNS; run++) {
-    for (let k = 0; k < LIBRARIES.length; k++) {
-      const lib = LIBRARIES[(k + run - 1) % LIBRARIES.length];
-      progress(`startup run ${run}/${STARTUP_RUNS}: ${lib}`);
-      samples[lib].push((await measure(['startup', lib]))?.ms);
+/**
+ * Runs one fresh-process measurement per kind, `runs` times, rotating which kind goes first in
+ * each round so that no kind always runs on a warmer or cooler machine. Returns the samples and
+ * their medians, by kind.
+ */
+async function interleaved(part, kinds, runs, pick) {
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let run = 1; run <= runs; run++) {
+    for (let k = 0; k < kinds.length; k++) {
+      const kind = kinds[(k + run - 1) % kinds.length];
+      progress(`${part} run ${run}/${runs}: ${kind}`);
+      samples[kind].push(pick(await measure([part, kind])));
     }
   }
-  const med = Object.fromEntries(LIBRARIES.map((lib) => [lib, median(samples[lib])]));
+  const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind])]));
+  return { samples, med };
+}
+
+async function startup() {
+  const { samples, med } = await interleaved('startup', LIBRARIES, STARTUP_RUNS, (result) => result?.ms);
   const best = Math.min(...PEERS.map((lib) => med[lib] ?? Number.POSITIVE_INFINITY));
   const lines = [
     `### 3. Time from creating a 2-worker pool to the first result (median of ${STARTUP_RUNS} fresh processes)`,
@@ -220,16 +230,12 @@ async function startup() {
 }
 
 async function rss() {
-  const kinds = ['multitask', 'bare'];
-  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let run = 1; run <= RSS_RUNS; run++) {
-    for (let k = 0; k < kinds.length; k++) {
-      const kind = kinds[(k + run - 1) % kinds.length];
-      progress(`rss run ${run}/${RSS_RUNS}: ${kind}`);
-      samples[kind].push((await measure(['rss', kind]))?.perWorkerMiB);
-    }
-  }
-  const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind])]));
+  const { samples, med } = await interleaved(
+    'rss',
+    ['multitask', 'bare'],
+    RSS_RUNS,
+    (result) => result?.perWorkerMiB,
+  );
   const over = med.multitask / med.bare - 1;
   const row = (label, kind) =>
     `| ${label} | ${fmt(med[kind], 2)} | ${ratio(med[kind], med.bare)} | ${range(samples[kind], 2)} |`;

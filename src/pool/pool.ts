@@ -157,6 +157,7 @@ export class Pool extends EventEmitter {
   run<T extends Task<unknown, never>>(task: T, options?: RunOptions): Promise<ResultOf<T>> {
     if (this.#loaded === undefined) return this.#app.then(() => this.run(task, options));
     try {
+      // Two plain lookups, no wrapper object: this is the per-call hot path.
       const name = this.#loaded.registry.nameOf(task);
       const fields = cloneableFields(task, name);
       if (options === undefined) return this.#engine.submit({ name, fields }).promise as Promise<ResultOf<T>>;
@@ -182,16 +183,12 @@ export class Pool extends EventEmitter {
       emit: this.#emitEvent,
       finished: () => engine.state !== 'running',
     };
-    if (this.#loaded === undefined) {
-      // Resolve the task's name once the registry is known; until then the service is pending.
-      const pending = this.#app.then((loaded) => {
-        const name = loaded.registry.nameOf(task);
-        return new Supervision(host, name, cloneableFields(task, name), replicas, policy);
-      });
-      return lazyService(pending);
-    }
-    const name = this.#loaded.registry.nameOf(task);
-    return new Supervision(host, name, cloneableFields(task, name), replicas, policy);
+    const start = (loaded: LoadedApp) => {
+      const name = loaded.registry.nameOf(task);
+      return new Supervision(host, name, cloneableFields(task, name), replicas, policy);
+    };
+    // Before the registry is known the task has no name yet: the service starts once it has.
+    return this.#loaded === undefined ? lazyService(this.#app.then(start)) : start(this.#loaded);
   }
 
   /** Grows at once or shrinks by retiring idle workers first; running tasks keep their grace. */

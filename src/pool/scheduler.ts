@@ -13,12 +13,11 @@ import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.
 import { type Call, createCall, type SubmitSpec } from './call.js';
 import { CallQueue } from './call-queue.js';
 import type { PoolEvents } from './events.js';
-
-export type { SubmitSpec } from './call.js';
-
 import { abortError, timeoutError } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { SampleWindow } from './run-stats.js';
+
+export type { SubmitSpec } from './call.js';
 
 /** Prefetch at most this many tasks beyond `concurrency` into one worker. */
 const MAX_PREFETCH = 256;
@@ -243,14 +242,34 @@ export abstract class Scheduler implements WorkerListener {
     if (call.abortListener !== undefined) call.signal!.removeEventListener('abort', call.abortListener);
   }
 
+  /** Settles a call as failed, counts it, and tells listeners. */
+  protected fail(call: Call, error: Error, worker: WorkerHandle): void {
+    this.settle(call);
+    this.tasksFailed++;
+    call.reject(error);
+    this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+  }
+
+  /**
+   * Calls a worker gave back without running them (it stopped, released its prefetch, or died):
+   * they run elsewhere, unless the pool takes no more work, and then they are refused.
+   */
+  protected giveBack(calls: Call[]): void {
+    const refusal = this.refusal();
+    if (refusal === undefined) {
+      if (calls.length > 0) this.requeue(calls);
+      return;
+    }
+    for (const call of calls) {
+      this.settle(call);
+      call.reject(refusal);
+    }
+  }
+
   #timeout(call: Call): void {
     const worker = call.worker;
     if (call.settled || worker === undefined) return;
-    this.settle(call);
-    this.tasksFailed++;
-    const error = timeoutError(call, worker.id);
-    call.reject(error);
-    this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+    this.fail(call, timeoutError(call, worker.id), worker);
     // Only terminating the thread stops a synchronous loop; the exit handler replaces it. A call
     // still waiting in the worker's prefetch is only withdrawn: the task ahead of it is innocent.
     if (worker.isRunning(call)) worker.terminate('timeout', call);
@@ -285,47 +304,38 @@ export abstract class Scheduler implements WorkerListener {
     const now = performance.now();
     worker.lastReportAt = now;
     worker.releasePending = false;
-    const requeued: Call[] = [];
+    const skipped: Call[] = [];
     for (let i = 0; i < results.length; i += 4) {
       const call = worker.inflight.get(results[i] as number);
       if (call === undefined) continue;
       worker.release(call);
       const status = results[i + 1] as number;
       if (status === ResultStatus.SKIPPED) {
-        // The worker was stopping and never ran it: it runs elsewhere unless the pool is closing.
-        if (call.settled) continue;
-        const refusal = this.refusal();
-        if (refusal === undefined) requeued.push(call);
-        else {
-          this.settle(call);
-          call.reject(refusal);
-        }
+        if (!call.settled) skipped.push(call);
         continue;
       }
       const runMs = results[i + 3] as number;
       worker.recordRunTime(runMs);
       if (call.settled) continue;
-      this.settle(call);
       this.runTimes.record(runMs);
       // Waiting ends when the task starts, which may be after it reached its worker (prefetch).
       this.waitTimes.record(Math.max(0, now - runMs - call.submittedAt));
       if (worker.retireAborted && call.exclusive) call.preempted = true;
       if (status === ResultStatus.OK) {
+        this.settle(call);
         this.tasksDone++;
         worker.tasksDone++;
         call.resolve(results[i + 2]);
       } else {
-        this.tasksFailed++;
         worker.tasksFailed++;
         const wire = results[i + 2] as WireError;
         const error =
           status === ResultStatus.REFUSED ? fromWireError(wire) : taskFailed(wire, call.name, worker.id);
-        call.reject(error);
-        this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+        this.fail(call, error, worker);
       }
     }
     if (heapUsed !== undefined) worker.heapUsed = heapUsed;
-    if (requeued.length > 0) this.requeue(requeued);
+    this.giveBack(skipped);
     this.afterResults(worker);
     this.pump();
   }

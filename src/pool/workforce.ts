@@ -4,6 +4,7 @@
  */
 import { ErrorCode, MultitaskError } from '../errors.js';
 import { WorkerHandle } from '../worker/handle.js';
+import { usesTsx } from '../worker/loader-flags.mjs';
 import type { WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
 import { crashError, errorForStartedCall, setupFailedError } from './exit-errors.js';
@@ -23,10 +24,6 @@ const THREAD_ENTRY = new URL(
 const TSX_BOOT = new URL('../worker/thread-boot.mjs', import.meta.url);
 /** Inside workers, `import 'multitask'` resolves to the light worker API (see worker-api.ts). */
 const WORKER_CONDITION = '--conditions=multitask-worker';
-
-function usesTsx(execArgv: string[]): boolean {
-  return execArgv.some((flag) => /(^|[\\/=])tsx([\\/]|$)/.test(flag));
-}
 
 export class Workforce extends Scheduler {
   #target: number;
@@ -122,27 +119,18 @@ export class Workforce extends Scheduler {
 
   onExit(worker: WorkerHandle, exitCode: number, threadError: Error | undefined): void {
     this.workers.delete(worker);
-    const requeued: Call[] = [];
+    const notRunning: Call[] = [];
     const reason = worker.terminationReason;
     for (const call of worker.inflight.values()) {
       if (call.settled) continue;
       // Calls that were not running (not started, or finished with their result still unsent)
       // run again elsewhere: at least once, as a queue would redeliver them.
       if (!worker.isRunning(call)) {
-        const refusal = this.refusal();
-        if (refusal === undefined) requeued.push(call);
-        else {
-          this.settle(call);
-          call.reject(refusal);
-        }
+        notRunning.push(call);
         continue;
       }
       if (reason === 'retire' && call.exclusive) call.preempted = true;
-      const error = errorForStartedCall(worker, call, exitCode, threadError);
-      this.settle(call);
-      this.tasksFailed++;
-      call.reject(error);
-      this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+      this.fail(call, errorForStartedCall(worker, call, exitCode, threadError), worker);
     }
     const hadWork = worker.inflight.size > 0;
     for (const call of [...worker.inflight.values()]) worker.release(call);
@@ -154,7 +142,7 @@ export class Workforce extends Scheduler {
     });
     this.#wake(this.#readyWaiters, worker);
     this.#wake(this.#exitWaiters, worker);
-    if (requeued.length > 0) this.requeue(requeued);
+    this.giveBack(notRunning);
 
     if (this.#state === 'running') {
       // A thread that died before its app was up, or while idle with nobody to blame, is a boot

@@ -3,8 +3,7 @@
  * thread events turned into calls on a {@link WorkerListener}. It knows nothing of queues or
  * scheduling: the pool's scheduler decides what to send and what a death means.
  */
-import type { TransferListItem } from 'node:worker_threads';
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
 import type { Call } from '../pool/call.js';
 import type { FromWorker, ResultWire, TaskWire, ToWorker, WorkerBoot } from './protocol.js';
 import type { WireError } from './wire-error.js';
@@ -26,8 +25,6 @@ export interface WorkerListener {
 
 /** Options a handle needs to start its thread. */
 export interface WorkerSpawnOptions {
-  /** Flags that help but are not required (the light-API export condition). */
-  extraExecArgv: string[];
   id: number;
   /** The module the thread starts with. */
   boot: URL;
@@ -38,6 +35,8 @@ export interface WorkerSpawnOptions {
   resourceLimits: ResourceLimits | undefined;
   reportHeap: boolean;
   execArgv: string[] | undefined;
+  /** Flags that help but are not required (the light-API export condition). */
+  extraExecArgv: string[];
 }
 
 /**

@@ -31,7 +31,7 @@ export type TaskWire = [id: number, name: string, fields: TaskFields, attempt: n
 export type ToWorker =
   | { type: 'run'; tasks: TaskWire[] }
   /** Abort the task's signal; skip it if it has not started yet. */
-  | { type: 'cancel'; id: number; reason: 'abort' | 'timeout' | 'shutdown' }
+  | { type: 'cancel'; id: number; reason: 'abort' | 'timeout' }
   /** Hand back every task not started yet (reported as skipped): an idle worker will take them. */
   | { type: 'release' }
   /** Abort every running task's signal, skip the rest, tear the app down and exit. */

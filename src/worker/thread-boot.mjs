@@ -5,8 +5,9 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
+import { usesTsx } from './loader-flags.mjs';
 
-if (process.execArgv.some((flag) => /(^|[\\/=])tsx([\\/]|$)/.test(flag))) {
+if (usesTsx(process.execArgv)) {
   let api;
   try {
     api = await import('tsx/esm/api');

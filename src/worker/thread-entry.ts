@@ -154,14 +154,12 @@ function start(id: number, name: string, fields: TaskWire[2], attempt: number, s
   try {
     outcome = task.run(context);
   } catch (error) {
-    Atomics.store(runningSlots, slot, 0);
-    freeSlots.push(slot);
+    releaseSlot(slot);
     report(id, FAILED, toWireError(error), startedAt);
     return;
   }
   if (outcome === null || typeof (outcome as Promise<unknown>)?.then !== 'function') {
-    Atomics.store(runningSlots, slot, 0);
-    freeSlots.push(slot);
+    releaseSlot(slot);
     report(id, OK, outcome, startedAt);
     return;
   }
@@ -173,9 +171,14 @@ function start(id: number, name: string, fields: TaskWire[2], attempt: number, s
   );
 }
 
-function settleAsync(id: number, slot: number, status: number, payload: unknown, startedAt: number): void {
+/** The task in `slot` is no longer running: if the thread dies now, it is not to blame. */
+function releaseSlot(slot: number): void {
   Atomics.store(runningSlots, slot, 0);
   freeSlots.push(slot);
+}
+
+function settleAsync(id: number, slot: number, status: number, payload: unknown, startedAt: number): void {
+  releaseSlot(slot);
   running--;
   runningContexts.delete(id);
   report(id, status, payload, startedAt);
@@ -206,10 +209,13 @@ function onMessage(message: ToWorker): void {
       return;
     case 'cancel': {
       const context = runningContexts.get(message.id);
-      const reason = new MultitaskError(
-        message.reason === 'timeout' ? ErrorCode.TASK_TIMEOUT : ErrorCode.POOL_CLOSED,
-        `Task ${message.reason === 'timeout' ? 'timed out' : message.reason === 'abort' ? 'was aborted' : 'is shutting down'}`,
-      );
+      const reason =
+        message.reason === 'timeout'
+          ? new MultitaskError(ErrorCode.TASK_TIMEOUT, 'The task ran past its timeout')
+          : Object.assign(new Error('The caller aborted the task'), {
+              name: 'AbortError',
+              code: 'ABORT_ERR',
+            });
       if (context) context.abort(reason);
       else cancelledBeforeStart.add(message.id);
       return;
