@@ -30,6 +30,12 @@ export const ErrorCode = {
   CRASH_LOOP: 'ERR_CRASH_LOOP',
   /** A message could not be read as a job (queue transports). */
   BAD_MESSAGE: 'ERR_BAD_MESSAGE',
+  /** The queue's broker or database could not be reached (the URL in the message has its password masked). */
+  BROKER_UNAVAILABLE: 'ERR_BROKER_UNAVAILABLE',
+  /** The queue is closing or closed and takes no new work. */
+  QUEUE_CLOSED: 'ERR_QUEUE_CLOSED',
+  /** A queued job's process died in every one of its attempts (or past the broker's delivery limit). */
+  ATTEMPTS_EXHAUSTED: 'ERR_ATTEMPTS_EXHAUSTED',
 } as const;
 
 /** One of the stable error codes of {@link ErrorCode}. */

@@ -1,6 +1,6 @@
 /**
  * multitask: run TypeScript work in parallel on Node.js — tasks, an app every worker boots
- * from, and supervised pools of worker threads. Public exports only.
+ * from, supervised pools of worker threads, and durable queues. Public exports only.
  */
 export { type AppDefinition, type DefinedApp, defineApp } from './app/define-app.js';
 export {
@@ -25,5 +25,18 @@ export type { Percentiles } from './pool/run-stats.js';
 export type { PoolSize } from './pool/sizing.js';
 export type { Service } from './pool/supervisor.js';
 export type { PoolState } from './pool/workforce.js';
+export type {
+  ConsumeOptions,
+  Consumer,
+  ConsumerCounts,
+  ConsumerEvents,
+  SettledJob,
+  StopOptions,
+} from './queue/consumer.js';
+export { type JobBody, MESSAGE_VERSION, type StoredError } from './queue/message.js';
+export type { DispatchOptions, OpenQueueOptions } from './queue/options.js';
+export { type FailedListOptions, openQueue, Queue } from './queue/queue.js';
+export type { FailedJob, QueueStats } from './queue/transport.js';
+export { maskUrl } from './queue/url.js';
 export { type ResultOf, Task, type TaskClass, type TaskContext, type TaskLogger } from './task/task.js';
 export type { WorkerState } from './worker/handle.js';

@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption } from '../errors.js';
+import { type ConsumeOptions, Consumer } from '../queue/consumer.js';
+import { Queue } from '../queue/queue.js';
 import { cloneableFields } from '../task/fields.js';
 import type { ResultOf, Task } from '../task/task.js';
 import type { WorkerState } from '../worker/handle.js';
@@ -126,6 +128,7 @@ export class Pool extends EventEmitter {
   readonly #engine: PoolEngine;
   readonly #app: Promise<LoadedApp>;
   #loaded: LoadedApp | undefined;
+  readonly #consumers = new Set<Consumer>();
   readonly #emitEvent: EmitPoolEvent = (event, payload) => {
     if (event === 'restart') this.#engine.serviceRestarts++;
     this.emit(event, payload);
@@ -191,6 +194,34 @@ export class Pool extends EventEmitter {
     return this.#loaded === undefined ? lazyService(this.#app.then(start)) : start(this.#loaded);
   }
 
+  /**
+   * Consumes a queue: every worker takes up to `concurrency` jobs at a time from it, runs them,
+   * and acknowledges each only after its task returned. A job that throws is retried after a
+   * backoff until its `attempts`, then moved to the failed store; a job whose worker dies runs
+   * again at once, counting an attempt. `stop()` the consumer (or close the pool) to give back
+   * what is in flight.
+   */
+  consume(queue: Queue, options: ConsumeOptions = {}): Consumer {
+    if (!(queue instanceof Queue)) throw invalidOption('queue', queue, 'a Queue from openQueue()');
+    const { transport, options: queueOptions } = Queue.internals(queue);
+    const engine = this.#engine;
+    const consumer = new Consumer(
+      {
+        submit: (spec) => engine.submit(spec),
+        registry: this.#app.then((loaded) => loaded.registry),
+        workers: () => (engine.state === 'running' ? engine.target : 0),
+        concurrency: this.#options.concurrency,
+        graceMs: this.#options.graceMs,
+      },
+      transport,
+      queueOptions,
+      options,
+    );
+    this.#consumers.add(consumer);
+    consumer.on('stopped', () => this.#consumers.delete(consumer));
+    return consumer;
+  }
+
   /** Grows at once or shrinks by retiring idle workers first; running tasks keep their grace. */
   resize(size: PoolSize): Promise<void> {
     let count: number;
@@ -199,7 +230,9 @@ export class Pool extends EventEmitter {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#engine.resize(count);
+    const resized = this.#engine.resize(count);
+    for (const consumer of this.#consumers) consumer.fitLanes();
+    return resized;
   }
 
   /** Workers, states, counts, restarts, queue length and timings. */
@@ -218,8 +251,14 @@ export class Pool extends EventEmitter {
    * Refuses new work (`ERR_POOL_CLOSED`), aborts running tasks' signals, waits up to `graceMs`,
    * then terminates what is left. Resolves once every thread has exited.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#options.graceMs);
+    if (this.#consumers.size > 0) {
+      // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
+      const started = performance.now();
+      await Promise.all([...this.#consumers].map((consumer) => consumer.stop({ graceMs })));
+      return this.#engine.close(Math.max(0, graceMs - (performance.now() - started)));
+    }
     return this.#engine.close(graceMs);
   }
 

@@ -72,13 +72,21 @@ export class RestartTracker {
     this.#times.push(now);
     const recent = this.#times.length;
     if (recent > maxRestarts) return undefined;
-    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (recent - 1));
-    // "Equal jitter": at least half the exponential delay, so restarts spread out but still back off.
-    return ceiling / 2 + Math.random() * (ceiling / 2);
+    return backoffDelay(recent, initialDelayMs, maxDelayMs);
   }
 
   /** Restarts counted in the current window. */
   get recent(): number {
     return this.#times.length;
   }
+}
+
+/**
+ * The delay before try number `failures` + 1: exponential from `initialDelayMs`, capped at
+ * `maxDelayMs`, with "equal jitter" (at least half the exponential delay), so that retries
+ * spread out but still back off.
+ */
+export function backoffDelay(failures: number, initialDelayMs: number, maxDelayMs: number): number {
+  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (failures - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
 }

@@ -1,0 +1,301 @@
+// One queue measurement in a fresh process: `node queue-child.mjs <part> <kind>`, where part is
+// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq.
+// Prints one line, `RESULT {json}`, for queue.mjs to collect. queue.mjs passes the queue name
+// (BENCH_QUEUE), the brokers (BENCH_AMQP_URL, BENCH_REDIS_PORT) and a temp dir (BENCH_TMP); the
+// child deletes what it made (queue.mjs also sweeps RabbitMQ for the run's queues afterwards).
+import { once } from 'node:events';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const [part, kind] = process.argv.slice(2);
+const env = process.env;
+const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
+const AMQP_URL = env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const REDIS_PORT = Number(env.BENCH_REDIS_PORT ?? 6379);
+const TMP = env.BENCH_TMP ?? '/tmp';
+const E2E_JOBS = Number(env.BENCH_E2E_JOBS ?? 50_000);
+const DISPATCH_JOBS = Number(env.BENCH_DISPATCH_JOBS ?? 20_000);
+const IO_JOBS = Number(env.BENCH_IO_JOBS ?? 20_000);
+const IO_SLEEP_MS = 20;
+const IO_CONCURRENCY = 500; // per worker
+const CRASHES = Number(env.BENCH_CRASHES ?? 5);
+const WORKERS = 2;
+/** Per worker for multitask; the bare amqplib consumer's one channel gets WORKERS × this. */
+const E2E_CONCURRENCY = 50;
+const BULLMQ_CONCURRENCY = Number(env.BENCH_BULLMQ_CONCURRENCY ?? 50);
+/** Confirms awaited, or dispatches kept in flight, per window. */
+const WINDOW = 1000;
+const PAYLOAD = 'x'.repeat(100);
+const PAYLOAD_BUFFER = Buffer.from(PAYLOAD);
+const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
+const APP = new URL('./queue-app.mjs', import.meta.url);
+
+const transportUrl = () =>
+  kind === 'multitask-sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL;
+
+function report(result) {
+  // cpuMs: this whole process (all threads); queue.mjs subtracts it from the machine's busy time
+  // to tell how much the brokers (and anything else) used meanwhile.
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ part, kind, queue: NAME, ...result, cpuMs: (user + system) / 1000 })}\n`,
+  );
+}
+
+async function until(condition, what, timeoutMs = 240_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+// --- bare amqplib -------------------------------------------------------------------------
+
+async function amqp() {
+  const { default: amqplib } = await import('amqplib');
+  const connection = await amqplib.connect(AMQP_URL);
+  const publisher = await connection.createConfirmChannel();
+  await publisher.assertQueue(NAME, QUORUM);
+  return { connection, publisher };
+}
+
+/** Persistent 100-byte messages, confirms awaited every WINDOW; honours the channel's 'drain'. */
+async function publishConfirmed(channel, count) {
+  for (let i = 1; i <= count; i++) {
+    if (!channel.sendToQueue(NAME, PAYLOAD_BUFFER, { persistent: true })) await once(channel, 'drain');
+    if (i % WINDOW === 0) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+}
+
+/** One channel, manual ack of each message; `handle` may return a promise (ack after it). */
+async function consumeBare(connection, count, prefetch, handle) {
+  const channel = await connection.createChannel();
+  await channel.prefetch(prefetch);
+  let done = 0;
+  let finish;
+  const finished = new Promise((resolve) => (finish = resolve));
+  const t0 = performance.now();
+  const { consumerTag } = await channel.consume(NAME, (message) => {
+    const settle = () => {
+      channel.ack(message);
+      if (++done === count) finish(performance.now());
+    };
+    const pending = handle();
+    if (pending) pending.then(settle);
+    else settle();
+  });
+  const t1 = await finished;
+  await channel.cancel(consumerTag);
+  await channel.close();
+  return t1 - t0;
+}
+
+async function bareRun(count, prefetch, handle) {
+  const { connection, publisher } = await amqp();
+  try {
+    await publishConfirmed(publisher, count);
+    const { messageCount } = await publisher.checkQueue(NAME);
+    const ms = await consumeBare(connection, count, prefetch, handle);
+    return { ms, jobsPerSec: (count / ms) * 1000, readyBefore: messageCount };
+  } finally {
+    await publisher.deleteQueue(NAME).catch(() => {});
+    await connection.close();
+  }
+}
+
+// --- BullMQ -------------------------------------------------------------------------------
+
+async function bullmqE2e(count) {
+  const { Queue, Worker } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  // BullMQ 6 loads ioredis itself only under CommonJS: from ESM it takes a client. Workers need
+  // maxRetriesPerRequest: null for their blocking connection.
+  const connection = new Redis({ host: '127.0.0.1', port: REDIS_PORT, maxRetriesPerRequest: null });
+  const queue = new Queue(NAME, { connection });
+  try {
+    // removeOnComplete: a finished job is deleted, as an acked message is in RabbitMQ.
+    for (let i = 0; i < count; i += WINDOW) {
+      const size = Math.min(WINDOW, count - i);
+      await queue.addBulk(
+        Array.from({ length: size }, () => ({
+          name: 'noop',
+          data: { payload: PAYLOAD },
+          opts: { removeOnComplete: true, attempts: 3 },
+        })),
+      );
+    }
+    const readyBefore = await queue.getWaitingCount();
+    const worker = new Worker(NAME, async () => {}, {
+      connection,
+      concurrency: BULLMQ_CONCURRENCY,
+      autorun: false,
+    });
+    await worker.waitUntilReady();
+    let done = 0;
+    let failed = 0;
+    worker.on('completed', () => done++);
+    worker.on('failed', () => failed++);
+    const t0 = performance.now();
+    const running = worker.run();
+    await until(() => done + failed >= count, 'BullMQ jobs');
+    const ms = performance.now() - t0;
+    await worker.close();
+    await running;
+    return { ms, jobsPerSec: (count / ms) * 1000, readyBefore, failed };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
+// --- multitask ----------------------------------------------------------------------------
+
+async function multitask() {
+  const mod = await import('multitask');
+  const tasks = await import('./queue-tasks.mjs');
+  return { ...mod, ...tasks };
+}
+
+/** Keeps up to WINDOW dispatches in flight, each settled one starting the next; rejects on the first error. */
+function dispatchWindow(queue, make, count, options) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const launch = () => {
+      const i = next++;
+      queue.dispatch(make(i), options).then(() => {
+        done++;
+        if (next < count) launch();
+        else if (done === count) resolve();
+      }, (error) => {
+        if (!failed) reject(error);
+        failed = true;
+      });
+    };
+    for (let k = 0; k < Math.min(WINDOW, count); k++) launch();
+  });
+}
+
+/** Pre-fills `count` jobs, starts a pool and waits for it, then times consume() until all completed. */
+async function multitaskConsume(count, make, concurrency) {
+  const { openQueue, Pool } = await multitask();
+  const queue = await openQueue(transportUrl(), { app: APP });
+  let pool;
+  try {
+    await dispatchWindow(queue, make, count, { queue: NAME, attempts: 3 });
+    const readyBefore = (await queue.stats(NAME)).ready;
+    pool = new Pool({ app: APP, size: WORKERS, concurrency });
+    await pool.ready;
+    const t0 = performance.now();
+    const consumer = pool.consume(queue, { queue: NAME, concurrency });
+    await until(() => consumer.counts.completed >= count, 'multitask jobs');
+    const ms = performance.now() - t0;
+    const counts = { ...consumer.counts };
+    await consumer.stop();
+    return { ms, jobsPerSec: (count / ms) * 1000, readyBefore, counts };
+  } finally {
+    await pool?.close();
+    await queue.close();
+  }
+}
+
+// --- parts --------------------------------------------------------------------------------
+
+async function e2e() {
+  if (kind === 'amqplib') return bareRun(E2E_JOBS, WORKERS * E2E_CONCURRENCY, () => undefined);
+  if (kind === 'bullmq') return bullmqE2e(E2E_JOBS);
+  const { Noop } = await multitask();
+  return multitaskConsume(E2E_JOBS, () => new Noop(PAYLOAD), E2E_CONCURRENCY);
+}
+
+async function dispatch() {
+  if (kind === 'amqplib') {
+    const { connection, publisher } = await amqp();
+    try {
+      const t0 = performance.now();
+      await publishConfirmed(publisher, DISPATCH_JOBS);
+      const ms = performance.now() - t0;
+      return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000 };
+    } finally {
+      await publisher.deleteQueue(NAME).catch(() => {});
+      await connection.close();
+    }
+  }
+  const { openQueue, Noop } = await multitask();
+  const queue = await openQueue(transportUrl(), { app: APP });
+  try {
+    // One dispatch first, untimed: it opens the connection and declares the queue, as the
+    // bare publisher's assertQueue does before its clock starts.
+    await queue.dispatch(new Noop(PAYLOAD), { queue: NAME, attempts: 3 });
+    const t0 = performance.now();
+    await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 });
+    const ms = performance.now() - t0;
+    const { ready } = await queue.stats(NAME);
+    return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, readyAfter: ready };
+  } finally {
+    await queue.close();
+  }
+}
+
+async function io() {
+  if (kind === 'amqplib') {
+    // A reference, not a peer of the same kind: one channel with all 2 × 500 slots as prefetch.
+    return bareRun(IO_JOBS, WORKERS * IO_CONCURRENCY, () => sleep(IO_SLEEP_MS));
+  }
+  const { Sleep } = await multitask();
+  return multitaskConsume(IO_JOBS, () => new Sleep(IO_SLEEP_MS, PAYLOAD), IO_CONCURRENCY);
+}
+
+async function crash() {
+  const { openQueue, Pool, CrashOnce } = await multitask();
+  const file = join(TMP, `${NAME}.stamps`);
+  const queue = await openQueue(transportUrl(), { app: APP });
+  const pool = new Pool({ app: APP, size: WORKERS, concurrency: 1 });
+  try {
+    await pool.ready;
+    const consumer = pool.consume(queue, { queue: NAME, concurrency: 1 });
+    // One crash at a time, so that each recovery is measured alone.
+    for (let n = 0; n < CRASHES; n++) {
+      await queue.dispatch(new CrashOnce(file, n), { queue: NAME, attempts: 3 });
+      await until(() => consumer.counts.completed + consumer.counts.failed > n, `crash job ${n}`, 120_000);
+    }
+    const counts = { ...consumer.counts };
+    await consumer.stop();
+    const stamps = new Map();
+    for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
+      const [n, attempt, at] = line.split(',').map(Number);
+      stamps.set(`${n}:${attempt}`, at);
+    }
+    const recoveryMs = Array.from({ length: CRASHES }, (_, n) => {
+      const first = stamps.get(`${n}:1`);
+      const second = stamps.get(`${n}:2`);
+      return first !== undefined && second !== undefined ? second - first : null;
+    });
+    return { recoveryMs, counts };
+  } finally {
+    await pool.close();
+    await queue.close();
+    rmSync(file, { force: true });
+  }
+}
+
+const parts = { e2e, dispatch, io, crash };
+if (!(part in parts)) {
+  console.error(`usage: node queue-child.mjs <${Object.keys(parts).join('|')}> <kind>`);
+  process.exit(2);
+}
+try {
+  report(await parts[part]());
+} finally {
+  // The SQLite transport's file (and its -wal/-shm) lives only for this run.
+  if (kind === 'multitask-sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(TMP, `${NAME}.db${suffix}`), { force: true });
+  }
+}
+// A client that keeps a handle open must not hold the result back.
+process.exit(0);

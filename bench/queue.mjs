@@ -1,0 +1,424 @@
+// Runs the queue benchmark and prints a markdown report (see QUEUE-BENCH.md).
+//
+//   node queue.mjs                       every part (npm run bench:queue)
+//   node queue.mjs e2e-amqp dispatch     only these parts: e2e-amqp, e2e-sqlite, dispatch, io, crash
+//
+// As run.mjs does: every measurement runs in its own child process (queue-child.mjs), the runs of
+// a part are interleaved across setups (round-robin, rotating who goes first), and each figure
+// is the median of BENCH_ROUNDS (3) runs. Unlike run.mjs, runs are not repeated when other
+// processes use the CPU: RabbitMQ and Redis are such processes, and their work is part of the
+// cost measured. Before each run it still waits for the machine to be quiet (a deleted quorum
+// queue keeps RabbitMQ busy for a moment). It starts its own redis-server (temp dir, free port,
+// AOF with fsync every second, no RDB snapshots) for BullMQ and stops it at the end; RabbitMQ
+// must run already (BENCH_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672). Every queue is
+// named bench.<run id>.<part>.<setup>.r<round>; after each run every RabbitMQ queue with the run's
+// prefix is deleted (multitask's <name>.failed and <name>.delay.<ms> included).
+// Progress goes to stderr; raw results to results/queue-<timestamp>.json.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const CHILD_TIMEOUT_MS = 300_000;
+const QUIET_SHARE = 0.1;
+const QUIET_SAMPLE_MS = 300;
+const QUIET_MAX_WAIT_MS = 30_000;
+const ALL_PARTS = ['e2e-amqp', 'e2e-sqlite', 'dispatch', 'io', 'crash'];
+const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 50_000);
+const DISPATCH_JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 20_000);
+const IO_JOBS = Number(process.env.BENCH_IO_JOBS ?? 20_000);
+const IO_BOUND = (2 * 500) / 0.02; // workers × concurrency / 20 ms, in jobs/s
+
+const here = new URL('.', import.meta.url);
+const requested = process.argv.slice(2);
+for (const part of requested) {
+  if (!ALL_PARTS.includes(part)) {
+    console.error(`unknown part "${part}"; parts: ${ALL_PARTS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const parts = requested.length > 0 ? requested : ALL_PARTS;
+const runId = randomBytes(3).toString('hex');
+const prefix = `bench.${runId}.`;
+const tmp = mkdtempSync(join(tmpdir(), 'multitask-queue-bench-'));
+const raw = [];
+const progress = (text) => process.stderr.write(`${text}\n`);
+
+// --- multitask: is the queue API built yet? ------------------------------------------------
+
+let multitaskMissing;
+try {
+  const mod = await import('multitask');
+  if (typeof mod.openQueue !== 'function') multitaskMissing = 'dist/ has no openQueue export';
+} catch (error) {
+  multitaskMissing = `import failed: ${error.message}`;
+}
+const available = (kind) => !kind.startsWith('multitask') || multitaskMissing === undefined;
+
+// --- Redis, our own -----------------------------------------------------------------------
+
+let redis;
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = join(tmp, 'redis');
+  mkdirSync(dir);
+  // appendonly yes + everysec: jobs survive a Redis restart (up to the last second), the common
+  // durable setting; RDB snapshots off so that a snapshot cannot land inside a timed run.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--logfile', join(dir, 'redis.log')];
+  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  redis = { port, proc, exited };
+  const deadline = Date.now() + 10_000;
+  while (!(await ping(port))) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('redis-server did not start');
+    await sleep(50);
+  }
+}
+
+async function stopRedis() {
+  if (!redis) return;
+  redis.proc.kill('SIGTERM');
+  await Promise.race([redis.exited, sleep(10_000)]);
+  redis = undefined;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function ping(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' }, () => socket.write('PING\r\n'));
+    socket.on('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+// --- RabbitMQ clean-up ----------------------------------------------------------------------
+
+/** Deletes every queue of this run: rabbitmqctl lists them (AMQP cannot), amqplib deletes them. */
+async function sweepQueues() {
+  let names;
+  try {
+    names = execFileSync('rabbitmqctl', ['list_queues', 'name', '--quiet', '--no-table-headers'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((name) => name.startsWith(prefix));
+  } catch (error) {
+    progress(`  could not list queues with rabbitmqctl: ${error.message}`);
+    return;
+  }
+  if (names.length === 0) return;
+  const { default: amqplib } = await import('amqplib');
+  const connection = await amqplib.connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  for (const name of names) await channel.deleteQueue(name);
+  await connection.close();
+}
+
+// --- runs ---------------------------------------------------------------------------------
+
+/** Busy CPU time of the whole machine (ms), from /proc/stat; undefined off Linux. */
+function machineCpu() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return { busyMs: (user + nice + system + irq + softirq + (steal ?? 0)) * 10, at: performance.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+async function quiet() {
+  const deadline = performance.now() + QUIET_MAX_WAIT_MS;
+  for (;;) {
+    const before = machineCpu();
+    if (before === undefined) return;
+    await sleep(QUIET_SAMPLE_MS);
+    const after = machineCpu();
+    if (after.busyMs - before.busyMs <= QUIET_SHARE * (after.at - before.at) || performance.now() > deadline) return;
+  }
+}
+
+/** One run of queue-child.mjs; undefined when it failed (the error is kept in the raw results). */
+async function measure(part, kind, round) {
+  const queue = `${prefix}${part}.${kind}.r${round}`;
+  await quiet();
+  const before = machineCpu();
+  let result;
+  try {
+    result = await child([part, kind], { BENCH_QUEUE: queue, BENCH_TMP: tmp, BENCH_AMQP_URL: AMQP_URL,
+      BENCH_REDIS_PORT: String(redis?.port ?? '') });
+    const after = machineCpu();
+    // What other processes used meanwhile: mostly the broker's work for this run.
+    if (before && after) result.otherCpuMs = Math.round(Math.max(0, after.busyMs - before.busyMs - result.cpuMs));
+    raw.push({ ...result, round });
+  } catch (error) {
+    progress(`  ${part} ${kind}: failed: ${error.message}`);
+    raw.push({ part, kind, round, queue, error: error.message });
+    errors.push(`${part} ${kind} (round ${round}): ${error.message}`);
+  }
+  await sweepQueues();
+  return result;
+}
+const errors = [];
+
+function child(args, extraEnv) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['queue-child.mjs', ...args], {
+      cwd: here,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...extraEnv },
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (chunk) => (out += chunk));
+    proc.stderr.on('data', (chunk) => (err += chunk));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((text) => text.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(7)));
+      else {
+        const tail = err.trim().split('\n').slice(-4).join(' | ');
+        reject(new Error(`exit ${code ?? signal}${tail ? `: ${tail}` : ''}`));
+      }
+    });
+  });
+}
+
+/** Runs every available kind of a child part, ROUNDS times, rotating who goes first; samples by kind. */
+async function interleaved(part, kinds, pick) {
+  const runnable = kinds.filter(available);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (let k = 0; k < runnable.length; k++) {
+      const kind = runnable[(k + round - 1) % runnable.length];
+      progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
+      const result = await measure(part, kind, round);
+      if (result) samples[kind].push(...[pick(result)].flat());
+    }
+  }
+  return samples;
+}
+
+// --- report -------------------------------------------------------------------------------
+
+function median(values) {
+  const sorted = values.filter((value) => value !== undefined && value !== null).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+const fmt = (value, digits = 0) =>
+  value === undefined
+    ? 'n/a'
+    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (value, base) =>
+  value === undefined || base === undefined ? 'n/a' : `${(value / base).toFixed(2)}×`;
+const range = (values, digits = 0) => {
+  const defined = values.filter((value) => value !== undefined && value !== null);
+  return defined.length ? `${fmt(Math.min(...defined), digits)}–${fmt(Math.max(...defined), digits)}` : 'n/a';
+};
+const cell = (kind, text) => (available(kind) ? text : 'not available');
+
+const LABELS = {
+  'multitask-amqp': 'multitask `pool.consume`, RabbitMQ',
+  'multitask-sqlite': 'multitask `pool.consume`, SQLite',
+  amqplib: 'bare amqplib consumer',
+  bullmq: `BullMQ, 1 Worker, concurrency ${process.env.BENCH_BULLMQ_CONCURRENCY ?? 50}`,
+};
+
+/** A table of jobs/s by setup, each against `base`. */
+function rateTable(samples, kinds, base, labels = LABELS) {
+  const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
+  const lines = [
+    `| setup | jobs/s | vs ${labels[base]} | runs (min–max) |`,
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const kind of kinds) {
+    lines.push(
+      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]))} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, range(samples[kind] ?? []))} |`,
+    );
+  }
+  return lines;
+}
+
+/** e2e-amqp and e2e-sqlite share one interleaved set of runs, so BullMQ is measured once for both. */
+async function e2e() {
+  const kinds = [];
+  if (parts.includes('e2e-amqp')) kinds.push('multitask-amqp', 'amqplib');
+  if (parts.includes('e2e-sqlite')) kinds.push('multitask-sqlite');
+  kinds.push('bullmq');
+  const samples = await interleaved('e2e', kinds, (result) => result.jobsPerSec);
+  const lines = [];
+  if (parts.includes('e2e-amqp')) {
+    lines.push(
+      `### e2e-amqp: ${fmt(E2E_JOBS)} no-op jobs end to end, pre-filled, 100-byte persistent payloads (median of ${ROUNDS} runs)`,
+      '',
+      ...rateTable(samples, ['multitask-amqp', 'amqplib', 'bullmq'], 'amqplib'),
+      '',
+    );
+  }
+  if (parts.includes('e2e-sqlite')) {
+    lines.push(
+      `### e2e-sqlite: the same ${fmt(E2E_JOBS)} no-op jobs through multitask's SQLite transport (median of ${ROUNDS} runs)`,
+      '',
+      ...rateTable(samples, ['multitask-sqlite', 'bullmq'], 'bullmq'),
+      '',
+    );
+  }
+  return lines;
+}
+
+async function dispatch() {
+  const kinds = ['multitask-amqp', 'amqplib', 'multitask-sqlite'];
+  const samples = await interleaved('dispatch', kinds, (result) => result.jobsPerSec);
+  const labels = {
+    'multitask-amqp': '`queue.dispatch`, RabbitMQ, ≤ 1000 in flight',
+    amqplib: 'bare amqplib ConfirmChannel, confirms per 1000',
+    'multitask-sqlite': '`queue.dispatch`, SQLite, ≤ 1000 in flight',
+  };
+  return [
+    `### dispatch: ${fmt(DISPATCH_JOBS)} confirmed dispatches of a 100-byte job (median of ${ROUNDS} runs)`,
+    '',
+    ...rateTable(samples, kinds, 'amqplib', labels),
+    '',
+  ];
+}
+
+async function io() {
+  const kinds = ['multitask-amqp', 'multitask-sqlite', 'amqplib'];
+  const samples = await interleaved('io', kinds, (result) => result.jobsPerSec);
+  const labels = {
+    'multitask-amqp': 'multitask, RabbitMQ, 2 workers × concurrency 500',
+    'multitask-sqlite': 'multitask, SQLite, 2 workers × concurrency 500',
+    amqplib: 'reference: bare amqplib, 1 channel, prefetch 1000',
+  };
+  const lines = [
+    `### io: ${fmt(IO_JOBS)} jobs that each await a 20 ms timer (median of ${ROUNDS} runs); bound = 2 × 500 / 20 ms = ${fmt(IO_BOUND)} jobs/s`,
+    '',
+    '| setup | jobs/s | % of bound | runs (min–max) |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const kind of kinds) {
+    const med = median(samples[kind]);
+    const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
+    lines.push(`| ${labels[kind]} | ${cell(kind, fmt(med))} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`);
+  }
+  return [...lines, ''];
+}
+
+async function crash() {
+  const kinds = ['multitask-amqp', 'multitask-sqlite'];
+  const samples = await interleaved('crash', kinds, (result) => result.recoveryMs);
+  const lines = [
+    `### crash: time from a worker's crash (process.exit(1) in the task's first attempt) to the job's second attempt starting (${process.env.BENCH_CRASHES ?? 5} crashes per run, ${ROUNDS} runs)`,
+    '',
+    '| transport | median ms | crashes measured | min–max ms |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const kind of kinds) {
+    const values = samples[kind].filter((value) => value !== null);
+    const missed = samples[kind].length - values.length;
+    lines.push(
+      `| ${kind === 'multitask-amqp' ? 'RabbitMQ' : 'SQLite'} | ${cell(kind, fmt(median(values)))} | ${cell(kind, `${values.length}${missed ? ` (+${missed} with no 2nd attempt)` : ''}`)} | ${cell(kind, range(values))} |`,
+    );
+  }
+  return [...lines, ''];
+}
+
+function versionOf(name) {
+  try {
+    return JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, here))).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+async function header() {
+  let rabbit = 'unknown';
+  try {
+    const { default: amqplib } = await import('amqplib');
+    const connection = await amqplib.connect(AMQP_URL);
+    rabbit = String(connection.connection.serverProperties.version);
+    await connection.close();
+  } catch (error) {
+    rabbit = `unreachable (${error.message})`;
+  }
+  const redisVersion = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)?.[1];
+  const built = distBuilt();
+  return [
+    `Node ${process.version} on ${process.platform}/${process.arch}, ${cpus()[0]?.model ?? 'unknown CPU'}, availableParallelism ${availableParallelism()}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM`,
+    `RabbitMQ ${rabbit} (quorum queues); Redis ${redisVersion} (own instance: AOF, fsync every second, no RDB)`,
+    `peers: amqplib ${versionOf('amqplib')}, bullmq ${versionOf('bullmq')}, ioredis ${versionOf('ioredis')}`,
+    multitaskMissing
+      ? `multitask: not available (${multitaskMissing})`
+      : `multitask ${versionOf('multitask')}: dist/ built ${built?.toISOString() ?? 'unknown'}`,
+  ];
+}
+
+function distBuilt() {
+  try {
+    return statSync(new URL('../dist/index.js', here)).mtime;
+  } catch {
+    return undefined;
+  }
+}
+
+// --- main ---------------------------------------------------------------------------------
+
+const started = Date.now();
+const builtAtStart = distBuilt();
+const loadAtStart = loadavg().map((value) => value.toFixed(2)).join(' ');
+const cleanUp = async () => {
+  await stopRedis();
+  rmSync(tmp, { recursive: true, force: true });
+};
+process.once('SIGINT', () => cleanUp().finally(() => process.exit(130)));
+
+const output = [];
+try {
+  if (parts.some((part) => part.startsWith('e2e'))) await startRedis();
+  output.push('## multitask queue benchmark', '', ...(await header()).map((line) => `${line}  `), '');
+  if (parts.some((part) => part.startsWith('e2e'))) output.push(...(await e2e()));
+  if (parts.includes('dispatch')) output.push(...(await dispatch()));
+  if (parts.includes('io')) output.push(...(await io()));
+  if (parts.includes('crash')) output.push(...(await crash()));
+} finally {
+  await cleanUp();
+}
+if (errors.length) output.push(`Failed runs (${errors.length}):`, '', ...errors.map((text) => `- ${text}`), '');
+if (distBuilt()?.getTime() !== builtAtStart?.getTime()) {
+  output.push('WARNING: dist/ was rebuilt during the run: the multitask results may mix two builds.', '');
+}
+output.push(
+  `Total bench time: ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`,
+);
+console.log(output.join('\n'));
+
+mkdirSync(new URL('./results/', here), { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(
+  new URL(`./results/queue-${stamp}.json`, here),
+  `${JSON.stringify({ parts, runId, multitaskMissing, raw, report: output }, null, 2)}\n`,
+);

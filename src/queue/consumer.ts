@@ -1,0 +1,322 @@
+/**
+ * A pool consuming a queue: one lane per worker, each taking at most `concurrency` jobs at a
+ * time, so prefetch follows the free slots and no instance hoards jobs. Every job runs as a
+ * pool call; its outcome decides, once for every transport, whether the message is acked,
+ * retried after a backoff, given back, or moved to the failed store.
+ */
+
+import { EventEmitter } from 'node:events';
+import { ErrorCode, hasCode, invalidOption, MultitaskError } from '../errors.js';
+import type { Call, SubmitSpec } from '../pool/call.js';
+import { nonNegative, positiveInteger } from '../pool/options.js';
+import { backoffDelay } from '../pool/restart-policy.js';
+import type { TaskRegistry } from '../task/registry.js';
+import { decodeJob, type Job, type StoredError, storedError } from './message.js';
+import { DEFAULT_QUEUE, queueName, type ResolvedQueueOptions } from './options.js';
+import type { Delivery, Lane, Transport } from './transport.js';
+
+/** Options of {@link Pool.consume}. */
+export interface ConsumeOptions {
+  /** The queue's name. Default "default". */
+  queue?: string;
+  /** Jobs each worker takes at once (its prefetch). Default: the pool's `concurrency`. */
+  concurrency?: number;
+}
+
+/** Options of {@link Consumer.stop}. */
+export interface StopOptions {
+  /** How long jobs in flight have to finish before they are given back (ms). Default: the pool's `graceMs`. */
+  graceMs?: number;
+}
+
+/** Live counts of a consumer. */
+export interface ConsumerCounts {
+  /** Jobs that returned and were acknowledged. */
+  completed: number;
+  /** Attempts that failed and were put back for another. */
+  retried: number;
+  /** Jobs moved to the failed store (attempts used up, or not a job at all). */
+  failed: number;
+  /** Jobs taken and not settled yet. */
+  inFlight: number;
+}
+
+/** What happened to one delivery, in a `settled` event. */
+export interface SettledJob {
+  outcome: 'completed' | 'retried' | 'failed' | 'released';
+  queue: string;
+  id: string | undefined;
+  task: string | undefined;
+  attempt: number;
+  /** From delivery to outcome (ms). */
+  durationMs: number;
+  error?: StoredError;
+}
+
+/** The consumer's events. */
+export interface ConsumerEvents {
+  settled: SettledJob;
+  /** A message could not be settled (the broker connection dropped): the broker will deliver it again. */
+  settleError: { id: string | undefined; error: Error };
+}
+
+/** What a consumer needs of its pool. */
+export interface ConsumerHost {
+  submit(spec: SubmitSpec): Call;
+  registry: Promise<TaskRegistry>;
+  /** The pool's target size: one lane per worker. */
+  workers(): number;
+  concurrency: number;
+  graceMs: number;
+}
+
+/** The crash kinds: the job did not fail, its worker died; it runs again at once. */
+const CRASHES: readonly string[] = [ErrorCode.WORKER_CRASHED, ErrorCode.WORKER_OOM, ErrorCode.TASK_TIMEOUT];
+
+interface LaneSlot {
+  lane: Promise<Lane>;
+  inFlight: number;
+  retiring: boolean;
+}
+
+/** A pool consuming one queue; from {@link Pool.consume}. */
+export class Consumer extends EventEmitter {
+  /** The queue consumed. */
+  readonly queue: string;
+  /** Live counts; read them any time. */
+  readonly counts: ConsumerCounts = { completed: 0, retried: 0, failed: 0, inFlight: 0 };
+  /** Resolves once the consumer is taking jobs; rejects when it cannot start (app or broker). */
+  readonly ready: Promise<void>;
+  readonly #host: ConsumerHost;
+  readonly #transport: Transport;
+  readonly #retry: ResolvedQueueOptions['retry'];
+  readonly #concurrency: number;
+  readonly #lanes: LaneSlot[] = [];
+  readonly #running = new Map<Delivery, AbortController>();
+  #registry: TaskRegistry | undefined;
+  #state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
+  #givingBack = false;
+  #idle: (() => void) | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(
+    host: ConsumerHost,
+    transport: Transport,
+    queueOptions: ResolvedQueueOptions,
+    options: ConsumeOptions,
+  ) {
+    super();
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+    this.queue = queueName(options.queue ?? DEFAULT_QUEUE);
+    this.#concurrency = positiveInteger('concurrency', options.concurrency ?? host.concurrency);
+    this.#host = host;
+    this.#transport = transport;
+    this.#retry = queueOptions.retry;
+    this.ready = host.registry.then(async (registry) => {
+      this.#registry = registry;
+      if (this.#state !== 'starting') return;
+      this.#state = 'running';
+      this.fitLanes();
+      await Promise.all(this.#lanes.map((slot) => slot.lane));
+    });
+    this.ready.catch(() => {});
+  }
+
+  /** Opens or retires lanes so that there is one per worker of the pool. */
+  fitLanes(): void {
+    if (this.#state !== 'running') return;
+    const active = this.#lanes.filter((slot) => !slot.retiring);
+    for (let missing = this.#host.workers() - active.length; missing > 0; missing--) this.#openLane();
+    for (let extra = active.length - this.#host.workers(); extra > 0; extra--) {
+      const slot = active.pop()!;
+      slot.retiring = true;
+      void slot.lane.then((lane) => lane.stop());
+      this.#closeIfDrained(slot);
+    }
+  }
+
+  #openLane(): void {
+    const slot: LaneSlot = { lane: undefined as unknown as Promise<Lane>, inFlight: 0, retiring: false };
+    slot.lane = this.#transport.subscribe(this.queue, this.#concurrency, (delivery) =>
+      this.#take(slot, delivery),
+    );
+    slot.lane.catch(() => {});
+    this.#lanes.push(slot);
+  }
+
+  #take(slot: LaneSlot, delivery: Delivery): void {
+    slot.inFlight++;
+    this.counts.inFlight++;
+    const startedAt = performance.now();
+    const decoded = decodeJob(delivery.body, this.#registry!, delivery.id);
+    if (decoded.error !== undefined) {
+      this.#settle(slot, delivery, undefined, startedAt, 'failed', storedError(decoded.error));
+      return;
+    }
+    const job = decoded.job;
+    if (delivery.attempt > job.attempts) {
+      // Only a death of the whole process gets here: other failures are counted before they retry.
+      const error = storedError(
+        new MultitaskError(
+          ErrorCode.ATTEMPTS_EXHAUSTED,
+          `Job ${job.id} (${job.task}) was delivered ${delivery.attempt} times for ${job.attempts} attempts: the process running it died${delivery.lastError ? `; the last error was: ${delivery.lastError.message}` : ''}`,
+          { taskName: job.task },
+        ),
+      );
+      this.#settle(slot, delivery, job, startedAt, 'failed', error);
+      return;
+    }
+    const abort = new AbortController();
+    this.#running.set(delivery, abort);
+    const call = this.#host.submit({
+      name: job.task,
+      fields: job.fields,
+      attempt: delivery.attempt,
+      timeoutMs: job.timeoutMs,
+      signal: abort.signal,
+    });
+    call.promise.then(
+      () => this.#settle(slot, delivery, job, startedAt, 'completed'),
+      (error: unknown) =>
+        this.#settle(
+          slot,
+          delivery,
+          job,
+          startedAt,
+          this.#outcomeOf(error, delivery, job),
+          storedError(error),
+        ),
+    );
+  }
+
+  #outcomeOf(error: unknown, delivery: Delivery, job: Job): SettledJob['outcome'] {
+    if (
+      (this.#givingBack && this.#running.get(delivery)?.signal.aborted) ||
+      hasCode(error, ErrorCode.POOL_CLOSED)
+    ) {
+      return 'released';
+    }
+    return delivery.attempt >= job.attempts ? 'failed' : 'retried';
+  }
+
+  #settle(
+    slot: LaneSlot,
+    delivery: Delivery,
+    job: Job | undefined,
+    startedAt: number,
+    outcome: SettledJob['outcome'],
+    error?: StoredError,
+  ): void {
+    this.#running.delete(delivery);
+    let settling: Promise<void>;
+    switch (outcome) {
+      case 'completed':
+        this.counts.completed++;
+        settling = delivery.ack();
+        break;
+      case 'failed':
+        this.counts.failed++;
+        settling = delivery.fail(error!);
+        break;
+      case 'retried': {
+        this.counts.retried++;
+        const crash = error?.code !== undefined && CRASHES.includes(error.code);
+        const { initialDelayMs, maxDelayMs } = this.#retry;
+        settling = delivery.retry(
+          crash ? 0 : backoffDelay(delivery.attempt, initialDelayMs, maxDelayMs),
+          error!,
+        );
+        break;
+      }
+      case 'released':
+        settling = delivery.release();
+        break;
+    }
+    settling
+      .catch((settleError: Error) => {
+        if (this.listenerCount('settleError') > 0)
+          this.emit('settleError', { id: delivery.id, error: settleError });
+      })
+      .finally(() => {
+        slot.inFlight--;
+        this.counts.inFlight--;
+        if (slot.retiring) this.#closeIfDrained(slot);
+        if (this.counts.inFlight === 0) this.#idle?.();
+      });
+    if (this.listenerCount('settled') > 0) {
+      const settled: SettledJob = {
+        outcome,
+        queue: this.queue,
+        id: job?.id ?? delivery.id,
+        task: job?.task,
+        attempt: delivery.attempt,
+        durationMs: performance.now() - startedAt,
+      };
+      if (error !== undefined) settled.error = error;
+      this.emit('settled', settled);
+    }
+  }
+
+  #closeIfDrained(slot: LaneSlot): void {
+    if (slot.inFlight > 0) return;
+    const index = this.#lanes.indexOf(slot);
+    if (index >= 0) this.#lanes.splice(index, 1);
+    void slot.lane.then((lane) => lane.close()).catch(() => {});
+  }
+
+  /**
+   * Stops taking jobs, lets those in flight finish within `graceMs`, then gives back (to the
+   * queue, attempt not counted) what did not finish. Resolves once every lane is closed.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.#stopped !== undefined) return this.#stopped;
+    const graceMs = nonNegative('graceMs', options.graceMs ?? this.#host.graceMs);
+    const wasStarting = this.#state === 'starting';
+    this.#state = 'stopping';
+    this.#stopped = (async () => {
+      if (!wasStarting) await this.ready.catch(() => {});
+      await Promise.all(
+        this.#lanes.map((slot) =>
+          slot.lane.then(
+            (lane) => lane.stop(),
+            () => {},
+          ),
+        ),
+      );
+      if (this.counts.inFlight > 0) {
+        const drained = new Promise<void>((resolve) => {
+          this.#idle = resolve;
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'grace'>((resolve) => {
+          timer = setTimeout(() => resolve('grace'), graceMs);
+        });
+        if ((await Promise.race([drained, graceOver])) === 'grace') {
+          this.#givingBack = true;
+          for (const abort of this.#running.values()) abort.abort();
+          await drained;
+        }
+        clearTimeout(timer);
+      }
+      await Promise.all(
+        this.#lanes.map((slot) =>
+          slot.lane.then(
+            (lane) => lane.close(),
+            () => {},
+          ),
+        ),
+      );
+      this.#lanes.length = 0;
+      this.#state = 'stopped';
+      this.emit('stopped');
+    })();
+    return this.#stopped;
+  }
+
+  override on<E extends keyof ConsumerEvents>(event: E, listener: (payload: ConsumerEvents[E]) => void): this;
+  override on(event: 'stopped', listener: () => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type the listeners.
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+}

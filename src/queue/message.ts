@@ -1,0 +1,175 @@
+/**
+ * The job message, version 1: the JSON a producer in any language puts on a queue
+ * (documented in docs/message-format.md). The body never changes once dispatched; what
+ * changes between deliveries (the attempt, the time it may run, the last error) travels beside
+ * it, in AMQP headers or SQLite columns.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, MultitaskError } from '../errors.js';
+import type { TaskFields } from '../task/fields.js';
+import type { TaskRegistry } from '../task/registry.js';
+
+/** The version this code writes and reads. */
+export const MESSAGE_VERSION = 1;
+
+/** Attempts when neither the dispatch nor the message says. */
+export const DEFAULT_ATTEMPTS = 3;
+
+/** A job as read from its message. */
+export interface Job {
+  readonly id: string;
+  readonly task: string;
+  readonly fields: TaskFields;
+  /** Deliveries allowed in all, this one included. */
+  readonly attempts: number;
+  readonly timeoutMs: number | undefined;
+}
+
+/** The body of a version-1 message: `{"v":1,"id":…,"task":…,"fields":{…},"attempts":…,"timeoutMs":…}`. */
+export interface JobBody {
+  v: 1;
+  id: string;
+  task: string;
+  fields: TaskFields;
+  attempts: number;
+  timeoutMs?: number;
+  /** When it was dispatched (ISO 8601); informative. */
+  dispatchedAt?: string;
+}
+
+/** A new job body, with a fresh id. */
+export function newJobBody(task: string, fields: TaskFields, attempts: number, timeoutMs?: number): JobBody {
+  const body: JobBody = { v: 1, id: randomUUID(), task, fields, attempts };
+  if (timeoutMs !== undefined) body.timeoutMs = timeoutMs;
+  body.dispatchedAt = new Date().toISOString();
+  return body;
+}
+
+/** The result of reading a message: a job, or the reason it is not one. */
+export type Decoded = { job: Job; error?: undefined } | { job?: undefined; error: MultitaskError };
+
+/**
+ * Reads a message body. Anything that is not a job for this app comes back as an error:
+ * `ERR_BAD_MESSAGE` (not JSON, wrong version, a field of the wrong type) or
+ * `ERR_TASK_NOT_REGISTERED`. `fallbackId` names a message that carries no id of its own.
+ */
+export function decodeJob(content: string, registry: TaskRegistry, fallbackId?: string): Decoded {
+  let body: unknown;
+  try {
+    body = JSON.parse(content);
+  } catch (error) {
+    return bad(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('not a JSON object');
+  const { v, id, task, fields, attempts, timeoutMs } = body as Record<string, unknown>;
+  if (v !== MESSAGE_VERSION) return bad(`"v" must be ${MESSAGE_VERSION}, got ${JSON.stringify(v)}`);
+  if (id !== undefined && (typeof id !== 'string' || id === ''))
+    return bad('"id" must be a non-empty string');
+  if (typeof task !== 'string' || task === '') return bad('"task" must be a non-empty string');
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    return bad(
+      `"fields" must be a JSON object, got ${fields === null ? 'null' : Array.isArray(fields) ? 'an array' : typeof fields}`,
+    );
+  }
+  if (attempts !== undefined && (!Number.isInteger(attempts) || (attempts as number) < 1)) {
+    return bad('"attempts" must be an integer >= 1');
+  }
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+    return bad('"timeoutMs" must be a number > 0');
+  }
+  if (!registry.has(task)) {
+    return {
+      error: new MultitaskError(
+        ErrorCode.TASK_NOT_REGISTERED,
+        `Task "${task}" is not registered in the app's tasks (registered: ${registry.names().join(', ') || 'none'})`,
+        { taskName: task },
+      ),
+    };
+  }
+  return {
+    job: {
+      id: (id as string | undefined) ?? fallbackId ?? randomUUID(),
+      task,
+      fields: fields as TaskFields,
+      attempts: (attempts as number | undefined) ?? DEFAULT_ATTEMPTS,
+      timeoutMs: timeoutMs as number | undefined,
+    },
+  };
+}
+
+function bad(reason: string): Decoded {
+  return { error: new MultitaskError(ErrorCode.BAD_MESSAGE, `Message is not a job: ${reason}`) };
+}
+
+/** What the failed store keeps of an error: plain data that survives JSON. */
+export interface StoredError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+/** An error as the failed store keeps it; a task's own error is preferred to the pool's wrapper. */
+export function storedError(error: unknown): StoredError {
+  const own = taskError(error);
+  if (typeof own !== 'object' || own === null) return { name: 'Error', message: String(own) };
+  const { name, message, stack, code } = own as {
+    name?: unknown;
+    message?: unknown;
+    stack?: unknown;
+    code?: unknown;
+  };
+  const stored: StoredError = {
+    name: typeof name === 'string' ? name : 'Error',
+    message: String(message ?? ''),
+  };
+  if (typeof stack === 'string') stored.stack = stack;
+  if (typeof code === 'string') stored.code = code;
+  else if (hasStringCode(error)) stored.code = error.code;
+  return stored;
+}
+
+/** `ERR_TASK_FAILED` wraps the task's own error in `cause`: that one tells the operator what went wrong. */
+function taskError(error: unknown): unknown {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (hasStringCode(error) && error.code === ErrorCode.TASK_FAILED && cause !== undefined) return cause;
+  return error;
+}
+
+function hasStringCode(error: unknown): error is { code: string } {
+  return (
+    typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+  );
+}
+
+/** The task and fields of a stored body, when it is a readable job (for listings). */
+export function peekJob(body: string): { id?: string; task?: string; fields?: Record<string, unknown> } {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    if (typeof parsed !== 'object' || parsed === null) return {};
+    const peeked: { id?: string; task?: string; fields?: Record<string, unknown> } = {};
+    if (typeof parsed.id === 'string') peeked.id = parsed.id;
+    if (typeof parsed.task === 'string') peeked.task = parsed.task;
+    if (typeof parsed.fields === 'object' && parsed.fields !== null && !Array.isArray(parsed.fields)) {
+      peeked.fields = parsed.fields as Record<string, unknown>;
+    }
+    return peeked;
+  } catch {
+    return {};
+  }
+}
+
+/** Reads a stored error back; anything unreadable becomes a plain message. */
+export function parseStoredError(text: string | undefined | null): StoredError | undefined {
+  if (text === undefined || text === null) return undefined;
+  try {
+    const parsed = JSON.parse(text) as StoredError;
+    if (typeof parsed === 'object' && parsed !== null && typeof parsed.message === 'string') return parsed;
+  } catch {}
+  return { name: 'Error', message: text };
+}
+
+/** How the failed store explains a job whose consumers all died before it could fail by itself. */
+export const ATTEMPTS_EXHAUSTED_REASON =
+  'every process (or worker) that took this job died before it finished';

@@ -1,0 +1,119 @@
+import { invalidOption } from '../errors.js';
+import { nonNegative, positiveInteger } from '../pool/options.js';
+import { DEFAULT_ATTEMPTS } from './message.js';
+
+/** Options of {@link openQueue}. */
+export interface OpenQueueOptions {
+  /** The app module (path or URL): its registry names the tasks. Needed to dispatch or consume tasks. */
+  app?: string | URL;
+  /** Backoff between the attempts of a job that threw. Default 1 s, doubling, up to 5 min. */
+  retry?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** How long opening, and each dispatch, wait for an unreachable broker (ms). Default 10 000. */
+  connectTimeoutMs?: number;
+  /** RabbitMQ: deliveries of one message after which the broker dead-letters it. Default 20. */
+  deliveryLimit?: number;
+  /** SQLite: how long a job stays leased without renewal; a dead process's jobs return after it (ms). Default 30 000. */
+  leaseMs?: number;
+  /** SQLite: how often an idle consumer looks for jobs dispatched by other processes (ms). Default 100. */
+  pollMs?: number;
+}
+
+export interface ResolvedQueueOptions {
+  retry: { initialDelayMs: number; maxDelayMs: number };
+  connectTimeoutMs: number;
+  deliveryLimit: number;
+  leaseMs: number;
+  pollMs: number;
+}
+
+export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
+  retry: Object.freeze({ initialDelayMs: 1_000, maxDelayMs: 300_000 }),
+  connectTimeoutMs: 10_000,
+  deliveryLimit: 20,
+  leaseMs: 30_000,
+  pollMs: 100,
+});
+
+/** Validates {@link OpenQueueOptions} (all but `app`) over the defaults. */
+export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOptions {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  const retry = options.retry ?? {};
+  if (typeof retry !== 'object' || retry === null) throw invalidOption('retry', retry, 'an object');
+  const initialDelayMs = nonNegative(
+    'retry.initialDelayMs',
+    retry.initialDelayMs ?? QUEUE_DEFAULTS.retry.initialDelayMs,
+  );
+  const maxDelayMs = nonNegative(
+    'retry.maxDelayMs',
+    retry.maxDelayMs ?? Math.max(initialDelayMs, QUEUE_DEFAULTS.retry.maxDelayMs),
+  );
+  if (maxDelayMs < initialDelayMs) {
+    throw invalidOption(
+      'retry.maxDelayMs',
+      maxDelayMs,
+      `a number >= retry.initialDelayMs (${initialDelayMs})`,
+    );
+  }
+  const leaseMs = nonNegative('leaseMs', options.leaseMs ?? QUEUE_DEFAULTS.leaseMs);
+  if (leaseMs < 100) throw invalidOption('leaseMs', leaseMs, 'a number >= 100');
+  return {
+    retry: { initialDelayMs, maxDelayMs },
+    connectTimeoutMs: nonNegative(
+      'connectTimeoutMs',
+      options.connectTimeoutMs ?? QUEUE_DEFAULTS.connectTimeoutMs,
+    ),
+    deliveryLimit: positiveInteger('deliveryLimit', options.deliveryLimit ?? QUEUE_DEFAULTS.deliveryLimit),
+    leaseMs,
+    pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
+  };
+}
+
+/** Options of {@link Queue.dispatch}. */
+export interface DispatchOptions {
+  /** The queue's name. Default "default". */
+  queue?: string;
+  /** Deliveries allowed in all, the first included. Default 3. */
+  attempts?: number;
+  /** Past this (ms) the worker running it is terminated and the attempt counts as failed. */
+  timeoutMs?: number;
+  /** Holds the job back this long (ms) before it can run. Default 0. */
+  delayMs?: number;
+}
+
+export interface ResolvedDispatch {
+  queue: string;
+  attempts: number;
+  timeoutMs: number | undefined;
+  delayMs: number;
+}
+
+export const DEFAULT_QUEUE = 'default';
+
+/** Validates {@link DispatchOptions}. */
+export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  const { timeoutMs } = options;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+    throw invalidOption('timeoutMs', timeoutMs, 'a number > 0');
+  }
+  return {
+    queue: queueName(options.queue ?? DEFAULT_QUEUE),
+    attempts: positiveInteger('attempts', options.attempts ?? DEFAULT_ATTEMPTS),
+    timeoutMs,
+    delayMs: nonNegative('delayMs', options.delayMs ?? 0),
+  };
+}
+
+/**
+ * A valid queue name. Names are AMQP queue names too, and the transports derive others from
+ * them (`<queue>.failed`, `<queue>.delay.<ms>`), so those suffixes are reserved.
+ */
+export function queueName(name: unknown, option = 'queue'): string {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(name)) {
+    throw invalidOption(option, name, 'a queue name of 1-200 letters, digits, "_", ".", ":" or "-"');
+  }
+  if (name.endsWith('.failed') || /\.delay\.\d+$/.test(name)) {
+    throw invalidOption(option, name, 'a name that does not end in ".failed" or ".delay.<ms>" (reserved)');
+  }
+  return name;
+}

@@ -1,0 +1,171 @@
+/**
+ * The public queue: a thin facade over one {@link Transport}. It turns task instances into
+ * version-1 job messages and validates what operators and producers pass in.
+ */
+
+import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
+import { ErrorCode, invalidOption, MultitaskError } from '../errors.js';
+import { positiveInteger } from '../pool/options.js';
+import { jsonFields } from '../task/json-fields.js';
+import type { TaskRegistry } from '../task/registry.js';
+import type { Task } from '../task/task.js';
+import { newJobBody } from './message.js';
+import {
+  DEFAULT_QUEUE,
+  type DispatchOptions,
+  type OpenQueueOptions,
+  queueName,
+  type ResolvedQueueOptions,
+  resolveDispatch,
+  resolveQueueOptions,
+} from './options.js';
+import type { FailedJob, QueueStats, Transport } from './transport.js';
+import { parseQueueUrl } from './url.js';
+
+/** Options of {@link Queue.failed}. */
+export interface FailedListOptions {
+  /** At most this many, oldest first. Default 1000. */
+  limit?: number;
+}
+
+/** Jobs carried between processes: RabbitMQ (`amqp://…`) or an embedded SQLite file (`sqlite:…`). */
+export class Queue {
+  /** The URL, its password masked: safe to log. */
+  readonly url: string;
+  readonly #transport: Transport;
+  readonly #options: ResolvedQueueOptions;
+  readonly #app: Promise<LoadedApp> | undefined;
+  #registry: TaskRegistry | undefined;
+  #closed = false;
+
+  /** Use {@link openQueue}. */
+  constructor(transport: Transport, options: ResolvedQueueOptions, app: Promise<LoadedApp> | undefined) {
+    this.url = transport.safeUrl;
+    this.#transport = transport;
+    this.#options = options;
+    this.#app = app;
+    app?.then(
+      (loaded) => {
+        this.#registry = loaded.registry;
+      },
+      () => {},
+    );
+  }
+
+  /**
+   * Puts a task on a queue as a job; resolves with the job's id once the broker has it
+   * (publisher confirm, or a committed transaction). Fields must be JSON.
+   */
+  async dispatch(task: Task<unknown, never>, options?: DispatchOptions): Promise<string> {
+    this.#assertOpen();
+    const registry = this.#registry ?? (await this.#loadRegistry());
+    const name = registry.nameOf(task);
+    const fields = jsonFields(task, name);
+    const { queue, attempts, timeoutMs, delayMs } = resolveDispatch(options);
+    const body = newJobBody(name, fields, attempts, timeoutMs);
+    await this.#transport.publish(queue, {
+      body: JSON.stringify(body),
+      id: body.id,
+      attempt: 1,
+      notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
+    });
+    return body.id;
+  }
+
+  /**
+   * Puts an already-encoded message on a queue as it is, for bridges from other systems and
+   * for tests: the consumer validates it (see docs/message-format.md), and moves a message
+   * that is not a job to the failed store.
+   */
+  async dispatchMessage(
+    queue: string,
+    body: string | Buffer,
+    options: { delayMs?: number } = {},
+  ): Promise<void> {
+    this.#assertOpen();
+    const name = queueName(queue);
+    if (typeof body !== 'string' && !Buffer.isBuffer(body))
+      throw invalidOption('body', body, 'a string or a Buffer');
+    const delayMs = options.delayMs ?? 0;
+    await this.#transport.publish(name, {
+      body,
+      id: undefined,
+      attempt: 1,
+      notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
+    });
+  }
+
+  /** Ready, in flight, delayed and failed counts of a queue. */
+  stats(queue: string = DEFAULT_QUEUE): Promise<QueueStats> {
+    return this.#run(() => this.#transport.stats(queueName(queue)));
+  }
+
+  /** The failed store of a queue: id, task, fields, attempts and error of each job, oldest first. */
+  failed(queue: string = DEFAULT_QUEUE, options: FailedListOptions = {}): Promise<FailedJob[]> {
+    return this.#run(() =>
+      this.#transport.failed(queueName(queue), positiveInteger('limit', options.limit ?? 1000)),
+    );
+  }
+
+  /** Moves every failed job of a queue back to it, with its attempts counted afresh; resolves with how many. */
+  retryFailed(queue: string = DEFAULT_QUEUE): Promise<number> {
+    return this.#run(() => this.#transport.retryFailed(queueName(queue)));
+  }
+
+  /** Empties the failed store of a queue; resolves with how many jobs it held. */
+  purgeFailed(queue: string = DEFAULT_QUEUE): Promise<number> {
+    return this.#run(() => this.#transport.purgeFailed(queueName(queue)));
+  }
+
+  /** Closes the connection (or the file). Stop the consumers on it first: what they hold goes back to the queue. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#transport.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MultitaskError(ErrorCode.QUEUE_CLOSED, `Queue ${this.url} is closed`);
+  }
+
+  async #run<T>(operation: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    return operation();
+  }
+
+  async #loadRegistry(): Promise<TaskRegistry> {
+    if (this.#app === undefined) {
+      throw invalidOption('app', undefined, 'the app module (openQueue(url, { app })) to dispatch tasks');
+    }
+    return (await this.#app).registry;
+  }
+
+  /** @internal What {@link Pool.consume} needs. */
+  static internals(queue: Queue): { transport: Transport; options: ResolvedQueueOptions } {
+    queue.#assertOpen();
+    return { transport: queue.#transport, options: queue.#options };
+  }
+}
+
+/**
+ * Opens a queue: `amqp://user:pass@host:5672/vhost` for RabbitMQ, `sqlite:path.db` or
+ * `sqlite:///abs/path.db` for the embedded queue, nothing for `./.multitask/queue.db`.
+ * Rejects with `ERR_BROKER_UNAVAILABLE` (URL masked) when the broker stays unreachable for
+ * `connectTimeoutMs`.
+ */
+export async function openQueue(url: string | undefined, options: OpenQueueOptions = {}): Promise<Queue> {
+  const location = parseQueueUrl(url);
+  const resolved = resolveQueueOptions(options);
+  const app = options.app === undefined ? undefined : loadApp(appUrl(options.app));
+  // Surface a bad app now rather than at the first dispatch.
+  if (app !== undefined) await app;
+  let transport: Transport;
+  if (location.kind === 'sqlite') {
+    const { SqliteTransport } = await import('./transports/sqlite.js');
+    transport = new SqliteTransport(location.path, location.safeUrl, resolved);
+  } else {
+    const { AmqpTransport } = await import('./transports/amqp.js');
+    transport = await AmqpTransport.connect(location.url, location.safeUrl, resolved);
+  }
+  return new Queue(transport, resolved, app);
+}

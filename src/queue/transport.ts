@@ -1,0 +1,86 @@
+/**
+ * The one adapter interface every queue transport implements (RabbitMQ, SQLite), proven by
+ * the shared conformance suite in test/conformance. Transports move bytes and keep counts;
+ * what a job means (decode, run, retry or fail) is decided once, in the consumer.
+ */
+
+import type { StoredError } from './message.js';
+
+/** A message on its way into a queue. */
+export interface OutgoingMessage {
+  /** The body: a version-1 job as JSON, or any bytes a producer sent. */
+  readonly body: string | Buffer;
+  readonly id: string | undefined;
+  /** The attempt number its next delivery will be (1 for a new job). */
+  readonly attempt: number;
+  /** Not delivered before this time (epoch ms); 0 or past means at once. */
+  readonly notBefore: number;
+  readonly lastError?: StoredError | undefined;
+}
+
+/** One delivery of a message to a consumer; exactly one of its four endings must be called. */
+export interface Delivery {
+  readonly body: string;
+  readonly id: string | undefined;
+  /** This delivery's attempt number, from 1; counts deliveries whose process or worker died. */
+  readonly attempt: number;
+  /** The error of the attempt before, when it threw. */
+  readonly lastError: StoredError | undefined;
+  /** Done: the job leaves the queue. */
+  ack(): Promise<void>;
+  /** Failed this attempt: back in the queue after `delayMs`, as attempt `attempt + 1`. */
+  retry(delayMs: number, error: StoredError): Promise<void>;
+  /** Given back unfinished (the consumer stops): back in the queue at once, this attempt not counted. */
+  release(): Promise<void>;
+  /** Failed for good: into the failed store with `error`, after `attempt` attempts. */
+  fail(error: StoredError): Promise<void>;
+}
+
+/** A stream of deliveries with at most `prefetch` unsettled at a time (one per worker). */
+export interface Lane {
+  /** Stops taking new deliveries; those already delivered can still be settled. */
+  stop(): Promise<void>;
+  /** Stops and frees the lane; deliveries still unsettled go back to the queue. */
+  close(): Promise<void>;
+}
+
+/** Counts of one queue, from {@link Queue.stats}. */
+export interface QueueStats {
+  /** Jobs that can run now. */
+  ready: number;
+  /** Jobs delivered to a consumer and not settled yet. */
+  inFlight: number;
+  /** Jobs waiting for their `delayMs` or their retry backoff. */
+  delayed: number;
+  /** Jobs in the failed store. */
+  failed: number;
+}
+
+/** A job in the failed store, from {@link Queue.failed}. */
+export interface FailedJob {
+  id: string;
+  queue: string;
+  /** The task name, when the message was a readable job. */
+  task: string | undefined;
+  fields: Record<string, unknown> | undefined;
+  /** Attempts made before it failed (0 for a message that was never a job). */
+  attempts: number;
+  error: StoredError;
+  failedAt: Date;
+  /** The message body as it was received. */
+  body: string;
+}
+
+/** What a transport does; see the module comment. */
+export interface Transport {
+  /** The URL with its password masked. */
+  readonly safeUrl: string;
+  /** Resolves once the message is durable (publisher confirm, committed transaction). */
+  publish(queue: string, message: OutgoingMessage): Promise<void>;
+  subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane>;
+  stats(queue: string): Promise<QueueStats>;
+  failed(queue: string, limit: number): Promise<FailedJob[]>;
+  retryFailed(queue: string): Promise<number>;
+  purgeFailed(queue: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+/**
+ * One AMQP connection that comes back by itself: opened with retries until a deadline, and
+ * reopened with backoff whenever the broker drops it. Lanes and publishers ask for the current
+ * connection and listen for `connected` to set themselves up again.
+ */
+
+import { EventEmitter } from 'node:events';
+import amqp, { type ChannelModel } from 'amqplib';
+import { ErrorCode, MultitaskError } from '../../errors.js';
+import { backoffDelay } from '../../pool/restart-policy.js';
+
+const RECONNECT_INITIAL_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+export class AmqpConnection extends EventEmitter {
+  #model: ChannelModel | undefined;
+  #closing = false;
+  #reconnecting = false;
+  /** Attempts made by the current (re)connection loop. */
+  attempts = 0;
+
+  private constructor(
+    readonly url: string,
+    readonly safeUrl: string,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  /** Connects, retrying with backoff for up to `timeoutMs`; `ERR_BROKER_UNAVAILABLE` after that. */
+  static async open(url: string, safeUrl: string, timeoutMs: number): Promise<AmqpConnection> {
+    const connection = new AmqpConnection(url, safeUrl);
+    await connection.#connectUntil(Date.now() + timeoutMs);
+    return connection;
+  }
+
+  /** The live connection, or undefined while reconnecting. */
+  get current(): ChannelModel | undefined {
+    return this.#model;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** The live connection, waiting for a reconnection up to `timeoutMs`. */
+  async get(timeoutMs: number): Promise<ChannelModel> {
+    if (this.#model !== undefined) return this.#model;
+    if (this.#closing) throw new MultitaskError(ErrorCode.QUEUE_CLOSED, `Queue ${this.safeUrl} is closed`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('connected', onConnected);
+        reject(this.#unavailable(`no connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onConnected = (model: ChannelModel) => {
+        clearTimeout(timer);
+        resolve(model);
+      };
+      this.once('connected', onConnected);
+    });
+  }
+
+  async #connectUntil(deadline: number): Promise<void> {
+    for (this.attempts = 1; ; this.attempts++) {
+      try {
+        await this.#connectOnce();
+        return;
+      } catch (error) {
+        const delay = backoffDelay(this.attempts, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
+        if (this.#closing || Date.now() + delay > deadline)
+          throw this.#unavailable((error as Error).message, error);
+        this.emit('retrying', { attempt: this.attempts, delayMs: delay, error });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  async #connectOnce(): Promise<void> {
+    const model = await amqp.connect(this.url, { clientProperties: { connection_name: 'multitask' } });
+    model.on('error', () => {
+      // A 'close' always follows; reconnection happens there.
+    });
+    model.on('close', () => {
+      if (this.#model !== model) return;
+      this.#model = undefined;
+      this.emit('disconnected');
+      if (!this.#closing) void this.#reconnect();
+    });
+    this.#model = model;
+    this.emit('connected', model);
+  }
+
+  async #reconnect(): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    try {
+      await this.#connectUntil(Number.POSITIVE_INFINITY);
+    } catch {
+      // Only closing stops the loop.
+    } finally {
+      this.#reconnecting = false;
+    }
+  }
+
+  #unavailable(reason: string, cause?: unknown): MultitaskError {
+    // amqplib's messages name host and port, not the password; scrub it anyway, should one ever echo the URL.
+    const password = decodeURIComponent(new URL(this.url).password);
+    const safeReason = password === '' ? reason : reason.split(password).join('***');
+    return new MultitaskError(
+      ErrorCode.BROKER_UNAVAILABLE,
+      `RabbitMQ at ${this.safeUrl} is unreachable: ${safeReason}`,
+      { cause },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const model = this.#model;
+    this.#model = undefined;
+    if (model !== undefined) await model.close().catch(() => {});
+  }
+}

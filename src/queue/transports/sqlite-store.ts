@@ -1,0 +1,146 @@
+/**
+ * The SQLite schema and every statement the SQLite transport runs. A job row is either ready
+ * (`owner` null, `run_at` past), delayed (`owner` null, `run_at` ahead) or leased (`owner` set,
+ * `run_at` = the lease's expiry). Leasing moves `run_at` to the expiry, so a lease that is not
+ * renewed makes the job due again with no sweeper: a dead process's jobs come back by themselves.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL,
+  queue      TEXT NOT NULL,
+  body       BLOB NOT NULL,
+  attempt    INTEGER NOT NULL,  -- deliveries counted so far
+  run_at     INTEGER NOT NULL,  -- epoch ms: due time, or lease expiry while leased
+  owner      TEXT,              -- the lane holding the lease
+  last_error TEXT               -- JSON of the previous attempt's error
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue, run_at, seq);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner) WHERE owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS failed (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  id        TEXT NOT NULL,
+  queue     TEXT NOT NULL,
+  body      BLOB NOT NULL,
+  attempts  INTEGER NOT NULL,
+  error     TEXT NOT NULL,
+  failed_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failed_queue ON failed (queue, seq);
+`;
+
+/** A leased row. */
+export interface LeasedRow {
+  seq: number;
+  id: string;
+  body: string | Buffer;
+  attempt: number;
+  last_error: string | null;
+}
+
+/** A failed-store row. */
+export interface FailedRow {
+  id: string;
+  queue: string;
+  body: string | Buffer;
+  attempts: number;
+  error: string;
+  failed_at: number;
+}
+
+/** Opens (creating if needed) the queue database in WAL mode, safe to share between processes. */
+export function openDatabase(path: string): Database.Database {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: 10_000 });
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives the process dying (the failure this queue is for);
+  // only an OS crash or power loss may lose the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.exec(SCHEMA);
+  return db;
+}
+
+/** Prepared statements over one database. */
+export class SqliteStore {
+  readonly db: Database.Database;
+  readonly insert: Database.Statement<[string, string, string | Buffer, number, number, string | null]>;
+  readonly lease: Database.Statement<
+    { owner: string; until: number; queue: string; now: number; limit: number },
+    LeasedRow
+  >;
+  readonly nextDue: Database.Statement<[string], { run_at: number | null }>;
+  readonly renew: Database.Statement<[number, string]>;
+  readonly ack: Database.Statement<[number, string]>;
+  readonly retry: Database.Statement<[number, string, number, string]>;
+  readonly release: Database.Statement<[number, number, string]>;
+  readonly copyToFailed: Database.Statement<[string, number, number, string]>;
+  readonly counts: Database.Statement<
+    { queue: string; now: number },
+    { ready: number | null; inFlight: number | null; delayed: number | null }
+  >;
+  readonly failedCount: Database.Statement<[string], { n: number }>;
+  readonly failedList: Database.Statement<[string, number], FailedRow>;
+  readonly failedToJobs: Database.Statement<[number, string]>;
+  readonly purgeFailed: Database.Statement<[string]>;
+  readonly insertFailed: Database.Statement<[string, string, string | Buffer, number, string, number]>;
+
+  constructor(path: string) {
+    this.db = openDatabase(path);
+    const db = this.db;
+    this.insert = db.prepare<[string, string, string | Buffer, number, number, string | null]>(
+      'INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.lease = db.prepare<
+      { owner: string; until: number; queue: string; now: number; limit: number },
+      LeasedRow
+    >(
+      `UPDATE jobs SET attempt = attempt + 1, owner = @owner, run_at = @until
+       WHERE seq IN (SELECT seq FROM jobs WHERE queue = @queue AND run_at <= @now ORDER BY run_at, seq LIMIT @limit)
+       RETURNING seq, id, body, attempt, last_error`,
+    );
+    this.nextDue = db.prepare<[string], { run_at: number | null }>(
+      'SELECT min(run_at) AS run_at FROM jobs WHERE queue = ?',
+    );
+    this.renew = db.prepare<[number, string]>('UPDATE jobs SET run_at = ? WHERE owner = ?');
+    this.ack = db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND owner = ?');
+    this.retry = db.prepare<[number, string, number, string]>(
+      'UPDATE jobs SET owner = NULL, run_at = ?, last_error = ? WHERE seq = ? AND owner = ?',
+    );
+    this.release = db.prepare<[number, number, string]>(
+      'UPDATE jobs SET owner = NULL, run_at = ?, attempt = attempt - 1 WHERE seq = ? AND owner = ?',
+    );
+    this.copyToFailed = db.prepare<[string, number, number, string]>(
+      `INSERT INTO failed (id, queue, body, attempts, error, failed_at)
+       SELECT id, queue, body, attempt, ?, ? FROM jobs WHERE seq = ? AND owner = ?`,
+    );
+    this.insertFailed = db.prepare<[string, string, string | Buffer, number, string, number]>(
+      'INSERT INTO failed (id, queue, body, attempts, error, failed_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.counts = db.prepare<
+      { queue: string; now: number },
+      { ready: number | null; inFlight: number | null; delayed: number | null }
+    >(
+      `SELECT sum(run_at <= @now) AS ready,
+              sum(run_at > @now AND owner IS NOT NULL) AS inFlight,
+              sum(run_at > @now AND owner IS NULL) AS delayed
+       FROM jobs WHERE queue = @queue`,
+    );
+    this.failedCount = db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM failed WHERE queue = ?',
+    );
+    this.failedList = db.prepare<[string, number], FailedRow>(
+      'SELECT id, queue, body, attempts, error, failed_at FROM failed WHERE queue = ? ORDER BY seq LIMIT ?',
+    );
+    // Back with a fresh count of attempts: an operator's retry is a new start.
+    this.failedToJobs = db.prepare<[number, string]>(
+      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error)
+       SELECT id, queue, body, 0, ?, error FROM failed WHERE queue = ? ORDER BY seq`,
+    );
+    this.purgeFailed = db.prepare<[string]>('DELETE FROM failed WHERE queue = ?');
+  }
+}
