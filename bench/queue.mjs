@@ -239,7 +239,8 @@ const range = (values, digits = 0) => {
   const defined = values.filter((value) => value !== undefined && value !== null);
   return defined.length ? `${fmt(Math.min(...defined), digits)}–${fmt(Math.max(...defined), digits)}` : 'n/a';
 };
-const cell = (kind, text) => (available(kind) ? text : 'not available');
+/** The first column of a setup that cannot run says why; its other columns stay empty. */
+const cell = (kind, text, first = false) => (available(kind) ? text : first ? 'not available' : '—');
 
 const LABELS = {
   'multitask-amqp': 'multitask `pool.consume`, RabbitMQ',
@@ -257,7 +258,7 @@ function rateTable(samples, kinds, base, labels = LABELS) {
   ];
   for (const kind of kinds) {
     lines.push(
-      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]))} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, range(samples[kind] ?? []))} |`,
+      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, range(samples[kind] ?? []))} |`,
     );
   }
   return lines;
@@ -323,7 +324,7 @@ async function io() {
   for (const kind of kinds) {
     const med = median(samples[kind]);
     const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
-    lines.push(`| ${labels[kind]} | ${cell(kind, fmt(med))} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`);
+    lines.push(`| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`);
   }
   return [...lines, ''];
 }
@@ -341,7 +342,7 @@ async function crash() {
     const values = samples[kind].filter((value) => value !== null);
     const missed = samples[kind].length - values.length;
     lines.push(
-      `| ${kind === 'multitask-amqp' ? 'RabbitMQ' : 'SQLite'} | ${cell(kind, fmt(median(values)))} | ${cell(kind, `${values.length}${missed ? ` (+${missed} with no 2nd attempt)` : ''}`)} | ${cell(kind, range(values))} |`,
+      `| ${kind === 'multitask-amqp' ? 'RabbitMQ' : 'SQLite'} | ${cell(kind, fmt(median(values)), true)} | ${cell(kind, `${values.length}${missed ? ` (+${missed} with no 2nd attempt)` : ''}`)} | ${cell(kind, range(values))} |`,
     );
   }
   return [...lines, ''];

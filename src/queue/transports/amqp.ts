@@ -32,6 +32,9 @@ const BROKER_HEADERS = [
   'x-first-death-reason',
 ];
 
+/** How long a listing of the failed store waits for the broker to take its messages back (ms). */
+const RETURN_WAIT_MS = 2_000;
+
 /** Moves retried at once in one confirmed batch by `retryFailed`. */
 const RETRY_BATCH = 500;
 
@@ -183,13 +186,26 @@ export class AmqpTransport implements Transport {
   }
 
   failed(queue: string, limit: number): Promise<FailedJob[]> {
-    // Read without acking; closing the channel puts them all back.
+    // Read without acking, then put them all back.
     return this.#withChannel(queue, async (channel) => {
+      const failedQueue = failedQueueOf(queue);
       const jobs: FailedJob[] = [];
+      let left = 0;
       while (jobs.length < limit) {
-        const message = await channel.get(failedQueueOf(queue), { noAck: false });
+        const message = await channel.get(failedQueue, { noAck: false });
         if (message === false) break;
         jobs.push(toFailedJob(queue, message));
+        left = message.fields.messageCount;
+      }
+      channel.nackAll(true);
+      // The broker puts them back asynchronously: wait (briefly) until it has, so that a stats()
+      // right after a listing does not see the store emptier than it is.
+      const deadline = Date.now() + RETURN_WAIT_MS;
+      while (
+        (await channel.checkQueue(failedQueue)).messageCount < jobs.length + left &&
+        Date.now() < deadline
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
       return jobs;
     });

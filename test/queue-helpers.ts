@@ -1,0 +1,83 @@
+/**
+ * What the queue tests share: the queue fixture app, run logs, and the RabbitMQ test broker,
+ * which must be there under CI and may be missing locally (those tests then skip, saying how
+ * to start one).
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { maskUrl } from '../src/index.js';
+import { topologyQueues } from '../src/queue/transports/amqp-topology.js';
+
+export const QUEUE_APP = new URL('./fixtures/queue-app.ts', import.meta.url);
+
+/** A fresh directory for one test's files. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'multitask-queue-'));
+}
+
+/** A unique queue name, so tests on one broker never see each other's jobs. */
+export function uniqueQueue(prefix = 'test'): string {
+  return `${prefix}.${randomUUID().slice(0, 8)}`;
+}
+
+/** One line a fixture task wrote: `[kind] tag attempt pid`. */
+export interface RunLine {
+  kind: string | undefined;
+  tag: string;
+  attempt: number;
+  pid: number;
+}
+
+/** The lines fixture tasks appended to `file` (none yet when it does not exist). */
+export function runLines(file: string): RunLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const parts = line.split(' ');
+      const kind = parts.length === 4 ? parts.shift() : undefined;
+      return { kind, tag: parts[0]!, attempt: Number(parts[1]), pid: Number(parts[2]) };
+    });
+}
+
+export const AMQP_TEST_URL = process.env.MULTITASK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/**
+ * Why the RabbitMQ tests skip, or undefined when the broker answers. Under CI a missing broker
+ * is an error, not a skip.
+ */
+export async function amqpSkipReason(): Promise<string | undefined> {
+  const { hostname, port } = new URL(AMQP_TEST_URL);
+  const reachable = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 5672), timeout: 1_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+  if (reachable) return undefined;
+  const reason = `no RabbitMQ at ${maskUrl(AMQP_TEST_URL)}: start one (apt-get install rabbitmq-server && rabbitmq-server -detached) or set MULTITASK_TEST_AMQP_URL`;
+  if (process.env.CI) throw new Error(`${reason}. CI is set, so the RabbitMQ tests must run.`);
+  return reason;
+}
+
+/** Deletes a queue's RabbitMQ topology (queue, failed store, delay ladder). */
+export async function deleteAmqpQueue(queue: string): Promise<void> {
+  const connection = await amqp.connect(AMQP_TEST_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const name of topologyQueues(queue)) await channel.deleteQueue(name);
+  } finally {
+    await connection.close();
+  }
+}
