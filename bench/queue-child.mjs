@@ -31,8 +31,7 @@ const PAYLOAD_BUFFER = Buffer.from(PAYLOAD);
 const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
 const APP = new URL('./queue-app.mjs', import.meta.url);
 
-const transportUrl = () =>
-  kind === 'multitask-sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL;
+const transportUrl = () => (kind === 'multitask-sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL);
 
 function report(result) {
   // cpuMs: this whole process (all threads); queue.mjs subtracts it from the machine's busy time
@@ -168,14 +167,17 @@ function dispatchWindow(queue, make, count, options) {
     let failed = false;
     const launch = () => {
       const i = next++;
-      queue.dispatch(make(i), options).then(() => {
-        done++;
-        if (next < count) launch();
-        else if (done === count) resolve();
-      }, (error) => {
-        if (!failed) reject(error);
-        failed = true;
-      });
+      queue.dispatch(make(i), options).then(
+        () => {
+          done++;
+          if (next < count) launch();
+          else if (done === count) resolve();
+        },
+        (error) => {
+          if (!failed) reject(error);
+          failed = true;
+        },
+      );
     };
     for (let k = 0; k < Math.min(WINDOW, count); k++) launch();
   });

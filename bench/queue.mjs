@@ -70,8 +70,22 @@ async function startRedis() {
   mkdirSync(dir);
   // appendonly yes + everysec: jobs survive a Redis restart (up to the last second), the common
   // durable setting; RDB snapshots off so that a snapshot cannot land inside a timed run.
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'everysec', '--logfile', join(dir, 'redis.log')];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--logfile',
+    join(dir, 'redis.log'),
+  ];
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   redis = { port, proc, exited };
@@ -155,7 +169,8 @@ async function quiet() {
     if (before === undefined) return;
     await sleep(QUIET_SAMPLE_MS);
     const after = machineCpu();
-    if (after.busyMs - before.busyMs <= QUIET_SHARE * (after.at - before.at) || performance.now() > deadline) return;
+    if (after.busyMs - before.busyMs <= QUIET_SHARE * (after.at - before.at) || performance.now() > deadline)
+      return;
   }
 }
 
@@ -166,11 +181,16 @@ async function measure(part, kind, round) {
   const before = machineCpu();
   let result;
   try {
-    result = await child([part, kind], { BENCH_QUEUE: queue, BENCH_TMP: tmp, BENCH_AMQP_URL: AMQP_URL,
-      BENCH_REDIS_PORT: String(redis?.port ?? '') });
+    result = await child([part, kind], {
+      BENCH_QUEUE: queue,
+      BENCH_TMP: tmp,
+      BENCH_AMQP_URL: AMQP_URL,
+      BENCH_REDIS_PORT: String(redis?.port ?? ''),
+    });
     const after = machineCpu();
     // What other processes used meanwhile: mostly the broker's work for this run.
-    if (before && after) result.otherCpuMs = Math.round(Math.max(0, after.busyMs - before.busyMs - result.cpuMs));
+    if (before && after)
+      result.otherCpuMs = Math.round(Math.max(0, after.busyMs - before.busyMs - result.cpuMs));
     raw.push({ ...result, round });
   } catch (error) {
     progress(`  ${part} ${kind}: failed: ${error.message}`);
@@ -252,10 +272,7 @@ const LABELS = {
 /** A table of jobs/s by setup, each against `base`. */
 function rateTable(samples, kinds, base, labels = LABELS) {
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
-  const lines = [
-    `| setup | jobs/s | vs ${labels[base]} | runs (min–max) |`,
-    '| --- | ---: | ---: | ---: |',
-  ];
+  const lines = [`| setup | jobs/s | vs ${labels[base]} | runs (min–max) |`, '| --- | ---: | ---: | ---: |'];
   for (const kind of kinds) {
     lines.push(
       `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, range(samples[kind] ?? []))} |`,
@@ -324,7 +341,9 @@ async function io() {
   for (const kind of kinds) {
     const med = median(samples[kind]);
     const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
-    lines.push(`| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`);
+    lines.push(
+      `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`,
+    );
   }
   return [...lines, ''];
 }
@@ -366,7 +385,9 @@ async function header() {
   } catch (error) {
     rabbit = `unreachable (${error.message})`;
   }
-  const redisVersion = execFileSync('redis-server', ['--version']).toString().match(/v=(\S+)/)?.[1];
+  const redisVersion = execFileSync('redis-server', ['--version'])
+    .toString()
+    .match(/v=(\S+)/)?.[1];
   const built = distBuilt();
   return [
     `Node ${process.version} on ${process.platform}/${process.arch}, ${cpus()[0]?.model ?? 'unknown CPU'}, availableParallelism ${availableParallelism()}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM`,
@@ -390,12 +411,20 @@ function distBuilt() {
 
 const started = Date.now();
 const builtAtStart = distBuilt();
-const loadAtStart = loadavg().map((value) => value.toFixed(2)).join(' ');
+const loadAtStart = loadavg()
+  .map((value) => value.toFixed(2))
+  .join(' ');
 const cleanUp = async () => {
   await stopRedis();
   rmSync(tmp, { recursive: true, force: true });
 };
-process.once('SIGINT', () => cleanUp().finally(() => process.exit(130)));
+// Ctrl-C also stops the running child (same process group): delete what it left, then stop Redis.
+process.once('SIGINT', () =>
+  sweepQueues()
+    .catch(() => {})
+    .then(cleanUp)
+    .finally(() => process.exit(130)),
+);
 
 const output = [];
 try {
@@ -408,12 +437,15 @@ try {
 } finally {
   await cleanUp();
 }
-if (errors.length) output.push(`Failed runs (${errors.length}):`, '', ...errors.map((text) => `- ${text}`), '');
+if (errors.length)
+  output.push(`Failed runs (${errors.length}):`, '', ...errors.map((text) => `- ${text}`), '');
 if (distBuilt()?.getTime() !== builtAtStart?.getTime()) {
   output.push('WARNING: dist/ was rebuilt during the run: the multitask results may mix two builds.', '');
 }
 output.push(
-  `Total bench time: ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`,
+  `Total bench time: ${((Date.now() - started) / 1000).toFixed(0)} s; load average at start ${loadAtStart}, at end ${loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ')}.`,
 );
 console.log(output.join('\n'));
 
