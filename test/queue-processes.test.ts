@@ -60,12 +60,23 @@ async function startConsumer(env: Record<string, string>): Promise<Consumer> {
 
 function byTag(lines: RunLine[], kind: string): Map<string, RunLine[]> {
   const map = new Map<string, RunLine[]>();
-  for (const line of lines.filter((l) => l.kind === kind)) map.set(line.tag, [...(map.get(line.tag) ?? []), line]);
+  for (const line of lines.filter((l) => l.kind === kind))
+    map.set(line.tag, [...(map.get(line.tag) ?? []), line]);
   return map;
 }
 
-const transports: Array<{ name: string; skip: string | undefined; url: () => string; cleanup(q: string): Promise<void> }> = [
-  { name: 'sqlite', skip: undefined, url: () => `sqlite:${join(dir, 'processes.db')}`, cleanup: async () => {} },
+const transports: Array<{
+  name: string;
+  skip: string | undefined;
+  url: () => string;
+  cleanup(q: string): Promise<void>;
+}> = [
+  {
+    name: 'sqlite',
+    skip: undefined,
+    url: () => `sqlite:${join(dir, 'processes.db')}`,
+    cleanup: async () => {},
+  },
   { name: 'amqp', skip: await amqpSkipReason(), url: () => AMQP_TEST_URL, cleanup: deleteAmqpQueue },
 ];
 
@@ -126,7 +137,8 @@ for (const transport of transports) {
       );
       const second = await startConsumer({ ...env, WORKERS: '2', CONCURRENCY: '2' });
       await eventually(() => byTag(runLines(log), 'end').size === jobs, 60_000);
-      for (const [tag, runs] of byTag(runLines(log), 'start')) assert.equal(runs.length, 1, `${tag} ran once`);
+      for (const [tag, runs] of byTag(runLines(log), 'start'))
+        assert.equal(runs.length, 1, `${tag} ran once`);
       assert.ok(
         runLines(log).every((l) => l.attempt === 1),
         'a job given back does not count an attempt',

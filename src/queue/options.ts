@@ -12,6 +12,8 @@ export interface OpenQueueOptions {
   connectTimeoutMs?: number;
   /** RabbitMQ: deliveries of one message after which the broker dead-letters it. Default 20. */
   deliveryLimit?: number;
+  /** RabbitMQ: the connection's name as the broker shows it (management UI, rabbitmqctl). Default "multitask". */
+  connectionName?: string;
   /** SQLite: how long a job stays leased without renewal; a dead process's jobs return after it (ms). Default 30 000. */
   leaseMs?: number;
   /** SQLite: how often an idle consumer looks for jobs dispatched by other processes (ms). Default 100. */
@@ -19,6 +21,7 @@ export interface OpenQueueOptions {
 }
 
 export interface ResolvedQueueOptions {
+  connectionName: string;
   retry: { initialDelayMs: number; maxDelayMs: number };
   connectTimeoutMs: number;
   deliveryLimit: number;
@@ -27,6 +30,7 @@ export interface ResolvedQueueOptions {
 }
 
 export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
+  connectionName: 'multitask',
   retry: Object.freeze({ initialDelayMs: 1_000, maxDelayMs: 300_000 }),
   connectTimeoutMs: 10_000,
   deliveryLimit: 20,
@@ -56,7 +60,10 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
   }
   const leaseMs = nonNegative('leaseMs', options.leaseMs ?? QUEUE_DEFAULTS.leaseMs);
   if (leaseMs < 100) throw invalidOption('leaseMs', leaseMs, 'a number >= 100');
+  const connectionName = options.connectionName ?? QUEUE_DEFAULTS.connectionName;
+  if (typeof connectionName !== 'string') throw invalidOption('connectionName', connectionName, 'a string');
   return {
+    connectionName,
     retry: { initialDelayMs, maxDelayMs },
     connectTimeoutMs: nonNegative(
       'connectTimeoutMs',

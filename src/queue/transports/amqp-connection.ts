@@ -22,14 +22,15 @@ export class AmqpConnection extends EventEmitter {
   private constructor(
     readonly url: string,
     readonly safeUrl: string,
+    readonly name: string,
   ) {
     super();
     this.setMaxListeners(0);
   }
 
   /** Connects, retrying with backoff for up to `timeoutMs`; `ERR_BROKER_UNAVAILABLE` after that. */
-  static async open(url: string, safeUrl: string, timeoutMs: number): Promise<AmqpConnection> {
-    const connection = new AmqpConnection(url, safeUrl);
+  static async open(url: string, safeUrl: string, name: string, timeoutMs: number): Promise<AmqpConnection> {
+    const connection = new AmqpConnection(url, safeUrl, name);
     await connection.#connectUntil(Date.now() + timeoutMs);
     return connection;
   }
@@ -76,7 +77,7 @@ export class AmqpConnection extends EventEmitter {
   }
 
   async #connectOnce(): Promise<void> {
-    const model = await amqp.connect(this.url, { clientProperties: { connection_name: 'multitask' } });
+    const model = await amqp.connect(this.url, { clientProperties: { connection_name: this.name } });
     model.on('error', () => {
       // A 'close' always follows; reconnection happens there.
     });

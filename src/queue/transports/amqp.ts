@@ -60,7 +60,10 @@ export class AmqpTransport implements Transport {
 
   /** Connects (retrying for `connectTimeoutMs`) and returns the transport. */
   static async connect(url: string, safeUrl: string, options: ResolvedQueueOptions): Promise<AmqpTransport> {
-    return new AmqpTransport(await AmqpConnection.open(url, safeUrl, options.connectTimeoutMs), options);
+    return new AmqpTransport(
+      await AmqpConnection.open(url, safeUrl, options.connectionName, options.connectTimeoutMs),
+      options,
+    );
   }
 
   /** A new confirm channel on the live connection (waiting for a reconnection up to the timeout). */

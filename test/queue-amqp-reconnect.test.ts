@@ -1,0 +1,82 @@
+// RabbitMQ drops the connection (as when it restarts): the queue reconnects by itself, the
+// consumer takes jobs again, and a dispatch made meanwhile is confirmed once the broker is back.
+// Only this test's connection is closed (rabbitmqctl close_connection), so other tests run on.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { openQueue, Pool } from '../src/index.js';
+import { Nap } from './fixtures/queue-tasks.js';
+import { eventually } from './helpers.js';
+import {
+  AMQP_TEST_URL,
+  amqpSkipReason,
+  deleteAmqpQueue,
+  QUEUE_APP,
+  runLines,
+  tempDir,
+  uniqueQueue,
+} from './queue-helpers.js';
+
+const dir = tempDir();
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function rabbitmqctl(...args: string[]): string {
+  return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+function ctlSkipReason(): string | undefined {
+  try {
+    rabbitmqctl('status');
+    return undefined;
+  } catch {
+    if (process.env.CI) throw new Error('rabbitmqctl cannot reach the local broker, and CI is set');
+    return 'rabbitmqctl cannot reach the broker (a remote broker?): the reconnection test needs it';
+  }
+}
+
+/** Closes the broker side of every connection named `name`; returns how many. */
+function dropConnections(name: string): number {
+  const rows = rabbitmqctl('--no-table-headers', 'list_connections', 'pid', 'client_properties').split('\n');
+  const pids = rows
+    .filter((row) => row.includes(`{"connection_name","${name}"}`))
+    .map((row) => row.split('\t')[0]!);
+  for (const pid of pids) rabbitmqctl('close_connection', pid, 'test: the broker drops the connection');
+  return pids.length;
+}
+
+const skip = (await amqpSkipReason()) ?? ctlSkipReason();
+
+describe('RabbitMQ reconnection', { skip }, () => {
+  test('the queue reconnects after the broker drops it; no confirmed job is lost', async () => {
+    const name = uniqueQueue('reconnect');
+    const connectionName = `multitask-test-${name}`;
+    const log = join(dir, `${name}.log`);
+    const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP, connectionName });
+    const pool = new Pool({ app: QUEUE_APP, size: 2, concurrency: 2 });
+    try {
+      for (let i = 0; i < 20; i++) await queue.dispatch(new Nap(100, log, `a${i}`), { queue: name });
+      const consumer = pool.consume(queue, { queue: name });
+      await eventually(() => runLines(log).filter((line) => line.kind === 'end').length >= 4);
+      assert.ok(dropConnections(connectionName) >= 1, 'the test found its connection');
+      // Dispatched while the connection is down or coming back: each resolves once confirmed.
+      for (let i = 0; i < 20; i++) await queue.dispatch(new Nap(100, log, `b${i}`), { queue: name });
+      await eventually(
+        () =>
+          new Set(
+            runLines(log)
+              .filter((l) => l.kind === 'end')
+              .map((l) => l.tag),
+          ).size === 40,
+        60_000,
+      );
+      await consumer.stop({ graceMs: 5_000 });
+      assert.deepEqual(await queue.stats(name), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
+    } finally {
+      await pool.close({ graceMs: 0 });
+      await queue.close();
+      await deleteAmqpQueue(name);
+    }
+  });
+});
