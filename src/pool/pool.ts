@@ -129,6 +129,7 @@ export class Pool extends EventEmitter {
   readonly #app: Promise<LoadedApp>;
   #loaded: LoadedApp | undefined;
   readonly #consumers = new Set<Consumer>();
+  #stoppingConsumers: Promise<void> | undefined;
   readonly #emitEvent: EmitPoolEvent = (event, payload) => {
     if (event === 'restart') this.#engine.serviceRestarts++;
     this.emit(event, payload);
@@ -251,15 +252,16 @@ export class Pool extends EventEmitter {
    * Refuses new work (`ERR_POOL_CLOSED`), aborts running tasks' signals, waits up to `graceMs`,
    * then terminates what is left. Resolves once every thread has exited.
    */
-  async close(options: CloseOptions = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#options.graceMs);
-    if (this.#consumers.size > 0) {
-      // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
-      const started = performance.now();
-      await Promise.all([...this.#consumers].map((consumer) => consumer.stop({ graceMs })));
-      return this.#engine.close(Math.max(0, graceMs - (performance.now() - started)));
-    }
-    return this.#engine.close(graceMs);
+    if (this.#stoppingConsumers !== undefined) return this.#stoppingConsumers;
+    if (this.#consumers.size === 0) return this.#engine.close(graceMs);
+    // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
+    const started = performance.now();
+    this.#stoppingConsumers ??= Promise.all(
+      [...this.#consumers].map((consumer) => consumer.stop({ graceMs })),
+    ).then(() => this.#engine.close(Math.max(0, graceMs - (performance.now() - started))));
+    return this.#stoppingConsumers;
   }
 
   override on<E extends PoolEventName>(event: E, listener: (payload: PoolEvents[E]) => void): this;
