@@ -18,11 +18,22 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
 fi
 
 echo "== starting RabbitMQ on 127.0.0.1"
+# RabbitMQ 3.10 hands each connection a handle from its file handle cache, sized from the
+# open-file limit: at the default 1024, a few hundred quorum queues (the tests create and
+# delete many) exhaust it and new connections hang in their handshake. Raise it to the hard limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 # The inter-node (distribution) port listens on loopback too; epmd as well.
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-rabbitmq-server -detached >/dev/null 2>&1 || rabbitmq-server >/tmp/rabbitmq-ci.log 2>&1 &
+# Debian's wrapper switches user with su, whose PAM limits put the 1024 back: as root, switch
+# with setpriv instead, which keeps the raised limit.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && id rabbitmq >/dev/null 2>&1; then
+  (cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
+    /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 </dev/null)
+else
+  rabbitmq-server -detached >/dev/null 2>&1 </dev/null
+fi
 # await_startup needs the node to exist first: give it a moment, then wait for real.
 for _ in $(seq 1 60); do
   rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1 && break

@@ -439,6 +439,17 @@ try {
 }
 if (errors.length)
   output.push(`Failed runs (${errors.length}):`, '', ...errors.map((text) => `- ${text}`), '');
+// Runs are not repeated when disturbed (see the top), but the report names the runs during which
+// other processes used far more CPU than in the other runs of the same setup.
+const disturbed = raw.filter((run) => {
+  const peers = raw.filter((other) => other.part === run.part && other.kind === run.kind);
+  const usual = median(peers.map((other) => other.otherCpuMs));
+  return run.otherCpuMs > 2 * usual && run.otherCpuMs - usual > 1000;
+});
+if (disturbed.length) {
+  const list = disturbed.map((run) => `${run.part} ${run.kind} round ${run.round} (${run.otherCpuMs} ms)`);
+  output.push(`Runs during which other processes used over twice the usual CPU: ${list.join(', ')}.`, '');
+}
 if (distBuilt()?.getTime() !== builtAtStart?.getTime()) {
   output.push('WARNING: dist/ was rebuilt during the run: the multitask results may mix two builds.', '');
 }

@@ -39,9 +39,12 @@ export async function nextEvent<E extends PoolEventName>(
 }
 
 /** Polls `condition` every 10 ms until it holds; fails (rather than hangs) after `withinMs`. */
-export async function eventually(condition: () => boolean, withinMs = 15_000): Promise<void> {
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  withinMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline)
       throw new Error(`condition still false after ${withinMs} ms: ${condition.toString()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -7,8 +7,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openQueue, type Queue } from '../src/index.js';
-import { Nap } from './fixtures/queue-tasks.js';
+import { ErrorCode, openQueue, type Queue } from '../src/index.js';
+import { KillProcess, Nap } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 import {
   AMQP_TEST_URL,
@@ -56,6 +56,24 @@ async function startConsumer(env: Record<string, string>): Promise<Consumer> {
   await eventually(() => output.includes('consuming') || child.exitCode !== null, 30_000);
   assert.ok(output.includes('consuming'), `the consumer started: ${output}`);
   return { child, pid: child.pid!, output: () => output, exited };
+}
+
+/** Runs a consumer process that is expected to die; 'timed out' when it lives past 30 s. */
+async function runToDeath(env: Record<string, string>): Promise<string | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CONSUMER], {
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    stdio: 'ignore',
+  });
+  children.add(child);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, 30_000);
+  const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  children.delete(child);
+  return timedOut ? 'timed out' : signal;
 }
 
 function byTag(lines: RunLine[], kind: string): Map<string, RunLine[]> {
@@ -146,6 +164,35 @@ for (const transport of transports) {
       second.child.kill('SIGTERM');
       assert.equal((await second.exited)[0], 0);
       await finish(queue, name);
+    });
+
+    test('a job that kills its process every time ends in the failed store, not in a loop', async () => {
+      const name = uniqueQueue(`poison-${transport.name}`);
+      const log = join(dir, `${name}.log`);
+      const queue = await openQueue(transport.url(), { app: QUEUE_APP });
+      try {
+        await queue.dispatch(new KillProcess(log, 'poison'), { queue: name, attempts: 2 });
+        const env = { QUEUE_URL: transport.url(), QUEUE_NAME: name, LEASE_MS: '500' };
+        assert.equal(await runToDeath(env), 'SIGKILL');
+        assert.equal(await runToDeath(env), 'SIGKILL');
+        const survivor = await startConsumer(env);
+        await eventually(async () => (await queue.stats(name)).failed === 1, 30_000);
+        const [failed] = await queue.failed(name);
+        assert.equal(failed?.error.code, ErrorCode.ATTEMPTS_EXHAUSTED);
+        assert.equal(failed?.task, 'KillProcess');
+        assert.equal(failed?.attempts, 3, 'the third delivery found its attempts used up');
+        assert.deepEqual(
+          runLines(log).map((line) => line.attempt),
+          [1, 2],
+        );
+        survivor.child.kill('SIGTERM');
+        assert.equal((await survivor.exited)[0], 0);
+        assert.equal(await queue.purgeFailed(name), 1);
+        assert.deepEqual(await queue.stats(name), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
+      } finally {
+        await queue.close();
+        await transport.cleanup(name);
+      }
     });
 
     test('two consumer processes on one queue share the work, each job once', async () => {

@@ -211,6 +211,7 @@ export class Pool extends EventEmitter {
         submit: (spec) => engine.submit(spec),
         registry: this.#app.then((loaded) => loaded.registry),
         workers: () => (engine.state === 'running' ? engine.target : 0),
+        broken: () => engine.state === 'broken',
         concurrency: this.#options.concurrency,
         graceMs: this.#options.graceMs,
       },

@@ -6,7 +6,7 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { ErrorCode, hasCode, invalidOption, MultitaskError } from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption, MultitaskError } from '../errors.js';
 import type { Call, SubmitSpec } from '../pool/call.js';
 import { nonNegative, positiveInteger } from '../pool/options.js';
 import { backoffDelay } from '../pool/restart-policy.js';
@@ -66,12 +66,17 @@ export interface ConsumerHost {
   registry: Promise<TaskRegistry>;
   /** The pool's target size: one lane per worker. */
   workers(): number;
+  /** True once the pool gave up (its app's setup kept failing). */
+  broken(): boolean;
   concurrency: number;
   graceMs: number;
 }
 
 /** The crash kinds: the job did not fail, its worker died; it runs again at once. */
 const CRASHES: readonly string[] = [ErrorCode.WORKER_CRASHED, ErrorCode.WORKER_OOM, ErrorCode.TASK_TIMEOUT];
+
+/** The pool cannot run anything (its app's setup fails, or it gave up): not the job's fault. */
+const POOL_FAULTS: readonly ErrorCodeValue[] = [ErrorCode.APP_SETUP_FAILED, ErrorCode.CRASH_LOOP];
 
 interface LaneSlot {
   lane: Promise<Lane>;
@@ -196,6 +201,12 @@ export class Consumer extends EventEmitter {
     ) {
       return 'released';
     }
+    // The pool, not the job, is at fault: the job goes back uncounted rather than burning its attempts.
+    if (POOL_FAULTS.some((code) => hasCode(error, code))) {
+      // A pool that gave up takes nothing more: stop, and let the jobs wait for a healthy instance.
+      if (this.#host.broken()) void this.stop({ graceMs: 0 });
+      return 'released';
+    }
     return delivery.attempt >= job.attempts ? 'failed' : 'retried';
   }
 
@@ -228,9 +239,12 @@ export class Consumer extends EventEmitter {
         );
         break;
       }
-      case 'released':
-        settling = delivery.release();
+      case 'released': {
+        // Given back by stop() at once; after a pool fault, after a pause, so as not to spin on it.
+        const poolFault = POOL_FAULTS.some((code) => error?.code === code);
+        settling = delivery.release(poolFault ? this.#retry.initialDelayMs : 0);
         break;
+      }
     }
     settling
       .catch((settleError: Error) => {

@@ -30,8 +30,8 @@ export interface Delivery {
   ack(): Promise<void>;
   /** Failed this attempt: back in the queue after `delayMs`, as attempt `attempt + 1`. */
   retry(delayMs: number, error: StoredError): Promise<void>;
-  /** Given back unfinished (the consumer stops): back in the queue at once, this attempt not counted. */
-  release(): Promise<void>;
+  /** Given back unfinished (the consumer stops, the app cannot start): back in the queue after `delayMs` (default 0), this attempt not counted. */
+  release(delayMs?: number): Promise<void>;
   /** Failed for good: into the failed store with `error`, after `attempt` attempts. */
   fail(error: StoredError): Promise<void>;
 }

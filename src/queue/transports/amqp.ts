@@ -5,32 +5,27 @@
  * confirmed before the delivery is acked, so a crash in between duplicates it but never loses it.
  */
 
-import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
+import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
 import { ErrorCode, hasCode, MultitaskError } from '../../errors.js';
-import { ATTEMPTS_EXHAUSTED_REASON, parseStoredError, peekJob, type StoredError } from '../message.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
 import { AmqpConnection } from './amqp-connection.js';
+import { AmqpLane, type LaneHost } from './amqp-lane.js';
+import {
+  carriedHeaders,
+  type Headers,
+  republishProperties,
+  sendConfirmed,
+  toFailedJob,
+} from './amqp-message.js';
 import {
   DELAY_LEVELS,
-  DUE_TOLERANCE_MS,
   declareTopology,
   delayQueueOf,
   delayTarget,
   failedQueueOf,
   HEADER,
 } from './amqp-topology.js';
-
-type Headers = Record<string, unknown>;
-
-/** Headers the broker adds on its own; not carried over when a message is republished. */
-const BROKER_HEADERS = [
-  'x-delivery-count',
-  'x-death',
-  'x-first-death-exchange',
-  'x-first-death-queue',
-  'x-first-death-reason',
-];
 
 /** How long a listing of the failed store waits for the broker to take its messages back (ms). */
 const RETURN_WAIT_MS = 2_000;
@@ -39,7 +34,7 @@ const RETURN_WAIT_MS = 2_000;
 const RETRY_BATCH = 500;
 
 /** The RabbitMQ {@link Transport}. */
-export class AmqpTransport implements Transport {
+export class AmqpTransport implements Transport, LaneHost {
   readonly safeUrl: string;
   readonly connection: AmqpConnection;
   readonly options: ResolvedQueueOptions;
@@ -47,6 +42,8 @@ export class AmqpTransport implements Transport {
   readonly #lanes = new Set<AmqpLane>();
   readonly #inFlight = new Map<string, number>();
   #publisher: Promise<ConfirmChannel> | undefined;
+  readonly #consumeChannels = new Map<string, Promise<ConfirmChannel>>();
+  readonly #serialized = new WeakMap<ConfirmChannel, Promise<unknown>>();
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
@@ -55,6 +52,7 @@ export class AmqpTransport implements Transport {
     connection.on('disconnected', () => {
       this.#publisher = undefined;
       this.#declared.clear();
+      this.#consumeChannels.clear();
     });
   }
 
@@ -88,20 +86,49 @@ export class AmqpTransport implements Transport {
   }
 
   #publisherChannel(): Promise<ConfirmChannel> {
-    if (this.#publisher === undefined) {
-      const opening = this.openChannel();
-      this.#publisher = opening;
-      opening.then(
-        (channel) =>
-          channel.on('close', () => {
-            if (this.#publisher === opening) this.#publisher = undefined;
-          }),
-        () => {
-          if (this.#publisher === opening) this.#publisher = undefined;
-        },
-      );
-    }
+    this.#publisher ??= this.#sharedChannel(() => {
+      this.#publisher = undefined;
+    });
     return this.#publisher;
+  }
+
+  /** A channel opened once and forgotten (by `forget`) when it closes or fails to open. */
+  #sharedChannel(
+    forget: () => void,
+    prepare?: (channel: ConfirmChannel) => Promise<void>,
+  ): Promise<ConfirmChannel> {
+    const opening = this.openChannel().then(async (channel) => {
+      channel.once('close', forget);
+      await prepare?.(channel);
+      return channel;
+    });
+    opening.catch(forget);
+    return opening;
+  }
+
+  consumeChannel(queue: string): Promise<ConfirmChannel> {
+    let channel = this.#consumeChannels.get(queue);
+    if (channel === undefined) {
+      const opening = this.#sharedChannel(
+        () => {
+          if (this.#consumeChannels.get(queue) === opening) this.#consumeChannels.delete(queue);
+        },
+        (opened) => this.ensureTopology(opened, queue),
+      );
+      channel = opening;
+      this.#consumeChannels.set(queue, opening);
+    }
+    return channel;
+  }
+
+  serialize<T>(channel: ConfirmChannel, step: () => Promise<T>): Promise<T> {
+    const previous = this.#serialized.get(channel) ?? Promise.resolve();
+    const next = previous.then(step, step);
+    this.#serialized.set(
+      channel,
+      next.catch(() => {}),
+    );
+    return next;
   }
 
   async publish(queue: string, message: OutgoingMessage): Promise<void> {
@@ -251,205 +278,10 @@ export class AmqpTransport implements Transport {
 
   async close(): Promise<void> {
     for (const lane of [...this.#lanes]) await lane.close();
-    const publisher = this.#publisher;
+    const channels = [this.#publisher, ...this.#consumeChannels.values()];
     this.#publisher = undefined;
-    if (publisher !== undefined) await publisher.then((channel) => channel.close()).catch(() => {});
+    this.#consumeChannels.clear();
+    for (const channel of channels) await channel?.then((opened) => opened.close()).catch(() => {});
     await this.connection.close();
   }
-}
-
-/**
- * One worker's lane: a confirm channel with prefetch = its slots, consuming the queue. It comes
- * back by itself after a reconnection; what it held when the connection dropped is delivered
- * again by the broker.
- */
-class AmqpLane implements Lane {
-  #channel: ConfirmChannel | undefined;
-  #consumerTag: string | undefined;
-  #stopped = false;
-  readonly #onConnected = () => {
-    if (!this.#stopped) void this.#subscribe().catch(() => {});
-  };
-
-  constructor(
-    readonly transport: AmqpTransport,
-    readonly queue: string,
-    readonly prefetch: number,
-    readonly onDelivery: (delivery: Delivery) => void,
-  ) {}
-
-  async start(): Promise<void> {
-    this.transport.connection.on('connected', this.#onConnected);
-    await this.#subscribe();
-  }
-
-  async #subscribe(): Promise<void> {
-    const channel = await this.transport.openChannel();
-    channel.on('close', () => {
-      if (this.#channel === channel) this.#channel = undefined;
-    });
-    await this.transport.ensureTopology(channel, this.queue);
-    await channel.prefetch(this.prefetch);
-    if (this.#stopped) {
-      await channel.close().catch(() => {});
-      return;
-    }
-    this.#channel = channel;
-    const { consumerTag } = await channel.consume(
-      this.queue,
-      (message) => {
-        if (message !== null) this.#receive(channel, message);
-      },
-      { noAck: false },
-    );
-    this.#consumerTag = consumerTag;
-  }
-
-  #receive(channel: ConfirmChannel, message: Message): void {
-    const headers = message.properties.headers ?? {};
-    const attempt =
-      (numberHeader(headers[HEADER.attempt]) ?? 1) + (numberHeader(headers['x-delivery-count']) ?? 0);
-    const remaining = (numberHeader(headers[HEADER.notBefore]) ?? 0) - Date.now();
-    if (remaining > DUE_TOLERANCE_MS) {
-      // Early off the delay ladder: up the ladder again. This delivery was no attempt.
-      const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
-      sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties).then(
-        () => channel.ack(message),
-        () => {},
-      );
-      return;
-    }
-    const { transport, queue } = this;
-    transport.countInFlight(queue, 1);
-    const settle = async (target: string | undefined, headers: Headers) => {
-      try {
-        if (target !== undefined) {
-          await sendConfirmed(channel, target, message.content, republishProperties(message, headers));
-        }
-        channel.ack(message);
-      } finally {
-        transport.countInFlight(queue, -1);
-      }
-    };
-    this.onDelivery({
-      body: message.content.toString('utf8'),
-      id: message.properties.messageId ?? undefined,
-      attempt,
-      lastError: parseStoredError(stringHeader(headers[HEADER.error])),
-      ack: () => settle(undefined, {}),
-      retry: (delayMs: number, error: StoredError) =>
-        settle(
-          delayTarget(queue, delayMs),
-          carriedHeaders(message, {
-            [HEADER.attempt]: attempt + 1,
-            [HEADER.notBefore]: Date.now() + delayMs,
-            [HEADER.error]: JSON.stringify(error),
-          }),
-        ),
-      release: () => settle(queue, withoutDelay(carriedHeaders(message, { [HEADER.attempt]: attempt }))),
-      fail: (error: StoredError) =>
-        settle(
-          failedQueueOf(queue),
-          withoutDelay(
-            carriedHeaders(message, {
-              [HEADER.error]: JSON.stringify(error),
-              [HEADER.attempts]: attempt,
-              [HEADER.failedAt]: Date.now(),
-            }),
-          ),
-        ),
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.transport.connection.off('connected', this.#onConnected);
-    const channel = this.#channel;
-    if (channel !== undefined && this.#consumerTag !== undefined)
-      await channel.cancel(this.#consumerTag).catch(() => {});
-  }
-
-  async close(): Promise<void> {
-    await this.stop();
-    this.transport.forget(this);
-    const channel = this.#channel;
-    this.#channel = undefined;
-    if (channel !== undefined) await channel.close().catch(() => {});
-  }
-}
-
-function sendConfirmed(
-  channel: ConfirmChannel,
-  queue: string,
-  content: Buffer,
-  options: Options.Publish,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    try {
-      channel.sendToQueue(queue, content, options, (error) => (error ? reject(error) : resolve()));
-    } catch (error) {
-      reject(error);
-    }
-  });
-}
-
-/** The message's own headers without the broker's, with `changes` applied. */
-function carriedHeaders(message: Message, changes: Headers): Headers {
-  const headers: Headers = { ...(message.properties.headers ?? {}) };
-  for (const name of BROKER_HEADERS) delete headers[name];
-  return Object.assign(headers, changes);
-}
-
-function withoutDelay(headers: Headers): Headers {
-  delete headers[HEADER.notBefore];
-  return headers;
-}
-
-function republishProperties(message: Message, headers: Headers): Options.Publish {
-  const { messageId, contentType } = message.properties;
-  const properties: Options.Publish = { persistent: true, headers };
-  if (messageId !== undefined && messageId !== null) properties.messageId = messageId;
-  if (contentType !== undefined && contentType !== null) properties.contentType = contentType;
-  return properties;
-}
-
-function numberHeader(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
-    return Number(value);
-  return undefined;
-}
-
-function stringHeader(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  return undefined;
-}
-
-function toFailedJob(queue: string, message: GetMessage): FailedJob {
-  const headers = message.properties.headers ?? {};
-  const body = message.content.toString('utf8');
-  const peeked = peekJob(body);
-  const deliveries =
-    (numberHeader(headers[HEADER.attempt]) ?? 1) + (numberHeader(headers['x-delivery-count']) ?? 0);
-  const byBroker = stringHeader(headers['x-first-death-reason']);
-  const error =
-    parseStoredError(stringHeader(headers[HEADER.error])) ??
-    ({
-      name: 'MultitaskError',
-      code: ErrorCode.ATTEMPTS_EXHAUSTED,
-      message: `${ATTEMPTS_EXHAUSTED_REASON}: dead-lettered by RabbitMQ (${byBroker ?? 'unknown reason'}) after ${deliveries} deliveries`,
-    } satisfies StoredError);
-  const failedAt = numberHeader(headers[HEADER.failedAt]);
-  return {
-    id: message.properties.messageId ?? peeked.id ?? `amqp-${message.fields.deliveryTag}`,
-    queue,
-    task: peeked.task,
-    fields: peeked.fields,
-    attempts: numberHeader(headers[HEADER.attempts]) ?? deliveries,
-    error,
-    failedAt: failedAt === undefined ? new Date() : new Date(failedAt),
-    body,
-  };
 }

@@ -232,7 +232,7 @@ class SqliteLane implements Lane {
       ack: () => settle(() => store.ack.run(seq, owner)),
       retry: (delayMs: number, error: StoredError) =>
         settle(() => store.retry.run(Date.now() + delayMs, JSON.stringify(error), seq, owner)),
-      release: () => settle(() => store.release.run(Date.now(), seq, owner)),
+      release: (delayMs = 0) => settle(() => store.release.run(Date.now() + delayMs, seq, owner)),
       fail: (error: StoredError) =>
         settle(() => {
           store.copyToFailed.run(JSON.stringify(error), Date.now(), seq, owner);

@@ -1,0 +1,102 @@
+/**
+ * How multitask reads and writes AMQP messages: its headers, republishing with a confirm, and
+ * the failed store's view of a message.
+ */
+
+import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
+import { ErrorCode } from '../../errors.js';
+import { ATTEMPTS_EXHAUSTED_REASON, parseStoredError, peekJob, type StoredError } from '../message.js';
+import type { FailedJob } from '../transport.js';
+import { HEADER } from './amqp-topology.js';
+
+export type Headers = Record<string, unknown>;
+
+/** Headers the broker adds on its own; not carried over when a message is republished. */
+const BROKER_HEADERS = [
+  'x-delivery-count',
+  'x-death',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+];
+
+/** This delivery's attempt: the attempt the message was sent as, plus deliveries whose consumer died. */
+export function deliveryAttempt(headers: Headers): number {
+  return (numberHeader(headers[HEADER.attempt]) ?? 1) + (numberHeader(headers['x-delivery-count']) ?? 0);
+}
+
+export function sendConfirmed(
+  channel: ConfirmChannel,
+  queue: string,
+  content: Buffer,
+  options: Options.Publish,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    try {
+      channel.sendToQueue(queue, content, options, (error) => (error ? reject(error) : resolve()));
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+/** The message's own headers without the broker's, with `changes` applied. */
+export function carriedHeaders(message: Message, changes: Headers): Headers {
+  const headers: Headers = { ...(message.properties.headers ?? {}) };
+  for (const name of BROKER_HEADERS) delete headers[name];
+  return Object.assign(headers, changes);
+}
+
+export function withoutDelay(headers: Headers): Headers {
+  delete headers[HEADER.notBefore];
+  return headers;
+}
+
+export function republishProperties(message: Message, headers: Headers): Options.Publish {
+  const { messageId, contentType } = message.properties;
+  const properties: Options.Publish = { persistent: true, headers };
+  if (messageId !== undefined && messageId !== null) properties.messageId = messageId;
+  if (contentType !== undefined && contentType !== null) properties.contentType = contentType;
+  return properties;
+}
+
+export function numberHeader(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Number(value);
+  return undefined;
+}
+
+export function stringHeader(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
+/** A message of the failed store, as {@link Queue.failed} lists it. */
+export function toFailedJob(queue: string, message: GetMessage): FailedJob {
+  const headers = message.properties.headers ?? {};
+  const body = message.content.toString('utf8');
+  const peeked = peekJob(body);
+  const deliveries = deliveryAttempt(headers);
+  const byBroker = stringHeader(headers['x-first-death-reason']);
+  const error =
+    parseStoredError(stringHeader(headers[HEADER.error])) ??
+    ({
+      name: 'MultitaskError',
+      code: ErrorCode.ATTEMPTS_EXHAUSTED,
+      message: `${ATTEMPTS_EXHAUSTED_REASON}: dead-lettered by RabbitMQ (${byBroker ?? 'unknown reason'}) after ${deliveries} deliveries`,
+    } satisfies StoredError);
+  const failedAt = numberHeader(headers[HEADER.failedAt]);
+  return {
+    id: message.properties.messageId ?? peeked.id ?? `amqp-${message.fields.deliveryTag}`,
+    queue,
+    task: peeked.task,
+    fields: peeked.fields,
+    attempts: numberHeader(headers[HEADER.attempts]) ?? deliveries,
+    error,
+    failedAt: failedAt === undefined ? new Date() : new Date(failedAt),
+    body,
+  };
+}
