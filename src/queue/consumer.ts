@@ -31,7 +31,7 @@ export interface StopOptions {
 
 /** Live counts of a consumer. */
 export interface ConsumerCounts {
-  /** Jobs that returned and were acknowledged. */
+  /** Jobs that returned and were acknowledged. (Each count moves once the broker has the outcome.) */
   completed: number;
   /** Attempts that failed and were put back for another. */
   retried: number;
@@ -222,15 +222,12 @@ export class Consumer extends EventEmitter {
     let settling: Promise<void>;
     switch (outcome) {
       case 'completed':
-        this.counts.completed++;
         settling = delivery.ack();
         break;
       case 'failed':
-        this.counts.failed++;
         settling = delivery.fail(error!);
         break;
       case 'retried': {
-        this.counts.retried++;
         const crash = error?.code !== undefined && CRASHES.includes(error.code);
         const { initialDelayMs, maxDelayMs } = this.#retry;
         settling = delivery.retry(
@@ -246,11 +243,17 @@ export class Consumer extends EventEmitter {
         break;
       }
     }
+    // Counted once the broker has the outcome, so that a count read is a state the queue shows too.
     settling
-      .catch((settleError: Error) => {
-        if (this.listenerCount('settleError') > 0)
-          this.emit('settleError', { id: delivery.id, error: settleError });
-      })
+      .then(
+        () => {
+          if (outcome !== 'released') this.counts[outcome]++;
+        },
+        (settleError: Error) => {
+          if (this.listenerCount('settleError') > 0)
+            this.emit('settleError', { id: delivery.id, error: settleError });
+        },
+      )
       .finally(() => {
         slot.inFlight--;
         this.counts.inFlight--;
