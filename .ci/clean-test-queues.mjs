@@ -7,7 +7,9 @@ import amqp from 'amqplib';
 const TEST_QUEUE = /^(amqp|proc-amqp|poison-amqp|reconnect|bench|dbg|probe|smoke)[.\w-]*$/;
 const url = process.env.MULTITASK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
-const names = execFileSync('rabbitmqctl', ['-q', '--no-table-headers', 'list_queues', 'name'], { encoding: 'utf8' })
+const names = execFileSync('rabbitmqctl', ['-q', '--no-table-headers', 'list_queues', 'name'], {
+  encoding: 'utf8',
+})
   .split('\n')
   .map((line) => line.trim())
   .filter((name) => TEST_QUEUE.test(name));
