@@ -11,6 +11,7 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import type { StoredError } from '../message.js';
 import { parseStoredError } from '../message.js';
 import type { Delivery, Lane } from '../transport.js';
+import type { AckBatcher } from './amqp-acks.js';
 import {
   carriedHeaders,
   deliveryAttempt,
@@ -21,7 +22,7 @@ import {
   stringHeader,
   withoutDelay,
 } from './amqp-message.js';
-import { DUE_TOLERANCE_MS, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
+import { delayTarget, failedQueueOf, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
 
 /** How long a lane whose channel the broker closed waits before it subscribes again (ms). */
 const RESUBSCRIBE_DELAY_MS = 1_000;
@@ -39,6 +40,8 @@ export interface LaneHost {
   /** Runs `step` alone on `channel`: a lane's prefetch-then-consume must not interleave with another's. */
   serialize<T>(channel: ConfirmChannel, step: () => Promise<T>): Promise<T>;
   countInFlight(queue: string, change: number): void;
+  /** The ack coalescer of `channel`: every delivery on it goes through it. */
+  acks(channel: ConfirmChannel): AckBatcher;
   forget(lane: AmqpLane): void;
 }
 
@@ -120,18 +123,36 @@ export class AmqpLane implements Lane {
   }
 
   #receive(channel: ConfirmChannel, message: Message): void {
+    const acks = this.host.acks(channel);
+    acks.track(message);
     const headers = message.properties.headers ?? {};
     const attempt = deliveryAttempt(headers);
     const remaining = (numberHeader(headers[HEADER.notBefore]) ?? 0) - Date.now();
-    if (remaining > DUE_TOLERANCE_MS) {
+    if (remaining >= HOLD_BELOW_MS) {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
       sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties).then(
-        () => channel.ack(message),
+        () => acks.ack(message),
         () => {},
       );
-      return;
+    } else if (remaining > 0) {
+      // Due within a rung's TTL: wait here, so that a delay is never cut short.
+      setTimeout(() => {
+        if (!this.#stopped) return this.#deliver(channel, message, attempt, acks);
+        acks.forget(message);
+        try {
+          channel.nack(message, false, true);
+        } catch {
+          // The channel closed: the broker gives it back itself.
+        }
+      }, remaining);
+    } else {
+      this.#deliver(channel, message, attempt, acks);
     }
+  }
+
+  #deliver(channel: ConfirmChannel, message: Message, attempt: number, acks: AckBatcher): void {
+    const headers = message.properties.headers ?? {};
     const { host, queue } = this;
     host.countInFlight(queue, 1);
     this.#unsettled.add(message);
@@ -140,7 +161,7 @@ export class AmqpLane implements Lane {
         if (target !== undefined) {
           await sendConfirmed(channel, target, message.content, republishProperties(message, headers));
         }
-        if (this.#unsettled.delete(message)) channel.ack(message);
+        if (this.#unsettled.delete(message)) await acks.ack(message);
       } finally {
         this.#unsettled.delete(message);
         host.countInFlight(queue, -1);
@@ -198,7 +219,9 @@ export class AmqpLane implements Lane {
     const channel = this.#channel;
     this.#channel = undefined;
     if (channel === undefined) return;
+    const acks = this.host.acks(channel);
     for (const message of this.#unsettled) {
+      acks.forget(message);
       try {
         channel.nack(message, false, true);
       } catch {

@@ -3,7 +3,7 @@
  * has no delayed-message exchange, so delays use a ladder of quorum queues with a fixed TTL that
  * dead-letter back into the queue: a job waits on the largest rung that fits its remaining
  * delay, and a consumer that receives it early sends it up the ladder again (at most 3 hops a
- * rung). Every queue is a durable quorum queue; dead-lettering is at-least-once.
+ * rung), and holds a job due in less than the first rung on a timer. Every queue is a durable quorum queue; dead-lettering is at-least-once.
  */
 
 import type { Channel } from 'amqplib';
@@ -11,8 +11,8 @@ import type { Channel } from 'amqplib';
 /** TTLs of the delay ladder (ms): 50 ms × 4^k, up to about 3.6 h; longer delays take the top rung again. */
 export const DELAY_LEVELS: readonly number[] = Array.from({ length: 10 }, (_, k) => 50 * 4 ** k);
 
-/** A job due within this (ms) is delivered now rather than sent up the ladder. */
-export const DUE_TOLERANCE_MS = 10;
+/** Below the first rung's TTL, a consumer holds an early job on a timer rather than send it up the ladder. */
+export const HOLD_BELOW_MS = DELAY_LEVELS[0]!;
 
 export const HEADER = {
   /** The attempt number of the next delivery; the broker's x-delivery-count adds deliveries that died. */
@@ -37,8 +37,8 @@ export function delayQueueOf(queue: string, level: number): string {
 
 /** Where a job with `remainingMs` still to wait goes: a rung of the ladder, or the queue itself. */
 export function delayTarget(queue: string, remainingMs: number): string {
-  if (remainingMs <= DUE_TOLERANCE_MS) return queue;
-  let level = DELAY_LEVELS[0]!;
+  if (remainingMs < HOLD_BELOW_MS) return queue;
+  let level = HOLD_BELOW_MS;
   for (const candidate of DELAY_LEVELS) if (candidate <= remainingMs) level = candidate;
   return delayQueueOf(queue, level);
 }

@@ -9,6 +9,7 @@ import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
 import { ErrorCode, hasCode, MultitaskError } from '../../errors.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
+import { AckBatcher } from './amqp-acks.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpLane, type LaneHost } from './amqp-lane.js';
 import {
@@ -44,6 +45,7 @@ export class AmqpTransport implements Transport, LaneHost {
   #publisher: Promise<ConfirmChannel> | undefined;
   readonly #consumeChannels = new Map<string, Promise<ConfirmChannel>>();
   readonly #serialized = new WeakMap<ConfirmChannel, Promise<unknown>>();
+  readonly #acks = new WeakMap<ConfirmChannel, AckBatcher>();
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
@@ -119,6 +121,15 @@ export class AmqpTransport implements Transport, LaneHost {
       this.#consumeChannels.set(queue, opening);
     }
     return channel;
+  }
+
+  acks(channel: ConfirmChannel): AckBatcher {
+    let batcher = this.#acks.get(channel);
+    if (batcher === undefined) {
+      batcher = new AckBatcher(channel);
+      this.#acks.set(channel, batcher);
+    }
+    return batcher;
   }
 
   serialize<T>(channel: ConfirmChannel, step: () => Promise<T>): Promise<T> {
