@@ -1,4 +1,4 @@
-// Runs the queue benchmark and prints a markdown report (see QUEUE-BENCH.md).
+// Runs the queue benchmark and prints a markdown report (see docs/BENCHMARKS.md, "Queue benchmarks").
 //
 //   node queue.mjs                       every part (npm run bench:queue)
 //   node queue.mjs e2e-amqp dispatch     only these parts: e2e-amqp, e2e-sqlite, dispatch, io, crash

@@ -97,10 +97,10 @@ export class Consumer extends EventEmitter {
   readonly #retry: ResolvedQueueOptions['retry'];
   readonly #concurrency: number;
   readonly #lanes: LaneSlot[] = [];
-  readonly #running = new Map<Delivery, AbortController>();
+  /** One signal for every job of this consumer: aborted when stop() gives back what is still running. */
+  readonly #giveBack = new AbortController();
   #registry: TaskRegistry | undefined;
   #state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
-  #givingBack = false;
   #idle: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -171,14 +171,12 @@ export class Consumer extends EventEmitter {
       this.#settle(slot, delivery, job, startedAt, 'failed', error);
       return;
     }
-    const abort = new AbortController();
-    this.#running.set(delivery, abort);
     const call = this.#host.submit({
       name: job.task,
       fields: job.fields,
       attempt: delivery.attempt,
       timeoutMs: job.timeoutMs,
-      signal: abort.signal,
+      signal: this.#giveBack.signal,
     });
     call.promise.then(
       () => this.#settle(slot, delivery, job, startedAt, 'completed'),
@@ -196,7 +194,7 @@ export class Consumer extends EventEmitter {
 
   #outcomeOf(error: unknown, delivery: Delivery, job: Job): SettledJob['outcome'] {
     if (
-      (this.#givingBack && this.#running.get(delivery)?.signal.aborted) ||
+      (this.#giveBack.signal.aborted && (error as Error)?.name === 'AbortError') ||
       hasCode(error, ErrorCode.POOL_CLOSED)
     ) {
       return 'released';
@@ -218,7 +216,6 @@ export class Consumer extends EventEmitter {
     outcome: SettledJob['outcome'],
     error?: StoredError,
   ): void {
-    this.#running.delete(delivery);
     let settling: Promise<void>;
     switch (outcome) {
       case 'completed':
@@ -309,8 +306,7 @@ export class Consumer extends EventEmitter {
           timer = setTimeout(() => resolve('grace'), graceMs);
         });
         if ((await Promise.race([drained, graceOver])) === 'grace') {
-          this.#givingBack = true;
-          for (const abort of this.#running.values()) abort.abort();
+          this.#giveBack.abort();
           await drained;
         }
         clearTimeout(timer);

@@ -144,11 +144,15 @@ export class AmqpTransport implements Transport, LaneHost {
 
   async publish(queue: string, message: OutgoingMessage): Promise<void> {
     const deadline = Date.now() + this.options.connectTimeoutMs;
-    const headers: Headers = { [HEADER.attempt]: message.attempt };
-    if (message.notBefore > 0) headers[HEADER.notBefore] = message.notBefore;
-    if (message.lastError !== undefined) headers[HEADER.error] = JSON.stringify(message.lastError);
     const content = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
-    const properties: Options.Publish = { persistent: true, contentType: 'application/json', headers };
+    const properties: Options.Publish = { persistent: true, contentType: 'application/json' };
+    // A new job due now needs no headers (attempt 1 is the default): a header table is encoded per message.
+    if (message.attempt !== 1 || message.notBefore > 0 || message.lastError !== undefined) {
+      const headers: Headers = { [HEADER.attempt]: message.attempt };
+      if (message.notBefore > 0) headers[HEADER.notBefore] = message.notBefore;
+      if (message.lastError !== undefined) headers[HEADER.error] = JSON.stringify(message.lastError);
+      properties.headers = headers;
+    }
     if (message.id !== undefined) properties.messageId = message.id;
     for (;;) {
       try {
