@@ -43,6 +43,9 @@ export class AmqpTransport implements Transport, LaneHost {
   readonly #lanes = new Set<AmqpLane>();
   readonly #inFlight = new Map<string, number>();
   #publisher: Promise<ConfirmChannel> | undefined;
+  /** The publisher channel once open, and the queues declared on this connection: the fast path of publish. */
+  #openPublisher: ConfirmChannel | undefined;
+  readonly #declaredQueues = new Set<string>();
   readonly #consumeChannels = new Map<string, Promise<ConfirmChannel>>();
   readonly #serialized = new WeakMap<ConfirmChannel, Promise<unknown>>();
   readonly #acks = new WeakMap<ConfirmChannel, AckBatcher>();
@@ -53,7 +56,9 @@ export class AmqpTransport implements Transport, LaneHost {
     this.options = options;
     connection.on('disconnected', () => {
       this.#publisher = undefined;
+      this.#openPublisher = undefined;
       this.#declared.clear();
+      this.#declaredQueues.clear();
       this.#consumeChannels.clear();
     });
   }
@@ -90,6 +95,7 @@ export class AmqpTransport implements Transport, LaneHost {
   #publisherChannel(): Promise<ConfirmChannel> {
     this.#publisher ??= this.#sharedChannel(() => {
       this.#publisher = undefined;
+      this.#openPublisher = undefined;
     });
     return this.#publisher;
   }
@@ -154,11 +160,23 @@ export class AmqpTransport implements Transport, LaneHost {
       properties.headers = headers;
     }
     if (message.id !== undefined) properties.messageId = message.id;
+    const target = delayTarget(queue, message.notBefore - Date.now());
+    // Fast path, the common case: channel open and queue declared, no promise to wait for first.
+    const open = this.#openPublisher;
+    if (open !== undefined && this.#declaredQueues.has(queue)) {
+      try {
+        return await sendConfirmed(open, target, content, properties);
+      } catch (error) {
+        if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
+      }
+    }
     for (;;) {
       try {
         const channel = await this.#publisherChannel();
         await this.ensureTopology(channel, queue);
         await sendConfirmed(channel, delayTarget(queue, message.notBefore - Date.now()), content, properties);
+        this.#openPublisher = channel;
+        this.#declaredQueues.add(queue);
         return;
       } catch (error) {
         // A connection that dropped before the confirm: publish again once it is back (at least once).
