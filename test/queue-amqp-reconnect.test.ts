@@ -80,3 +80,19 @@ describe('RabbitMQ reconnection', { skip }, () => {
     }
   });
 });
+
+describe('RabbitMQ queue deleted behind the queue object', { skip: await amqpSkipReason() }, () => {
+  test('a dispatch to a queue deleted meanwhile declares it again instead of losing the job', async () => {
+    const name = uniqueQueue('reconnect');
+    const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP });
+    try {
+      await queue.dispatch(new Nap(1, join(dir, 'x.log'), 'first'), { queue: name });
+      await deleteAmqpQueue(name);
+      await queue.dispatch(new Nap(1, join(dir, 'x.log'), 'second'), { queue: name });
+      assert.equal((await queue.stats(name)).ready, 1, 'the second job is in the queue');
+    } finally {
+      await queue.close();
+      await deleteAmqpQueue(name);
+    }
+  });
+});

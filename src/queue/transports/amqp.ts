@@ -5,7 +5,8 @@
  * confirmed before the delivery is acked, so a crash in between duplicates it but never loses it.
  */
 
-import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { ErrorCode, hasCode, MultitaskError } from '../../errors.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
@@ -46,6 +47,8 @@ export class AmqpTransport implements Transport, LaneHost {
   /** The publisher channel once open, and the queues declared on this connection: the fast path of publish. */
   #openPublisher: ConfirmChannel | undefined;
   readonly #declaredQueues = new Set<string>();
+  /** Ids of messages the broker returned as unroutable, until their publish sees it. */
+  readonly #returned = new Set<string>();
   readonly #consumeChannels = new Map<string, Promise<ConfirmChannel>>();
   readonly #serialized = new WeakMap<ConfirmChannel, Promise<unknown>>();
   readonly #acks = new WeakMap<ConfirmChannel, AckBatcher>();
@@ -93,10 +96,18 @@ export class AmqpTransport implements Transport, LaneHost {
   }
 
   #publisherChannel(): Promise<ConfirmChannel> {
-    this.#publisher ??= this.#sharedChannel(() => {
-      this.#publisher = undefined;
-      this.#openPublisher = undefined;
-    });
+    this.#publisher ??= this.#sharedChannel(
+      () => {
+        this.#publisher = undefined;
+        this.#openPublisher = undefined;
+      },
+      async (channel) => {
+        channel.on('return', (returned: Message) => {
+          const id = returned.properties.messageId;
+          if (typeof id === 'string') this.#returned.add(id);
+        });
+      },
+    );
     return this.#publisher;
   }
 
@@ -151,7 +162,14 @@ export class AmqpTransport implements Transport, LaneHost {
   async publish(queue: string, message: OutgoingMessage): Promise<void> {
     const deadline = Date.now() + this.options.connectTimeoutMs;
     const content = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
-    const properties: Options.Publish = { persistent: true, contentType: 'application/json' };
+    const messageId = message.id ?? randomUUID();
+    // `mandatory`: a queue deleted behind our back returns the message instead of dropping it.
+    const properties: Options.Publish = {
+      persistent: true,
+      mandatory: true,
+      contentType: 'application/json',
+      messageId,
+    };
     // A new job due now needs no headers (attempt 1 is the default): a header table is encoded per message.
     if (message.attempt !== 1 || message.notBefore > 0 || message.lastError !== undefined) {
       const headers: Headers = { [HEADER.attempt]: message.attempt };
@@ -159,13 +177,12 @@ export class AmqpTransport implements Transport, LaneHost {
       if (message.lastError !== undefined) headers[HEADER.error] = JSON.stringify(message.lastError);
       properties.headers = headers;
     }
-    if (message.id !== undefined) properties.messageId = message.id;
-    const target = delayTarget(queue, message.notBefore - Date.now());
     // Fast path, the common case: channel open and queue declared, no promise to wait for first.
     const open = this.#openPublisher;
     if (open !== undefined && this.#declaredQueues.has(queue)) {
       try {
-        return await sendConfirmed(open, target, content, properties);
+        await sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties);
+        if (!this.#wasReturned(queue, messageId)) return;
       } catch (error) {
         if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
       }
@@ -175,6 +192,11 @@ export class AmqpTransport implements Transport, LaneHost {
         const channel = await this.#publisherChannel();
         await this.ensureTopology(channel, queue);
         await sendConfirmed(channel, delayTarget(queue, message.notBefore - Date.now()), content, properties);
+        if (this.#wasReturned(queue, messageId)) {
+          if (Date.now() >= deadline)
+            throw new Error(`queue ${queue} keeps refusing the message (unroutable)`);
+          continue;
+        }
         this.#openPublisher = channel;
         this.#declaredQueues.add(queue);
         return;
@@ -184,6 +206,17 @@ export class AmqpTransport implements Transport, LaneHost {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
+  }
+
+  /**
+   * True when the broker returned the message as unroutable (its queue is gone): the queue is
+   * declared again and the message published again. RabbitMQ sends the return before the confirm.
+   */
+  #wasReturned(queue: string, messageId: string): boolean {
+    if (!this.#returned.delete(messageId)) return false;
+    this.#declared.delete(queue);
+    this.#declaredQueues.delete(queue);
+    return true;
   }
 
   #isConnectionLoss(error: unknown): boolean {
