@@ -7,7 +7,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ErrorCode, type OpenQueueOptions, Pool, type Queue } from '../../src/index.js';
-import { CrashTimes, FailTimes, FailWhile, Hang, Nap, Record } from '../fixtures/queue-tasks.js';
+import { CrashTimes, FailTimes, FailWhile, Hang, Nap, OomTimes, Record } from '../fixtures/queue-tasks.js';
 import { eventually } from '../helpers.js';
 import { QUEUE_APP, runLines, tempDir, uniqueQueue } from '../queue-helpers.js';
 
@@ -39,7 +39,7 @@ export function queueConformance(fixture: TransportFixture): void {
         size?: number;
         concurrency?: number;
         queue?: Partial<OpenQueueOptions>;
-        consume?: boolean;
+        resourceLimits?: { maxOldGenerationSizeMb: number };
       } = {},
     ) {
       const name = uniqueQueue(fixture.name);
@@ -130,6 +130,21 @@ export function queueConformance(fixture: TransportFixture): void {
       assert.equal(failed?.error.code, ErrorCode.WORKER_CRASHED);
       assert.equal(failed?.attempts, 2);
       assert.equal(runLines(log).length, 2);
+    });
+
+    test('a job that runs its worker out of memory runs again on a fresh worker, counting an attempt', async () => {
+      const { name, queue, log, consume } = await setup({
+        queue: { leaseMs: 600_000 },
+        resourceLimits: { maxOldGenerationSizeMb: 48 },
+      });
+      await queue.dispatch(new OomTimes(1, log, 'hungry'), { queue: name, attempts: 2 });
+      const consumer = consume();
+      await eventually(() => consumer.counts.completed === 1, 30_000);
+      assert.deepEqual(
+        runLines(log).map((line) => line.attempt),
+        [1, 2],
+      );
+      assert.equal(consumer.counts.retried, 1);
     });
 
     test('a job that hangs past timeoutMs has its worker terminated; the attempt counts', async () => {
