@@ -21,6 +21,7 @@ import { createConnection, createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fmt, machineCpu, median, progress, quiet, range, ratio } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -28,6 +29,7 @@ const CHILD_TIMEOUT_MS = 300_000;
 const QUIET_SHARE = 0.1;
 const QUIET_SAMPLE_MS = 300;
 const QUIET_MAX_WAIT_MS = 30_000;
+const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_MAX_WAIT_MS };
 const ALL_PARTS = ['e2e-amqp', 'e2e-sqlite', 'dispatch', 'io', 'crash'];
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 50_000);
 const DISPATCH_JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 20_000);
@@ -47,7 +49,6 @@ const runId = randomBytes(3).toString('hex');
 const prefix = `bench.${runId}.`;
 const tmp = mkdtempSync(join(tmpdir(), 'multitask-queue-bench-'));
 const raw = [];
-const progress = (text) => process.stderr.write(`${text}\n`);
 
 // --- multitask: is the queue API built yet? ------------------------------------------------
 
@@ -151,33 +152,10 @@ async function sweepQueues() {
 
 // --- runs ---------------------------------------------------------------------------------
 
-/** Busy CPU time of the whole machine (ms), from /proc/stat; undefined off Linux. */
-function machineCpu() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    return { busyMs: (user + nice + system + irq + softirq + (steal ?? 0)) * 10, at: performance.now() };
-  } catch {
-    return undefined;
-  }
-}
-
-async function quiet() {
-  const deadline = performance.now() + QUIET_MAX_WAIT_MS;
-  for (;;) {
-    const before = machineCpu();
-    if (before === undefined) return;
-    await sleep(QUIET_SAMPLE_MS);
-    const after = machineCpu();
-    if (after.busyMs - before.busyMs <= QUIET_SHARE * (after.at - before.at) || performance.now() > deadline)
-      return;
-  }
-}
-
 /** One run of queue-child.mjs; undefined when it failed (the error is kept in the raw results). */
 async function measure(part, kind, round) {
   const queue = `${prefix}${part}.${kind}.r${round}`;
-  await quiet();
+  await quiet(QUIET);
   const before = machineCpu();
   let result;
   try {
@@ -188,9 +166,11 @@ async function measure(part, kind, round) {
       BENCH_REDIS_PORT: String(redis?.port ?? ''),
     });
     const after = machineCpu();
-    // What other processes used meanwhile: mostly the broker's work for this run.
-    if (before && after)
-      result.otherCpuMs = Math.round(Math.max(0, after.busyMs - before.busyMs - result.cpuMs));
+    // What other processes used meanwhile (steal time included): mostly the broker's work for this run.
+    if (before && after) {
+      const machineMs = after.busyMs - before.busyMs + after.stealMs - before.stealMs;
+      result.otherCpuMs = Math.round(Math.max(0, machineMs - result.cpuMs));
+    }
     raw.push({ ...result, round });
   } catch (error) {
     progress(`  ${part} ${kind}: failed: ${error.message}`);
@@ -243,22 +223,6 @@ async function interleaved(part, kinds, pick) {
 
 // --- report -------------------------------------------------------------------------------
 
-function median(values) {
-  const sorted = values.filter((value) => value !== undefined && value !== null).sort((a, b) => a - b);
-  if (sorted.length === 0) return undefined;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-const fmt = (value, digits = 0) =>
-  value === undefined
-    ? 'n/a'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (value, base) =>
-  value === undefined || base === undefined ? 'n/a' : `${(value / base).toFixed(2)}×`;
-const range = (values, digits = 0) => {
-  const defined = values.filter((value) => value !== undefined && value !== null);
-  return defined.length ? `${fmt(Math.min(...defined), digits)}–${fmt(Math.max(...defined), digits)}` : 'n/a';
-};
 /** The first column of a setup that cannot run says why; its other columns stay empty. */
 const cell = (kind, text, first = false) => (available(kind) ? text : first ? 'not available' : '—');
 

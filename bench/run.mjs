@@ -13,8 +13,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LIBRARIES, PEERS } from './adapters.mjs';
+import { fmt, machineCpu, median, progress, quiet, range, ratio } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STARTUP_RUNS = 5;
@@ -30,6 +30,7 @@ const QUIET_SHARE = 0.1;
 const QUIET_SAMPLE_MS = 300;
 /** ...but no longer than this. */
 const QUIET_MAX_WAIT_MS = 60_000;
+const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_MAX_WAIT_MS };
 const ALL_PARTS = ['throughput', 'rss', 'startup', 'speedup'];
 
 const here = new URL('.', import.meta.url);
@@ -53,7 +54,7 @@ const stats = { contended: 0, keptContended: 0, failed: 0, closeHung: [] };
 async function measure(args, nodeFlags = []) {
   let kept;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    await quiet();
+    await quiet(QUIET);
     const before = machineCpu();
     let result;
     try {
@@ -85,35 +86,6 @@ async function measure(args, nodeFlags = []) {
   return kept;
 }
 
-/** Waits (up to QUIET_MAX_WAIT_MS) until other processes leave the CPU alone for QUIET_SAMPLE_MS. */
-async function quiet() {
-  const deadline = performance.now() + QUIET_MAX_WAIT_MS;
-  for (;;) {
-    const before = machineCpu();
-    if (before === undefined) return;
-    await sleep(QUIET_SAMPLE_MS);
-    const after = machineCpu();
-    const busy = after.busyMs - before.busyMs + after.stealMs - before.stealMs;
-    if (busy <= QUIET_SHARE * (after.at - before.at) || performance.now() > deadline) return;
-  }
-}
-
-/** Busy and stolen CPU time of the whole machine (ms), from /proc/stat; undefined off Linux. */
-function machineCpu() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    const tick = 1000 / 100; // USER_HZ is 100 on Linux
-    return {
-      busyMs: (user + nice + system + irq + softirq) * tick,
-      stealMs: (steal ?? 0) * tick,
-      at: performance.now(),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 function child(args) {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -139,25 +111,6 @@ function child(args) {
     });
   });
 }
-
-function median(values) {
-  const sorted = values.filter((value) => value !== undefined).sort((a, b) => a - b);
-  if (sorted.length === 0) return undefined;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-const fmt = (value, digits = 0) =>
-  value === undefined
-    ? 'n/a'
-    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (value, base) =>
-  value === undefined || base === undefined ? 'n/a' : `${(value / base).toFixed(2)}×`;
-const range = (values, digits = 0) => {
-  const defined = values.filter((value) => value !== undefined);
-  return defined.length ? `${fmt(Math.min(...defined), digits)}–${fmt(Math.max(...defined), digits)}` : 'n/a';
-};
-const progress = (text) => process.stderr.write(`${text}\n`);
 
 async function throughput() {
   const modes = ['all', 'window'];

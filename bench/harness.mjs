@@ -1,0 +1,67 @@
+// Helpers shared by the benchmark entry points (run.mjs, queue.mjs): machine CPU sampling,
+// waiting for a quiet machine, and formatting the figures of the report.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Busy and stolen CPU time of the whole machine (ms), from /proc/stat; undefined off Linux.
+ * busyMs leaves out steal time: add stealMs where time taken by other guests counts too.
+ */
+export function machineCpu() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    return {
+      busyMs: (user + nice + system + irq + softirq) * tick,
+      stealMs: (steal ?? 0) * tick,
+      at: performance.now(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits (up to maxWaitMs) until other processes leave the CPU alone for sampleMs: until the
+ * machine's busy and stolen CPU time over a sample is at most `share` of its wall time (a share
+ * of one core). Returns at once off Linux.
+ */
+export async function quiet({ share, sampleMs, maxWaitMs }) {
+  const deadline = performance.now() + maxWaitMs;
+  for (;;) {
+    const before = machineCpu();
+    if (before === undefined) return;
+    await sleep(sampleMs);
+    const after = machineCpu();
+    const busy = after.busyMs - before.busyMs + after.stealMs - before.stealMs;
+    if (busy <= share * (after.at - before.at) || performance.now() > deadline) return;
+  }
+}
+
+const defined = (values) => values.filter((value) => value !== undefined && value !== null);
+
+/** Median of the values that are there (undefined and null are left out); undefined if none. */
+export function median(values) {
+  const sorted = defined(values).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export const fmt = (value, digits = 0) =>
+  value === undefined
+    ? 'n/a'
+    : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+export const ratio = (value, base) =>
+  value === undefined || base === undefined ? 'n/a' : `${(value / base).toFixed(2)}×`;
+
+/** Lowest–highest of the values that are there (undefined and null are left out). */
+export const range = (values, digits = 0) => {
+  const present = defined(values);
+  return present.length ? `${fmt(Math.min(...present), digits)}–${fmt(Math.max(...present), digits)}` : 'n/a';
+};
+
+/** A progress line on stderr (the report goes to stdout). */
+export const progress = (text) => process.stderr.write(`${text}\n`);
