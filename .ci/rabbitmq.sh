@@ -30,7 +30,8 @@ export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127
 # with setpriv instead, which keeps the raised limit.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && id rabbitmq >/dev/null 2>&1; then
   (cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
-    /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 </dev/null)
+    /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 </dev/null) ||
+    rabbitmq-server -detached >/dev/null 2>&1 </dev/null
 else
   rabbitmq-server -detached >/dev/null 2>&1 </dev/null
 fi
