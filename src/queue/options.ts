@@ -116,11 +116,16 @@ export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch
  * them (`<queue>.failed`, `<queue>.delay.<ms>`), so those suffixes are reserved.
  */
 export function queueName(name: unknown, option = 'queue'): string {
+  if (typeof name === 'string' && validNames.has(name)) return name;
   if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/.test(name)) {
     throw invalidOption(option, name, 'a queue name of 1-200 letters, digits, "_", ".", ":" or "-"');
   }
   if (name.endsWith('.failed') || /\.delay\.\d+$/.test(name)) {
     throw invalidOption(option, name, 'a name that does not end in ".failed" or ".delay.<ms>" (reserved)');
   }
+  if (validNames.size < 10_000) validNames.add(name);
   return name;
 }
+
+/** Names already checked: a producer names the same few queues on every dispatch. */
+const validNames = new Set<string>();

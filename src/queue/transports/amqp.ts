@@ -159,12 +159,11 @@ export class AmqpTransport implements Transport, LaneHost {
     return next;
   }
 
-  async publish(queue: string, message: OutgoingMessage): Promise<void> {
-    const deadline = Date.now() + this.options.connectTimeoutMs;
+  publish(queue: string, message: OutgoingMessage): Promise<void> {
     const content = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
     const messageId = message.id ?? randomUUID();
     // `mandatory`: a queue deleted behind our back returns the message instead of dropping it.
-    const properties: Options.Publish = {
+    const properties: Options.Publish & { messageId: string } = {
       persistent: true,
       mandatory: true,
       contentType: 'application/json',
@@ -177,22 +176,39 @@ export class AmqpTransport implements Transport, LaneHost {
       if (message.lastError !== undefined) headers[HEADER.error] = JSON.stringify(message.lastError);
       properties.headers = headers;
     }
+    const deadline = Date.now() + this.options.connectTimeoutMs;
     // Fast path, the common case: channel open and queue declared, no promise to wait for first.
     const open = this.#openPublisher;
-    if (open !== undefined && this.#declaredQueues.has(queue)) {
-      try {
-        await sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties);
-        if (!this.#wasReturned(queue, messageId)) return;
-      } catch (error) {
-        if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
-      }
+    if (open === undefined || !this.#declaredQueues.has(queue)) {
+      return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
     }
+    return sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties).then(
+      () => {
+        if (this.#wasReturned(queue, messageId)) {
+          return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
+        }
+      },
+      (error: unknown) => {
+        if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
+        return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
+      },
+    );
+  }
+
+  /** Publishes once the channel is open and the queue declared, again after a connection loss or a return. */
+  async #publishSlowly(
+    queue: string,
+    notBefore: number,
+    content: Buffer,
+    properties: Options.Publish & { messageId: string },
+    deadline: number,
+  ): Promise<void> {
     for (;;) {
       try {
         const channel = await this.#publisherChannel();
         await this.ensureTopology(channel, queue);
-        await sendConfirmed(channel, delayTarget(queue, message.notBefore - Date.now()), content, properties);
-        if (this.#wasReturned(queue, messageId)) {
+        await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
+        if (this.#wasReturned(queue, properties.messageId)) {
           if (Date.now() >= deadline)
             throw new Error(`queue ${queue} keeps refusing the message (unroutable)`);
           continue;
