@@ -65,3 +65,14 @@ export const range = (values, digits = 0) => {
 
 /** A progress line on stderr (the report goes to stdout). */
 export const progress = (text) => process.stderr.write(`${text}\n`);
+
+/** The parts named on the command line (all of them when none is), or exit 2 on an unknown one. */
+export function requestedParts(allParts, args = process.argv.slice(2)) {
+  for (const part of args) {
+    if (!allParts.includes(part)) {
+      console.error(`unknown part "${part}"; parts: ${allParts.join(', ')}`);
+      process.exit(2);
+    }
+  }
+  return args.length > 0 ? args : allParts;
+}

@@ -21,7 +21,7 @@ import { createConnection, createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fmt, machineCpu, median, progress, quiet, range, ratio } from './harness.mjs';
+import { fmt, machineCpu, median, progress, quiet, range, ratio, requestedParts } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -37,14 +37,7 @@ const IO_JOBS = Number(process.env.BENCH_IO_JOBS ?? 20_000);
 const IO_BOUND = (2 * 500) / 0.02; // workers × concurrency / 20 ms, in jobs/s
 
 const here = new URL('.', import.meta.url);
-const requested = process.argv.slice(2);
-for (const part of requested) {
-  if (!ALL_PARTS.includes(part)) {
-    console.error(`unknown part "${part}"; parts: ${ALL_PARTS.join(', ')}`);
-    process.exit(2);
-  }
-}
-const parts = requested.length > 0 ? requested : ALL_PARTS;
+const parts = requestedParts(ALL_PARTS);
 const runId = randomBytes(3).toString('hex');
 const prefix = `bench.${runId}.`;
 const tmp = mkdtempSync(join(tmpdir(), 'multitask-queue-bench-'));

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { LIBRARIES, PEERS } from './adapters.mjs';
-import { fmt, machineCpu, median, progress, quiet, range, ratio } from './harness.mjs';
+import { fmt, machineCpu, median, progress, quiet, range, ratio, requestedParts } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STARTUP_RUNS = 5;
@@ -34,14 +34,7 @@ const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_
 const ALL_PARTS = ['throughput', 'rss', 'startup', 'speedup'];
 
 const here = new URL('.', import.meta.url);
-const requested = process.argv.slice(2);
-for (const part of requested) {
-  if (!ALL_PARTS.includes(part)) {
-    console.error(`unknown part "${part}"; parts: ${ALL_PARTS.join(', ')}`);
-    process.exit(2);
-  }
-}
-const parts = requested.length > 0 ? requested : ALL_PARTS;
+const parts = requestedParts(ALL_PARTS);
 const raw = [];
 
 const stats = { contended: 0, keptContended: 0, failed: 0, closeHung: [] };

@@ -79,13 +79,11 @@ export function decodeJob(content: string, registry: TaskRegistry, fallbackId?: 
     return bad('"timeoutMs" must be a number > 0');
   }
   if (!registry.has(task)) {
-    return {
-      error: new MultitaskError(
-        ErrorCode.TASK_NOT_REGISTERED,
-        `Task "${task}" is not registered in the app's tasks (registered: ${registry.names().join(', ') || 'none'})`,
-        { taskName: task },
-      ),
-    };
+    try {
+      registry.classOf(task);
+    } catch (error) {
+      return { error: error as MultitaskError }; // the registry's own ERR_TASK_NOT_REGISTERED
+    }
   }
   return {
     job: {

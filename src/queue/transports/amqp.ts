@@ -1,6 +1,7 @@
 /**
- * The RabbitMQ transport (amqplib): durable quorum queues, publisher confirms, one confirm
- * channel per lane (per worker) with prefetch equal to its slots, manual acks. A message that
+ * The RabbitMQ transport (amqplib): durable quorum queues, publisher confirms, one consumer
+ * per lane (per worker) with prefetch equal to its slots on a channel the process's lanes of a
+ * queue share (see amqp-lane.ts), manual acks. A message that
  * moves on (retry, give back, failed store, a hop up the delay ladder) is republished and
  * confirmed before the delivery is acked, so a crash in between duplicates it but never loses it.
  */
@@ -44,7 +45,7 @@ export class AmqpTransport implements Transport, LaneHost {
   readonly #lanes = new Set<AmqpLane>();
   readonly #inFlight = new Map<string, number>();
   #publisher: Promise<ConfirmChannel> | undefined;
-  /** The publisher channel once open, and the queues declared on this connection: the fast path of publish. */
+  /** The publisher channel once open, and the queues whose declaration completed: the fast path of publish. */
   #openPublisher: ConfirmChannel | undefined;
   readonly #declaredQueues = new Set<string>();
   /** Ids of messages the broker returned as unroutable, until their publish sees it. */
@@ -90,7 +91,10 @@ export class AmqpTransport implements Transport, LaneHost {
     if (declared === undefined) {
       declared = declareTopology(channel, queue, this.options.deliveryLimit);
       this.#declared.set(queue, declared);
-      declared.catch(() => this.#declared.delete(queue));
+      declared.then(
+        () => this.#declaredQueues.add(queue),
+        () => this.#declared.delete(queue),
+      );
     }
     return declared;
   }
@@ -214,7 +218,6 @@ export class AmqpTransport implements Transport, LaneHost {
           continue;
         }
         this.#openPublisher = channel;
-        this.#declaredQueues.add(queue);
         return;
       } catch (error) {
         // A connection that dropped before the confirm: publish again once it is back (at least once).

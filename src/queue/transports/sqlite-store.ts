@@ -87,7 +87,6 @@ export class SqliteStore {
   readonly failedList: Database.Statement<[string, number], FailedRow>;
   readonly failedToJobs: Database.Statement<[number, string]>;
   readonly purgeFailed: Database.Statement<[string]>;
-  readonly insertFailed: Database.Statement<[string, string, string | Buffer, number, string, number]>;
 
   constructor(path: string) {
     this.db = openDatabase(path);
@@ -117,9 +116,6 @@ export class SqliteStore {
     this.copyToFailed = db.prepare<[string, number, number, string]>(
       `INSERT INTO failed (id, queue, body, attempts, error, failed_at)
        SELECT id, queue, body, attempt, ?, ? FROM jobs WHERE seq = ? AND owner = ?`,
-    );
-    this.insertFailed = db.prepare<[string, string, string | Buffer, number, string, number]>(
-      'INSERT INTO failed (id, queue, body, attempts, error, failed_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.counts = db.prepare<
       { queue: string; now: number },
