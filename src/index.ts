@@ -34,9 +34,10 @@ export type {
   StopOptions,
 } from './queue/consumer.js';
 export { type JobBody, MESSAGE_VERSION, type StoredError } from './queue/message.js';
-export type { DispatchOptions, OpenQueueOptions } from './queue/options.js';
-export { type FailedListOptions, openQueue, Queue } from './queue/queue.js';
+export type { ConnectRetry, DispatchOptions, OpenQueueOptions } from './queue/options.js';
+export { type FailedListOptions, openQueue, Queue, type QueueEvents } from './queue/queue.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';
 export { type ResultOf, Task, type TaskClass, type TaskContext, type TaskLogger } from './task/task.js';
 export type { WorkerState } from './worker/handle.js';
+export type { TaskLogLevel, TaskLogRecord } from './worker/task-logger.js';

@@ -88,17 +88,17 @@ describe('stats and events', () => {
     });
   });
 
-  it('ctx.log writes JSON lines naming the worker, the task and the attempt', () => {
+  it('ctx.log writes pino-style JSON lines naming the worker, the task and the attempt', () => {
     const child = runScript(new URL('./fixtures/log-once.ts', import.meta.url));
     assert.equal(child.status, 0, child.stderr);
     assert.match(child.stdout, /logged/);
     const line = child.stderr.split('\n').find((text) => text.includes('hello from a task'));
     assert.ok(line, `a log line on stderr: ${child.stderr}`);
     const entry = JSON.parse(line) as Record<string, unknown>;
-    assert.equal(entry.level, 'info');
+    assert.equal(entry.level, 30, 'pino level numbers: info is 30');
     assert.equal(entry.msg, 'hello from a task');
     assert.equal(entry.task, 'Chatty');
-    assert.equal(entry.worker, 1);
+    assert.equal(entry.workerId, 1);
     assert.equal(entry.attempt, 1);
     assert.equal(entry.answer, 42);
     assert.equal(typeof entry.time, 'number');

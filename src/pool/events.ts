@@ -1,5 +1,6 @@
 import type { MultitaskError } from '../errors.js';
 import type { TerminationReason } from '../worker/handle.js';
+import type { TaskLogRecord } from '../worker/task-logger.js';
 
 /** The events a {@link Pool} emits, with their payloads. Listening is optional and costs nothing otherwise. */
 export interface PoolEvents {
@@ -18,6 +19,11 @@ export interface PoolEvents {
   restart: { taskName: string; replica: number; attempt: number; delayMs: number; error: Error };
   /** A supervised replica, or the pool's app setup, failed too often and gave up. */
   crashLoop: { taskName?: string; replica?: number; error: MultitaskError };
+  /**
+   * A task logged a line (`ctx.log`); `fields` hold workerId, task, attempt and the task's own.
+   * With no listener the line goes to stderr as JSON.
+   */
+  log: TaskLogRecord;
 }
 
 /** Names of {@link PoolEvents}. */

@@ -13,6 +13,7 @@ import { Queue } from '../queue/queue.js';
 import { cloneableFields } from '../task/fields.js';
 import type { ResultOf, Task } from '../task/task.js';
 import type { WorkerState } from '../worker/handle.js';
+import { type TaskLogRecord, writeTaskLogLine } from '../worker/task-logger.js';
 import type { PoolEventName, PoolEvents } from './events.js';
 import {
   nonNegative,
@@ -132,7 +133,8 @@ export class Pool extends EventEmitter {
   #stoppingConsumers: Promise<void> | undefined;
   readonly #emitEvent: EmitPoolEvent = (event, payload) => {
     if (event === 'restart') this.#engine.serviceRestarts++;
-    this.emit(event, payload);
+    if (event === 'log' && this.listenerCount('log') === 0) writeTaskLogLine(payload as TaskLogRecord);
+    else this.emit(event, payload);
   };
 
   constructor(options: PoolOptions) {

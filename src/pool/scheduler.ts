@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, MultitaskError } from '../errors.js';
 import type { WorkerHandle, WorkerListener } from '../worker/handle.js';
 import { ResultStatus, type ResultWire } from '../worker/protocol.js';
+import type { TaskLogRecord } from '../worker/task-logger.js';
 import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.js';
 import { type Call, createCall, type SubmitSpec } from './call.js';
 import { CallQueue } from './call-queue.js';
@@ -360,5 +361,6 @@ export abstract class Scheduler implements WorkerListener {
   abstract onReady(worker: WorkerHandle): void;
   abstract onSetupFailed(worker: WorkerHandle, error: WireError): void;
   abstract onStopped(worker: WorkerHandle): void;
+  abstract onLog(worker: WorkerHandle, record: TaskLogRecord): void;
   abstract onExit(worker: WorkerHandle, exitCode: number, error: Error | undefined): void;
 }

@@ -5,6 +5,7 @@
 import { ErrorCode, MultitaskError } from '../errors.js';
 import { WorkerHandle } from '../worker/handle.js';
 import { usesTsx } from '../worker/loader-flags.mjs';
+import type { TaskLogRecord } from '../worker/task-logger.js';
 import type { WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
 import { crashError, errorForStartedCall, setupFailedError } from './exit-errors.js';
@@ -110,6 +111,10 @@ export class Workforce extends Scheduler {
   onSetupFailed(worker: WorkerHandle, error: WireError): void {
     worker.setupError = setupFailedError(error, worker.id);
     worker.terminate('setupFailed');
+  }
+
+  onLog(_worker: WorkerHandle, record: TaskLogRecord): void {
+    this.emit('log', record);
   }
 
   onStopped(worker: WorkerHandle): void {

@@ -48,6 +48,8 @@ export interface SettledJob {
   id: string | undefined;
   task: string | undefined;
   attempt: number;
+  /** The pool worker that ran it (undefined when it never reached one). */
+  workerId: number | undefined;
   /** From delivery to outcome (ms). */
   durationMs: number;
   error?: StoredError;
@@ -178,8 +180,9 @@ export class Consumer extends EventEmitter {
       timeoutMs: job.timeoutMs,
       signal: this.#giveBack.signal,
     });
+    // The worker is read when the call settles: a crash may have moved the job to another one.
     call.promise.then(
-      () => this.#settle(slot, delivery, job, startedAt, 'completed'),
+      () => this.#settle(slot, delivery, job, startedAt, 'completed', undefined, call.worker?.id),
       (error: unknown) =>
         this.#settle(
           slot,
@@ -188,6 +191,7 @@ export class Consumer extends EventEmitter {
           startedAt,
           this.#outcomeOf(error, delivery, job),
           storedError(error),
+          call.worker?.id ?? (error as { workerId?: number })?.workerId,
         ),
     );
   }
@@ -215,6 +219,7 @@ export class Consumer extends EventEmitter {
     startedAt: number,
     outcome: SettledJob['outcome'],
     error?: StoredError,
+    workerId?: number,
   ): void {
     let settling: Promise<void>;
     switch (outcome) {
@@ -264,6 +269,7 @@ export class Consumer extends EventEmitter {
         id: job?.id ?? delivery.id,
         task: job?.task,
         attempt: delivery.attempt,
+        workerId,
         durationMs: performance.now() - startedAt,
       };
       if (error !== undefined) settled.error = error;

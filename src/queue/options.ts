@@ -18,6 +18,21 @@ export interface OpenQueueOptions {
   leaseMs?: number;
   /** SQLite: how often an idle consumer looks for jobs dispatched by other processes (ms). Default 100. */
   pollMs?: number;
+  /**
+   * RabbitMQ: called before each new connection attempt after a failed one, when opening and
+   * when reconnecting, so that a service can say what it is waiting for.
+   */
+  onConnectRetry?: (retry: ConnectRetry) => void;
+}
+
+/** A failed connection attempt, and when the next one will be made. */
+export interface ConnectRetry {
+  /** The attempt that just failed, from 1. */
+  attempt: number;
+  /** The pause before the next attempt (ms). */
+  delayMs: number;
+  /** Why the attempt failed (never contains the password). */
+  error: Error;
 }
 
 export interface ResolvedQueueOptions {
@@ -27,6 +42,7 @@ export interface ResolvedQueueOptions {
   deliveryLimit: number;
   leaseMs: number;
   pollMs: number;
+  onConnectRetry: ((retry: ConnectRetry) => void) | undefined;
 }
 
 export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
@@ -36,6 +52,7 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   deliveryLimit: 20,
   leaseMs: 30_000,
   pollMs: 100,
+  onConnectRetry: undefined,
 });
 
 /** Validates {@link OpenQueueOptions} (all but `app`) over the defaults. */
@@ -72,7 +89,13 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     deliveryLimit: positiveInteger('deliveryLimit', options.deliveryLimit ?? QUEUE_DEFAULTS.deliveryLimit),
     leaseMs,
     pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
+    onConnectRetry: optionalFunction('onConnectRetry', options.onConnectRetry),
   };
+}
+
+function optionalFunction<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidOption(name, value, 'a function');
+  return value;
 }
 
 /** Options of {@link Queue.dispatch}. */

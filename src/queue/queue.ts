@@ -3,6 +3,7 @@
  * version-1 job messages and validates what operators and producers pass in.
  */
 
+import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
 import { ErrorCode, invalidOption, MultitaskError } from '../errors.js';
 import { positiveInteger } from '../pool/options.js';
@@ -28,8 +29,21 @@ export interface FailedListOptions {
   limit?: number;
 }
 
-/** Jobs carried between processes: RabbitMQ (`amqp://…`) or an embedded SQLite file (`sqlite:…`). */
-export class Queue {
+/** The events of a {@link Queue}: its broker connection coming and going (RabbitMQ only). */
+export interface QueueEvents {
+  /** The connection dropped; consumers and dispatches wait for it to come back. */
+  disconnected: undefined;
+  /** A reconnection attempt failed; the next one is in `delayMs`. */
+  reconnecting: { attempt: number; delayMs: number; error: Error };
+  /** The connection is back; consumers subscribed again. */
+  connected: undefined;
+}
+
+/**
+ * Jobs carried between processes: RabbitMQ (`amqp://…`) or an embedded SQLite file (`sqlite:…`).
+ * Emits {@link QueueEvents} as its broker connection comes and goes.
+ */
+export class Queue extends EventEmitter {
   /** The URL, its password masked: safe to log. */
   readonly url: string;
   readonly #transport: Transport;
@@ -40,16 +54,28 @@ export class Queue {
 
   /** Use {@link openQueue}. */
   constructor(transport: Transport, options: ResolvedQueueOptions, app: Promise<LoadedApp> | undefined) {
+    super();
     this.url = transport.safeUrl;
     this.#transport = transport;
     this.#options = options;
     this.#app = app;
+    transport.watch((event) => {
+      if (event.type === 'reconnecting') {
+        const { type: _, ...retry } = event;
+        this.emit(event.type, retry);
+      } else this.emit(event.type);
+    });
     app?.then(
       (loaded) => {
         this.#registry = loaded.registry;
       },
       () => {},
     );
+  }
+
+  /** True while the broker is reachable (an open SQLite file always is). */
+  get connected(): boolean {
+    return !this.#closed && this.#transport.connected;
   }
 
   /**
@@ -146,6 +172,12 @@ export class Queue {
     }
     this.#registry = (await this.#app).registry;
     return this.#registry;
+  }
+
+  override on<E extends keyof QueueEvents>(event: E, listener: (payload: QueueEvents[E]) => void): this;
+  // biome-ignore lint/suspicious/noExplicitAny: the overload above types the listeners.
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
   }
 
   /** @internal What {@link Pool.consume} needs. */

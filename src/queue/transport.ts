@@ -71,10 +71,20 @@ export interface FailedJob {
   body: string;
 }
 
+/** A change of a transport's connection to its broker, as {@link Queue} re-emits it. */
+export type ConnectionEvent =
+  | { type: 'connected' }
+  | { type: 'disconnected' }
+  | { type: 'reconnecting'; attempt: number; delayMs: number; error: Error };
+
 /** What a transport does; see the module comment. */
 export interface Transport {
   /** The URL with its password masked. */
   readonly safeUrl: string;
+  /** True while the broker is reachable (always, for an embedded file that is open). */
+  readonly connected: boolean;
+  /** Reports connection changes to `listener` (transports without a connection never call it). */
+  watch(listener: (event: ConnectionEvent) => void): void;
   /** Resolves once the message is durable (publisher confirm, committed transaction). */
   publish(queue: string, message: OutgoingMessage): Promise<void>;
   subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane>;

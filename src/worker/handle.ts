@@ -6,6 +6,7 @@
 import { type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
 import type { Call } from '../pool/call.js';
 import type { FromWorker, ResultWire, TaskWire, ToWorker, WorkerBoot } from './protocol.js';
+import type { TaskLogRecord } from './task-logger.js';
 import type { WireError } from './wire-error.js';
 
 /** A worker's lifecycle: booting its app, taking work, or on its way out. */
@@ -20,6 +21,7 @@ export interface WorkerListener {
   onSetupFailed(worker: WorkerHandle, error: WireError): void;
   onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void;
   onStopped(worker: WorkerHandle): void;
+  onLog(worker: WorkerHandle, record: TaskLogRecord): void;
   onExit(worker: WorkerHandle, exitCode: number, error: Error | undefined): void;
 }
 
@@ -129,6 +131,9 @@ export class WorkerHandle {
           return;
         case 'stopped':
           listener.onStopped(this);
+          return;
+        case 'log':
+          listener.onLog(this, message.record);
           return;
         default: {
           const unknown: never = message;

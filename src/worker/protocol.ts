@@ -6,6 +6,7 @@
  * because a message costs far more than a tiny task does.
  */
 import type { TaskFields } from '../task/fields.js';
+import type { TaskLogRecord } from './task-logger.js';
 import type { WireError } from './wire-error.js';
 
 /** What a worker thread is started with (`workerData`). */
@@ -59,7 +60,9 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'setupFailed'; error: WireError }
   | { type: 'results'; results: ResultWire; heapUsed?: number }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** A line a task (or the app's teardown) logged, for the pool's logger. */
+  | { type: 'log'; record: TaskLogRecord };
 
 /** The loud failure for a message type neither side knows: a bug in multitask, never in user code. */
 export function unknownMessage(message: never): never {

@@ -1,23 +1,42 @@
 import type { TaskLogger } from '../task/task.js';
 
-const LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-type Level = keyof typeof LEVELS;
+/** Pino's numeric levels, so that a task's lines sort and filter with the service's own. */
+export const LOG_LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+/** A level name a task logger writes at. */
+export type TaskLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-function threshold(): number {
-  const wanted = process.env.MULTITASK_LOG_LEVEL as Level | undefined;
-  return wanted !== undefined && wanted in LEVELS ? LEVELS[wanted] : LEVELS.info;
+/** One line a task logged, as it crosses from its worker to the pool. */
+export interface TaskLogRecord {
+  level: TaskLogLevel;
+  /** Epoch ms. */
+  time: number;
+  msg: string;
+  /** Who logged it (worker, task, attempt) and the task's own fields. */
+  fields: Record<string, unknown>;
+}
+
+/** The lowest level that is written, from `MULTITASK_LOG_LEVEL` (default info). */
+export function logThreshold(env: NodeJS.ProcessEnv = process.env): number {
+  const wanted = env.MULTITASK_LOG_LEVEL;
+  if (wanted === 'silent') return Number.POSITIVE_INFINITY;
+  return wanted !== undefined && wanted in LOG_LEVELS
+    ? LOG_LEVELS[wanted as keyof typeof LOG_LEVELS]
+    : LOG_LEVELS.info;
 }
 
 /**
- * A JSON-lines logger for tasks, written to stderr (which a worker forwards to its process).
- * Deliberately tiny: a worker must stay close to a bare thread in memory, and most tasks never log.
+ * A logger for tasks that hands each line to `sink` (in a worker: a message to the pool, which
+ * logs it with the service's logger). Deliberately tiny: a worker must stay close to a bare
+ * thread in memory, and most tasks never log. Lines under the threshold cost one comparison.
  */
-export function createTaskLogger(bindings: Record<string, unknown>): TaskLogger {
-  const minimum = threshold();
-  const write = (level: Level, message: string, fields?: Record<string, unknown>) => {
-    if (LEVELS[level] < minimum) return;
-    const line = { level, time: Date.now(), ...bindings, ...fields, msg: message };
-    process.stderr.write(`${JSON.stringify(line)}\n`);
+export function createTaskLogger(
+  bindings: Record<string, unknown>,
+  sink: (record: TaskLogRecord) => void,
+): TaskLogger {
+  const minimum = logThreshold();
+  const write = (level: TaskLogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (LOG_LEVELS[level] < minimum) return;
+    sink({ level, time: Date.now(), msg, fields: { ...bindings, ...fields } });
   };
   return {
     debug: (message, fields) => write('debug', message, fields),
@@ -25,4 +44,16 @@ export function createTaskLogger(bindings: Record<string, unknown>): TaskLogger 
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
   };
+}
+
+/** The line a task's log record makes when nobody listens for it: JSON on stderr, as pino writes. */
+export function writeTaskLogLine(record: TaskLogRecord): void {
+  const line = { level: LOG_LEVELS[record.level], time: record.time, ...record.fields, msg: record.msg };
+  let text: string;
+  try {
+    text = JSON.stringify(line);
+  } catch {
+    text = JSON.stringify({ level: line.level, time: line.time, msg: record.msg, fields: '[unserializable]' });
+  }
+  process.stderr.write(`${text}\n`);
 }

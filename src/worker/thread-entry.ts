@@ -19,7 +19,7 @@ import {
   unknownMessage,
   type WorkerBoot,
 } from './protocol.js';
-import { createTaskLogger } from './task-logger.js';
+import { createTaskLogger, type TaskLogRecord } from './task-logger.js';
 import { toWireError } from './wire-error.js';
 
 /** Results are sent at least this often (ms) while a batch runs, so a crash loses little. */
@@ -70,7 +70,10 @@ class RunContext implements TaskContext<unknown> {
   }
 
   get log(): TaskLogger {
-    this.#log ??= createTaskLogger({ worker: boot.workerId, task: this.#taskName, attempt: this.attempt });
+    this.#log ??= createTaskLogger(
+      { workerId: boot.workerId, task: this.#taskName, attempt: this.attempt },
+      sendLog,
+    );
     return this.#log;
   }
 
@@ -82,6 +85,16 @@ class RunContext implements TaskContext<unknown> {
 
 function post(message: FromWorker): void {
   port.postMessage(message);
+}
+
+/** A task's log line goes to the pool, which writes it with the service's logger. */
+function sendLog(record: TaskLogRecord): void {
+  try {
+    post({ type: 'log', record });
+  } catch {
+    // A field that cannot be cloned (a function, a socket): keep the line, drop the fields.
+    post({ type: 'log', record: { ...record, fields: { note: 'fields not cloneable' } } });
+  }
 }
 
 function flush(): void {
@@ -193,7 +206,7 @@ function finishStop(): Promise<void> {
     try {
       await teardown?.(app);
     } catch (error) {
-      createTaskLogger({ worker: boot.workerId }).error('app teardown failed', { error: toWireError(error) });
+      createTaskLogger({ workerId: boot.workerId }, sendLog).error('app teardown failed', { error: toWireError(error) });
     }
     post({ type: 'stopped' });
   })();

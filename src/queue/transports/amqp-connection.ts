@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
 import { ErrorCode, MultitaskError } from '../../errors.js';
 import { backoffDelay } from '../../pool/restart-policy.js';
+import type { ConnectRetry } from '../options.js';
 
 const RECONNECT_INITIAL_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -28,9 +29,19 @@ export class AmqpConnection extends EventEmitter {
     this.setMaxListeners(0);
   }
 
-  /** Connects, retrying with backoff for up to `timeoutMs`; `ERR_BROKER_UNAVAILABLE` after that. */
-  static async open(url: string, safeUrl: string, name: string, timeoutMs: number): Promise<AmqpConnection> {
+  /**
+   * Connects, retrying with backoff for up to `timeoutMs`; `ERR_BROKER_UNAVAILABLE` after that.
+   * `onRetry` hears of every failed attempt, now and on later reconnections.
+   */
+  static async open(
+    url: string,
+    safeUrl: string,
+    name: string,
+    timeoutMs: number,
+    onRetry?: (retry: ConnectRetry) => void,
+  ): Promise<AmqpConnection> {
     const connection = new AmqpConnection(url, safeUrl, name);
+    if (onRetry !== undefined) connection.on('retrying', onRetry);
     await connection.#connectUntil(Date.now() + timeoutMs);
     return connection;
   }
@@ -70,7 +81,12 @@ export class AmqpConnection extends EventEmitter {
         const delay = backoffDelay(this.attempts, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
         if (this.#closing || Date.now() + delay > deadline)
           throw this.#unavailable((error as Error).message, error);
-        this.emit('retrying', { attempt: this.attempts, delayMs: delay, error });
+        const retry: ConnectRetry = {
+          attempt: this.attempts,
+          delayMs: delay,
+          error: this.#unavailable((error as Error).message, error),
+        };
+        this.emit('retrying', retry);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

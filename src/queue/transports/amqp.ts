@@ -9,8 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { ErrorCode, hasCode, MultitaskError } from '../../errors.js';
-import type { ResolvedQueueOptions } from '../options.js';
-import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
+import type { ConnectRetry, ResolvedQueueOptions } from '../options.js';
+import type {
+  ConnectionEvent,
+  Delivery,
+  FailedJob,
+  Lane,
+  OutgoingMessage,
+  QueueStats,
+  Transport,
+} from '../transport.js';
 import { AckBatcher } from './amqp-acks.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpLane, type LaneHost } from './amqp-lane.js';
@@ -67,10 +75,26 @@ export class AmqpTransport implements Transport, LaneHost {
     });
   }
 
+  get connected(): boolean {
+    return this.connection.current !== undefined;
+  }
+
+  watch(listener: (event: ConnectionEvent) => void): void {
+    this.connection.on('connected', () => listener({ type: 'connected' }));
+    this.connection.on('disconnected', () => listener({ type: 'disconnected' }));
+    this.connection.on('retrying', (retry: ConnectRetry) => listener({ type: 'reconnecting', ...retry }));
+  }
+
   /** Connects (retrying for `connectTimeoutMs`) and returns the transport. */
   static async connect(url: string, safeUrl: string, options: ResolvedQueueOptions): Promise<AmqpTransport> {
     return new AmqpTransport(
-      await AmqpConnection.open(url, safeUrl, options.connectionName, options.connectTimeoutMs),
+      await AmqpConnection.open(
+        url,
+        safeUrl,
+        options.connectionName,
+        options.connectTimeoutMs,
+        options.onConnectRetry,
+      ),
       options,
     );
   }

@@ -127,6 +127,13 @@ export class SqliteTransport implements Transport {
     return this.store.purgeFailed.run(queue).changes;
   }
 
+  get connected(): boolean {
+    return this.store.db.open;
+  }
+
+  /** An embedded file has no connection to lose. */
+  watch(): void {}
+
   async close(): Promise<void> {
     for (const lanes of this.#lanes.values()) for (const lane of [...lanes]) await lane.close();
     this.flush();
