@@ -105,6 +105,9 @@ export class Consumer extends EventEmitter {
   #state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
   #idle: (() => void) | undefined;
   #stopped: Promise<void> | undefined;
+  /** Ends the grace of a stop in progress at once. */
+  #endGrace: (() => void) | undefined;
+  #graceCut = false;
 
   constructor(
     host: ConsumerHost,
@@ -287,9 +290,16 @@ export class Consumer extends EventEmitter {
   /**
    * Stops taking jobs, lets those in flight finish within `graceMs`, then gives back (to the
    * queue, attempt not counted) what did not finish. Resolves once every lane is closed.
+   * Called again while stopping with `graceMs: 0`, it cuts the grace short (a second SIGTERM).
    */
   stop(options: StopOptions = {}): Promise<void> {
-    if (this.#stopped !== undefined) return this.#stopped;
+    if (this.#stopped !== undefined) {
+      if (options.graceMs === 0) {
+        this.#graceCut = true;
+        this.#endGrace?.();
+      }
+      return this.#stopped;
+    }
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#host.graceMs);
     const wasStarting = this.#state === 'starting';
     this.#state = 'stopping';
@@ -309,7 +319,8 @@ export class Consumer extends EventEmitter {
         });
         let timer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'grace'>((resolve) => {
-          timer = setTimeout(() => resolve('grace'), graceMs);
+          this.#endGrace = () => resolve('grace');
+          timer = setTimeout(this.#endGrace, this.#graceCut ? 0 : graceMs);
         });
         if ((await Promise.race([drained, graceOver])) === 'grace') {
           this.#giveBack.abort();

@@ -1,0 +1,88 @@
+/**
+ * The in-process autoscaler of `multitask work --min-workers --max-workers`: every few seconds
+ * it reads the queue's backlog and sizes the pool to it. It grows at once (a backlog is work
+ * waiting) and shrinks only after the backlog stayed small for several checks in a row, so
+ * a bursty queue does not make workers come and go (each one boots the app again).
+ */
+
+import type { Logger } from 'pino';
+import type { Pool } from '../pool/pool.js';
+import type { Queue } from '../queue/queue.js';
+
+/** Bounds and pace of the autoscaler. */
+export interface AutoscaleOptions {
+  min: number;
+  max: number;
+  /** Jobs one worker runs at once: a worker per `concurrency` jobs of backlog. */
+  concurrency: number;
+  /** Between two checks (ms). */
+  intervalMs?: number;
+  /** Checks in a row that must all want fewer workers before the pool shrinks. */
+  shrinkAfter?: number;
+}
+
+/** One reading of the queue. */
+export interface BacklogSample {
+  /** Jobs ready to run. */
+  ready: number;
+  /** Jobs running (on this instance, for RabbitMQ). */
+  inFlight: number;
+}
+
+/** The size the backlog asks for, within the bounds. */
+export function wantedWorkers(sample: BacklogSample, options: Pick<AutoscaleOptions, 'min' | 'max' | 'concurrency'>): number {
+  const wanted = Math.ceil((sample.ready + sample.inFlight) / options.concurrency);
+  return Math.min(options.max, Math.max(options.min, wanted));
+}
+
+/** Sizes a pool to its queue's backlog until stopped. */
+export class Autoscaler {
+  readonly #pool: Pool;
+  readonly #queue: Queue;
+  readonly #queueName: string;
+  readonly #options: Required<AutoscaleOptions>;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #lowChecks = 0;
+  #checking = false;
+
+  constructor(pool: Pool, queue: Queue, queueName: string, options: AutoscaleOptions, log: Logger) {
+    this.#pool = pool;
+    this.#queue = queue;
+    this.#queueName = queueName;
+    this.#options = { intervalMs: 2_000, shrinkAfter: 3, ...options };
+    this.#log = log;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.check(), this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reads the backlog once and resizes if it asks for it. */
+  async check(): Promise<void> {
+    if (this.#checking || !this.#queue.connected) return;
+    this.#checking = true;
+    try {
+      const { ready, inFlight } = await this.#queue.stats(this.#queueName);
+      const current = this.#pool.size;
+      const wanted = wantedWorkers({ ready, inFlight }, this.#options);
+      this.#lowChecks = wanted < current ? this.#lowChecks + 1 : 0;
+      if (wanted > current || this.#lowChecks >= this.#options.shrinkAfter) {
+        this.#lowChecks = 0;
+        if (wanted !== current) {
+          this.#log.info({ from: current, to: wanted, ready, inFlight }, 'autoscaler resizes the pool');
+          await this.#pool.resize(wanted);
+        }
+      }
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, 'autoscaler could not read the queue');
+    } finally {
+      this.#checking = false;
+    }
+  }
+}

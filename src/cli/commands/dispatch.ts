@@ -1,0 +1,165 @@
+/**
+ * `multitask dispatch`: one job (`--task Name '{"field":1}'`), or many from JSON lines (a file,
+ * or stdin), one `{"task":"Name","fields":{…}}` per line. Every line is read and checked before
+ * the first job is sent, so a bad line costs nothing but its message: no half-sent batch.
+ */
+
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SingleBar } from 'cli-progress';
+import type { Logger } from 'pino';
+import { describeValue } from '../../errors.js';
+import { type DispatchOptions, resolveDispatch } from '../../queue/options.js';
+import type { Queue } from '../../queue/queue.js';
+import type { TaskRegistry } from '../../task/registry.js';
+import type { Task } from '../../task/task.js';
+import { prepareApp } from '../app.js';
+import {
+  ConfigError,
+  integer,
+  jsonObject,
+  optional,
+  queue as queueSetting,
+  queueUrl,
+  type RawSettings,
+  required,
+  UsageError,
+} from '../config.js';
+import { connectQueue } from '../connect.js';
+import { taskInstance } from './task-instance.js';
+
+/** One job to send. */
+interface JobLine {
+  task: Task<unknown, never>;
+  options: DispatchOptions;
+}
+
+/** Jobs sent at once: enough to keep publisher confirms streaming, few enough to bound memory. */
+const WINDOW = 512;
+/** Below this a progress bar would only flicker. */
+const BAR_FROM = 200;
+
+/** Sends the jobs; resolves with the exit code. */
+export async function dispatch(raw: RawSettings, input: string | undefined, log: Logger): Promise<number> {
+  const appPath = required(raw, 'app');
+  const url = queueUrl(raw);
+  const defaults: DispatchOptions = {
+    queue: queueSetting(raw),
+    attempts: integer(raw, 'attempts', 1) ?? 3,
+    delayMs: integer(raw, 'delayMs', 0) ?? 0,
+  };
+  const timeoutMs = integer(raw, 'timeoutMs', 1);
+  if (timeoutMs !== undefined) defaults.timeoutMs = timeoutMs;
+  const connectTimeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
+  const taskName = optional(raw, 'task');
+  const app = await prepareApp(appPath);
+  const registry = app.loaded.registry;
+
+  let jobs: JobLine[];
+  if (taskName !== undefined) {
+    let task: Task<unknown, never>;
+    try {
+      task = taskInstance(registry, taskName, jsonObject(input, 'the task fields'));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new ConfigError('task', (error as Error).message);
+    }
+    jobs = [{ task, options: defaults }];
+  } else {
+    jobs = await readJobLines(input, registry, defaults);
+  }
+
+  const queue = await connectQueue({ url, app: app.url, log, timeoutMs: connectTimeoutMs });
+  if (queue === undefined) return 1;
+  try {
+    if (taskName !== undefined) {
+      process.stdout.write(`${await queue.dispatch(jobs[0]!.task, jobs[0]!.options)}\n`);
+      return 0;
+    }
+    const started = performance.now();
+    await sendAll(queue, jobs);
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(
+      `dispatched ${jobs.length} jobs to "${defaults.queue}" in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
+    );
+    return 0;
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Reads and checks every line; the first bad one is a usage error naming its line number. */
+async function readJobLines(input: string | undefined, registry: TaskRegistry, defaults: DispatchOptions): Promise<JobLine[]> {
+  if ((input === undefined || input === '-') && process.stdin.isTTY)
+    throw new UsageError('dispatch needs --task <name> [fields], or JSON lines in a file or on stdin');
+  const stream = input === undefined || input === '-' ? process.stdin : createReadStream(input);
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot read ${input}: ${error.code ?? error.message}`)));
+    stream.once('readable', resolve);
+    stream.once('end', resolve);
+  });
+  await opened;
+  const jobs: JobLine[] = [];
+  let lineNumber = 0;
+  for await (const line of createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })) {
+    lineNumber++;
+    if (line.trim() === '') continue;
+    try {
+      jobs.push(jobLine(line, registry, defaults));
+    } catch (error) {
+      throw new UsageError(`line ${lineNumber}: ${(error as Error).message}; nothing was dispatched`);
+    }
+  }
+  if (jobs.length === 0) throw new UsageError('no jobs in the input: one {"task":"Name","fields":{…}} per line');
+  return jobs;
+}
+
+function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions): JobLine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    throw new Error(`not JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`expected {"task":"Name","fields":{…}}, got ${describeValue(parsed)}`);
+  const { task, fields = {}, ...options } = parsed as Record<string, unknown>;
+  if (typeof task !== 'string') throw new Error(`"task" must be a task name, got ${describeValue(task)}`);
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
+    throw new Error(`"fields" must be an object, got ${describeValue(fields)}`);
+  for (const key of Object.keys(options)) {
+    if (!['attempts', 'timeoutMs', 'delayMs', 'queue'].includes(key))
+      throw new Error(`unknown key "${key}" (task, fields, attempts, timeoutMs, delayMs, queue)`);
+  }
+  const merged = { ...defaults, ...(options as DispatchOptions) };
+  resolveDispatch(merged); // checked now: a bad value must not stop the batch halfway
+  return { task: taskInstance(registry, task, fields as Record<string, unknown>), options: merged };
+}
+
+/** Sends the jobs with a window of confirms outstanding, showing a bar on a terminal. */
+async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
+  const bar =
+    process.stderr.isTTY && jobs.length >= BAR_FROM
+      ? new SingleBar({
+          stream: process.stderr,
+          format: 'dispatching [{bar}] {percentage}% {value}/{total} jobs · {eta_formatted} left',
+          hideCursor: true,
+        })
+      : undefined;
+  bar?.start(jobs.length, 0);
+  let next = 0;
+  let sent = 0;
+  const lane = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      await queue.dispatch(job.task, job.options);
+      sent++;
+      if (bar !== undefined && (sent % 64 === 0 || sent === jobs.length)) bar.update(sent);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(WINDOW, jobs.length) }, lane));
+  } finally {
+    bar?.stop();
+  }
+}

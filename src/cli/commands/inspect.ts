@@ -1,0 +1,80 @@
+/**
+ * The operator's commands on a queue: `status` (its counts) and `failed list|retry|purge` (its
+ * failed store). They need no app: they read and move messages, they run no task.
+ */
+
+import type { Logger } from 'pino';
+import type { Queue } from '../../queue/queue.js';
+import type { FailedJob } from '../../queue/transport.js';
+import { integer, queue as queueSetting, queueUrl, type RawSettings, UsageError } from '../config.js';
+import { connectQueue } from '../connect.js';
+
+/** What `failed` does. */
+export type FailedAction = 'list' | 'retry' | 'purge';
+
+async function withQueue(raw: RawSettings, log: Logger, use: (queue: Queue, name: string) => Promise<void>): Promise<number> {
+  const url = queueUrl(raw);
+  const name = queueSetting(raw);
+  const timeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
+  const queue = await connectQueue({ url, log, timeoutMs });
+  if (queue === undefined) return 1;
+  try {
+    await use(queue, name);
+    return 0;
+  } finally {
+    await queue.close();
+  }
+}
+
+/** `multitask status`: ready, in flight, delayed, failed. */
+export function status(raw: RawSettings, log: Logger): Promise<number> {
+  return withQueue(raw, log, async (queue, name) => {
+    const stats = await queue.stats(name);
+    if (raw.json) print(JSON.stringify({ queue: name, url: queue.url, ...stats }));
+    else {
+      print(`queue ${name} on ${queue.url}`);
+      print(`  ready      ${stats.ready}`);
+      print(`  in flight  ${stats.inFlight}`);
+      print(`  delayed    ${stats.delayed}`);
+      print(`  failed     ${stats.failed}`);
+    }
+  });
+}
+
+/** `multitask failed list|retry|purge`. */
+export function failed(action: string, raw: RawSettings, log: Logger): Promise<number> {
+  if (action !== 'list' && action !== 'retry' && action !== 'purge')
+    throw new UsageError(`unknown action "${action}": failed list, failed retry or failed purge`);
+  const limit = integer(raw, 'limit', 1) ?? 100;
+  return withQueue(raw, log, async (queue, name) => {
+    if (action === 'retry') {
+      print(`moved ${await queue.retryFailed(name)} failed jobs back to "${name}"`);
+    } else if (action === 'purge') {
+      print(`deleted ${await queue.purgeFailed(name)} failed jobs of "${name}"`);
+    } else {
+      const jobs = await queue.failed(name, { limit });
+      if (raw.json) print(JSON.stringify(jobs.map(({ body: _, ...job }) => job), null, 2));
+      else printFailed(name, jobs);
+    }
+  });
+}
+
+function printFailed(name: string, jobs: FailedJob[]): void {
+  if (jobs.length === 0) {
+    print(`no failed jobs in "${name}"`);
+    return;
+  }
+  print(`${jobs.length} failed job${jobs.length === 1 ? '' : 's'} in "${name}" (oldest first):`);
+  for (const job of jobs) {
+    print('');
+    print(`${job.id}  ${job.task ?? '(not a job)'}  attempts ${job.attempts}  failed ${job.failedAt.toISOString()}`);
+    print(`  fields: ${job.fields === undefined ? job.body.slice(0, 200) : JSON.stringify(job.fields)}`);
+    print(`  error:  ${job.error.code === undefined ? '' : `${job.error.code} `}${job.error.name}: ${job.error.message}`);
+  }
+  print('');
+  print(`move them back with: multitask failed retry --queue ${name}`);
+}
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}

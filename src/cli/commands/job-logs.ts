@@ -1,0 +1,60 @@
+/**
+ * What the service logs about jobs and workers. Every job line carries the job id, task, queue,
+ * attempt and worker id, so one grep follows a job across retries and instances. Completions
+ * log at debug: at thousands of jobs a second, info is for what needs a look.
+ */
+
+import type { Logger } from 'pino';
+import type { Pool } from '../../pool/pool.js';
+import type { Consumer, SettledJob } from '../../queue/consumer.js';
+
+const LEVEL: Record<SettledJob['outcome'], 'debug' | 'info' | 'warn' | 'error'> = {
+  completed: 'debug',
+  released: 'info',
+  retried: 'warn',
+  failed: 'error',
+};
+
+const MESSAGE: Record<SettledJob['outcome'], string> = {
+  completed: 'job completed',
+  released: 'job given back to the queue',
+  retried: 'job failed, will be retried',
+  failed: 'job failed for good: moved to the failed store',
+};
+
+/** Logs each job a consumer settles. */
+export function logJobs(consumer: Consumer, log: Logger): void {
+  consumer.on('settled', (job) => {
+    const level = LEVEL[job.outcome];
+    if (!log.isLevelEnabled(level)) return;
+    const line: Record<string, unknown> = {
+      jobId: job.id,
+      task: job.task,
+      queue: job.queue,
+      attempt: job.attempt,
+      workerId: job.workerId,
+      durationMs: Math.round(job.durationMs * 10) / 10,
+    };
+    if (job.error !== undefined) line.err = { code: job.error.code, message: job.error.message, name: job.error.name };
+    log[level](line, MESSAGE[job.outcome]);
+  });
+  consumer.on('settleError', ({ id, error }) =>
+    log.warn({ jobId: id, queue: consumer.queue, err: error.message }, 'job outcome not recorded; the broker will deliver it again'),
+  );
+}
+
+/** Logs worker lifecycle and the lines tasks write with `ctx.log`. */
+export function logPool(pool: Pool, log: Logger): void {
+  pool.on('workerOnline', ({ workerId }) => log.debug({ workerId }, 'worker online'));
+  pool.on('workerExit', ({ workerId, exitCode, reason, error }) => {
+    if (reason === 'crash' || reason === 'timeout') log.warn({ workerId, exitCode, reason, err: error?.message }, 'worker died; replacing it');
+    else log.debug({ workerId, exitCode, reason }, 'worker exited');
+  });
+  pool.on('restart', ({ taskName, replica, attempt, delayMs, error }) =>
+    log.warn({ task: taskName, replica, attempt, retryInMs: Math.round(delayMs), err: error.message }, 'task failed; restarting it'),
+  );
+  pool.on('crashLoop', ({ taskName, replica, error }) =>
+    log.error({ task: taskName, replica, err: { code: error.code, message: error.message } }, 'crash loop: gave up'),
+  );
+  pool.on('log', (record) => log[record.level](record.fields, record.msg));
+}

@@ -1,0 +1,105 @@
+/**
+ * `multitask run --task Listen --workers 32 [fields]`: a long-running task supervised on every
+ * worker (one replica each), restarted when it fails, until each returns or a signal stops it.
+ */
+
+import type { Logger } from 'pino';
+import { type HttpService, startHttpServer } from '../../http/server.js';
+import { LivenessMonitor } from '../../observability/liveness.js';
+import { ServiceMetrics } from '../../observability/metrics.js';
+import { Pool } from '../../pool/pool.js';
+import { resolveSize } from '../../pool/sizing.js';
+import type { Task } from '../../task/task.js';
+import { prepareApp } from '../app.js';
+import {
+  ConfigError,
+  httpAddress,
+  integer,
+  jsonObject,
+  type RawSettings,
+  required,
+  workerCount,
+} from '../config.js';
+import { handleSignals } from '../lifecycle.js';
+import { DEFAULT_GRACE_MS } from '../settings.js';
+import { logPool } from './job-logs.js';
+import { taskInstance } from './task-instance.js';
+
+/** Runs the supervised task until it ends or a signal stops it; resolves with the exit code. */
+export async function run(raw: RawSettings, fieldsText: string | undefined, log: Logger): Promise<number> {
+  const appPath = required(raw, 'app');
+  const taskName = required(raw, 'task');
+  const workers = workerCount(raw, 'workers') ?? resolveSize('100%');
+  const concurrency = integer(raw, 'concurrency', 1, 10_000) ?? 1;
+  const graceMs = integer(raw, 'graceMs', 0) ?? DEFAULT_GRACE_MS;
+  const listen = httpAddress(raw);
+  const fields = jsonObject(fieldsText, 'the task fields');
+  const app = await prepareApp(appPath);
+  let task: Task<unknown, never>;
+  try {
+    task = taskInstance(app.loaded.registry, taskName, fields);
+  } catch (error) {
+    throw new ConfigError('task', (error as Error).message);
+  }
+
+  const pool = new Pool({ app: app.url, size: workers, concurrency, graceMs, execArgv: app.workerExecArgv });
+  logPool(pool, log);
+  let stopping = false;
+  const liveness = new LivenessMonitor();
+  liveness.start();
+  const readiness = () => {
+    const { state, workers: threads } = pool.stats();
+    const alive = threads.filter((worker) => worker.state === 'idle' || worker.state === 'busy').length;
+    return { ok: !stopping && state === 'running' && alive > 0, state, workersAlive: alive };
+  };
+  const metrics = new ServiceMetrics({ pool, ready: () => readiness().ok });
+  let http: HttpService | undefined;
+  if (listen !== undefined) {
+    try {
+      http = await startHttpServer(listen, {
+        health: () => liveness.report(),
+        ready: readiness,
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.text() }),
+      });
+    } catch (error) {
+      await pool.close();
+      throw new ConfigError('http', `cannot listen on ${listen.host}:${listen.port}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+  }
+
+  const service = pool.supervise(task, { replicas: workers });
+  log.info({ task: taskName, replicas: workers }, 'supervising');
+  const stop = (graceMs: number) => {
+    stopping = true;
+    return pool.close({ graceMs });
+  };
+  const removeSignals = handleSignals(
+    {
+      graceful(signal) {
+        log.info({ signal, graceMs }, 'stopping: the task sees its signal abort and has the grace to return');
+        void stop(graceMs);
+      },
+      immediate(signal) {
+        log.warn({ signal }, 'stopping now');
+        void stop(0);
+      },
+    },
+    log,
+  );
+  let code = 0;
+  try {
+    await service.done;
+    log.info({ task: taskName, restarts: service.restarts }, stopping ? 'stopped' : 'every replica returned');
+  } catch (error) {
+    if (!stopping) {
+      log.error({ err: error }, 'the task gave up');
+      code = 1;
+    }
+  } finally {
+    removeSignals();
+    await stop(stopping ? graceMs : 0);
+    await http?.close();
+    liveness.stop();
+  }
+  return code;
+}

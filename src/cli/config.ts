@@ -1,0 +1,139 @@
+/**
+ * Reading the command's settings: each value comes as text from a flag or its environment
+ * variable; each reader checks it and, when it is wrong, throws a {@link ConfigError} whose one
+ * line names both spellings, so the user finds the culprit whether they typed it or a manifest
+ * set it.
+ */
+
+import { describeValue } from '../errors.js';
+import { LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from '../observability/logger.js';
+import { resolveSize } from '../pool/sizing.js';
+import { queueName } from '../queue/options.js';
+import { maskUrl, parseQueueUrl } from '../queue/url.js';
+import { DEFAULT_HTTP, type SettingName, settingLabel } from './settings.js';
+
+/** The user asked for something the command cannot do as asked: one line on stderr, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  readonly code: string = 'ERR_USAGE';
+}
+
+/** A setting with a wrong value; its message names the flag and the environment variable. */
+export class ConfigError extends UsageError {
+  override name = 'ConfigError';
+  override readonly code = 'ERR_INVALID_CONFIG';
+  constructor(
+    readonly setting: SettingName,
+    message: string,
+  ) {
+    super(`invalid ${settingLabel(setting)}: ${message}`);
+  }
+}
+
+/** The raw values commander collected: flags, else environment variables, else defaults. */
+export type RawSettings = Partial<Record<SettingName, string | boolean | undefined>>;
+
+function text(raw: RawSettings, name: SettingName): string | undefined {
+  const value = raw[name];
+  if (value === undefined || value === '') return undefined;
+  return String(value).trim();
+}
+
+function wrong(name: SettingName, value: string, expected: string): ConfigError {
+  return new ConfigError(name, `expected ${expected}, got ${describeValue(value)}`);
+}
+
+/** A required setting. */
+export function required(raw: RawSettings, name: SettingName): string {
+  const value = text(raw, name);
+  if (value === undefined) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+/** An optional text setting. */
+export function optional(raw: RawSettings, name: SettingName): string | undefined {
+  return text(raw, name);
+}
+
+/** An integer setting within bounds. */
+export function integer(raw: RawSettings, name: SettingName, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const value = text(raw, name);
+  if (value === undefined) return undefined;
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max)
+    throw wrong(name, value, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}`);
+  return number;
+}
+
+/** A worker count: a count or a share of the CPUs ('50%', 0.5). */
+export function workerCount(raw: RawSettings, name: SettingName): number | undefined {
+  const value = text(raw, name);
+  if (value === undefined) return undefined;
+  try {
+    return resolveSize(value, name);
+  } catch {
+    throw wrong(name, value, 'a worker count (4) or a share of the CPUs (50%, 0.5)');
+  }
+}
+
+/** The queue URL, checked now (its password never appears in the error). */
+export function queueUrl(raw: RawSettings): string | undefined {
+  const value = text(raw, 'url');
+  if (value === undefined) return undefined;
+  try {
+    parseQueueUrl(value);
+  } catch {
+    throw wrong('url', maskUrl(value), 'amqp://user:pass@host:5672/vhost, amqps://… or sqlite:path.db');
+  }
+  return value;
+}
+
+/** A queue name. */
+export function queue(raw: RawSettings): string {
+  const value = text(raw, 'queue') ?? 'default';
+  try {
+    return queueName(value);
+  } catch (error) {
+    throw new ConfigError('queue', (error as Error).message.replace(/^Invalid option "[^"]+": /, ''));
+  }
+}
+
+/** `host:port`, or `off`; a bare port means loopback. */
+export function httpAddress(raw: RawSettings): { host: string; port: number } | undefined {
+  const value = text(raw, 'http') ?? DEFAULT_HTTP;
+  if (value === 'off') return undefined;
+  const match = /^(?:(\[[0-9a-f:]+\]|[\w.-]+):)?(\d{1,5})$/i.exec(value);
+  const port = match === null ? Number.NaN : Number(match[2]);
+  if (match === null || port > 65_535) throw wrong('http', value, 'host:port (127.0.0.1:9464), a port, or off');
+  return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+/** A log level name. */
+export function logLevel(raw: RawSettings): LogLevelName {
+  const value = text(raw, 'logLevel') ?? 'info';
+  if (!(LOG_LEVEL_NAMES as readonly string[]).includes(value))
+    throw wrong('logLevel', value, LOG_LEVEL_NAMES.join(', '));
+  return value as LogLevelName;
+}
+
+/** `json` or `pretty`; undefined means pretty on a terminal. */
+export function logFormat(raw: RawSettings): LogFormat | undefined {
+  const value = text(raw, 'logFormat');
+  if (value === undefined) return undefined;
+  if (value !== 'json' && value !== 'pretty') throw wrong('logFormat', value, 'json or pretty');
+  return value;
+}
+
+/** A JSON object given as text (a task's fields). */
+export function jsonObject(value: string | undefined, what: string): Record<string, unknown> {
+  if (value === undefined || value.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new UsageError(`${what} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`${what} must be a JSON object of the task's fields, got ${describeValue(parsed)}`);
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,69 @@
+/**
+ * Opening the queue for a command: every failed attempt is logged (URL masked) with when the
+ * next one comes, so an operator watching a pod that is not ready sees why. A long-running
+ * command waits for the broker as long as it takes; a one-shot command gives up after
+ * `--connect-timeout-ms`.
+ */
+
+import type { Logger } from 'pino';
+import { ErrorCode, hasCode } from '../errors.js';
+import { backoffDelay } from '../pool/restart-policy.js';
+import { openQueue, type Queue } from '../queue/queue.js';
+import { maskUrl } from '../queue/url.js';
+
+/** Options of {@link connectQueue}. */
+export interface ConnectOptions {
+  url: string | undefined;
+  app?: string | undefined;
+  log: Logger;
+  /** Give up after this long (ms); undefined: never. */
+  timeoutMs?: number | undefined;
+  /** Stop trying (shutdown asked while waiting): resolves undefined. */
+  signal?: AbortSignal | undefined;
+}
+
+/** How long one openQueue call keeps retrying before this loop takes over. */
+const ROUND_MS = 10_000;
+const PAUSE_INITIAL_MS = 1_000;
+const PAUSE_MAX_MS = 30_000;
+
+/** Opens the queue, retrying with backoff; undefined when `signal` aborted first. */
+export async function connectQueue(options: ConnectOptions): Promise<Queue | undefined> {
+  const { log, signal } = options;
+  const where = options.url === undefined ? 'the embedded queue (sqlite:.multitask/queue.db)' : maskUrl(options.url);
+  const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+  let tries = 0;
+  for (let round = 1; ; round++) {
+    if (signal?.aborted) return undefined;
+    try {
+      const queue = await openQueue(options.url, {
+        app: options.app,
+        connectTimeoutMs: Math.max(0, Math.min(ROUND_MS, deadline - Date.now())),
+        onConnectRetry: ({ delayMs, error }) => {
+          tries++;
+          log.warn({ url: where, attempt: tries, retryInMs: Math.round(delayMs), err: error.message }, 'broker unreachable, retrying');
+        },
+      });
+      log.debug({ url: queue.url }, 'queue connected');
+      return queue;
+    } catch (error) {
+      if (!hasCode(error, ErrorCode.BROKER_UNAVAILABLE) || Date.now() >= deadline) throw error;
+      tries++;
+      const pause = Math.min(backoffDelay(round, PAUSE_INITIAL_MS, PAUSE_MAX_MS), deadline - Date.now());
+      log.warn({ url: where, attempt: tries, retryInMs: Math.round(pause), err: (error as Error).message }, 'broker unreachable, retrying');
+      await sleep(pause, signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * Every setting of the `multitask` command, as data: its flag, the environment variable that
+ * sets it when the flag is absent, and what it means. Commander builds its options from this
+ * table, the deploy test checks the manifests' variable names against it, and `--help` shows it.
+ */
+
+/** One setting: `--flag <value>` or `ENV`. */
+export interface Setting {
+  /** Commander's flag spelling, e.g. `--workers <n>`. */
+  readonly flags: string;
+  /** The environment variable read when the flag is not given. */
+  readonly env: string;
+  readonly description: string;
+  /** The default, as the user would write it (shown in --help). */
+  readonly defaultValue?: string;
+}
+
+/** The HTTP listener's default address: loopback only, on Prometheus' port for exporters. */
+export const DEFAULT_HTTP = '127.0.0.1:9464';
+/** How long jobs in flight have to finish after SIGTERM before they go back to the queue. */
+export const DEFAULT_GRACE_MS = 25_000;
+
+export const SETTINGS = {
+  app: { flags: '--app <path>', env: 'MULTITASK_APP', description: 'the app module (defineApp) every worker boots from' },
+  url: {
+    flags: '--url <url>',
+    env: 'MULTITASK_URL',
+    description: 'the queue: amqp://user:pass@host:5672/vhost or sqlite:path.db (default: the embedded ./.multitask/queue.db)',
+  },
+  queue: { flags: '--queue <name>', env: 'MULTITASK_QUEUE', description: 'the queue name', defaultValue: 'default' },
+  workers: {
+    flags: '--workers <n>',
+    env: 'MULTITASK_WORKERS',
+    description: 'worker threads: a count, or a share of the CPUs (50%, 0.5)',
+    defaultValue: '100%',
+  },
+  concurrency: {
+    flags: '--concurrency <n>',
+    env: 'MULTITASK_CONCURRENCY',
+    description: 'jobs one worker runs at once (its prefetch)',
+    defaultValue: '1',
+  },
+  graceMs: {
+    flags: '--grace-ms <ms>',
+    env: 'MULTITASK_GRACE_MS',
+    description: 'on SIGTERM, how long jobs in flight have to finish before they go back to the queue',
+    defaultValue: String(DEFAULT_GRACE_MS),
+  },
+  http: {
+    flags: '--http <host:port>',
+    env: 'MULTITASK_HTTP',
+    description: 'where /healthz, /readyz and /metrics listen ("off" for nowhere)',
+    defaultValue: DEFAULT_HTTP,
+  },
+  minWorkers: {
+    flags: '--min-workers <n>',
+    env: 'MULTITASK_MIN_WORKERS',
+    description: 'with --max-workers: let the autoscaler shrink the pool down to this',
+  },
+  maxWorkers: {
+    flags: '--max-workers <n>',
+    env: 'MULTITASK_MAX_WORKERS',
+    description: 'with --min-workers: let the autoscaler grow the pool up to this with the backlog',
+  },
+  workersFile: {
+    flags: '--workers-file <path>',
+    env: 'MULTITASK_WORKERS_FILE',
+    description: 'a file holding the worker count (or MULTITASK_WORKERS=n), read again on SIGHUP',
+  },
+  logLevel: {
+    flags: '--log-level <level>',
+    env: 'MULTITASK_LOG_LEVEL',
+    description: 'trace, debug, info, warn, error or silent (job completions log at debug)',
+    defaultValue: 'info',
+  },
+  logFormat: {
+    flags: '--log-format <format>',
+    env: 'MULTITASK_LOG_FORMAT',
+    description: 'json, or pretty (default: pretty on a terminal, json otherwise)',
+  },
+  connectTimeoutMs: {
+    flags: '--connect-timeout-ms <ms>',
+    env: 'MULTITASK_CONNECT_TIMEOUT_MS',
+    description: 'how long one-shot commands wait for the broker (work and run wait forever)',
+    defaultValue: '30000',
+  },
+  task: { flags: '--task <name>', env: 'MULTITASK_TASK', description: 'the registered task name' },
+  attempts: {
+    flags: '--attempts <n>',
+    env: 'MULTITASK_ATTEMPTS',
+    description: 'attempts before a job goes to the failed store',
+    defaultValue: '3',
+  },
+  timeoutMs: {
+    flags: '--timeout-ms <ms>',
+    env: 'MULTITASK_TIMEOUT_MS',
+    description: "past this a job's worker is terminated and the attempt counts",
+  },
+  delayMs: {
+    flags: '--delay-ms <ms>',
+    env: 'MULTITASK_DELAY_MS',
+    description: 'deliver the jobs no sooner than this',
+    defaultValue: '0',
+  },
+  limit: {
+    flags: '--limit <n>',
+    env: 'MULTITASK_LIMIT',
+    description: 'at most this many failed jobs, oldest first',
+    defaultValue: '100',
+  },
+  json: { flags: '--json', env: 'MULTITASK_JSON', description: 'print JSON instead of a table' },
+} as const satisfies Record<string, Setting>;
+
+/** The key of a setting in {@link SETTINGS}. */
+export type SettingName = keyof typeof SETTINGS;
+
+/** Every environment variable the command reads. */
+export const ENV_NAMES: readonly string[] = Object.values(SETTINGS).map((setting: Setting) => setting.env);
+
+/** `--workers (MULTITASK_WORKERS)`: how errors name a setting, so the user finds it either way. */
+export function settingLabel(name: SettingName): string {
+  const setting: Setting = SETTINGS[name];
+  return `${setting.flags.split(' ')[0]} (${setting.env})`;
+}
