@@ -1,8 +1,10 @@
 import { defineApp } from '../../src/index.js';
-import { Connect, Fib } from './tasks.js';
+import { AlwaysFails, Checksum, Crash, Flaky, Thumbnail } from './tasks.js';
 
-/** The entry point every worker boots from: the task registry, and what each worker sets up once. */
+/**
+ * The entry point every worker boots from, and the registry that names tasks on the queue:
+ * `main.ts` hands it both to the queue (to dispatch) and to the pool (to run).
+ */
 export default defineApp({
-  tasks: { Fib, Connect },
-  setup: () => ({ service: 'quickstart' }),
+  tasks: { Thumbnail, Checksum, Flaky, AlwaysFails, Crash },
 });

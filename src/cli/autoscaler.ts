@@ -30,7 +30,10 @@ export interface BacklogSample {
 }
 
 /** The size the backlog asks for, within the bounds. */
-export function wantedWorkers(sample: BacklogSample, options: Pick<AutoscaleOptions, 'min' | 'max' | 'concurrency'>): number {
+export function wantedWorkers(
+  sample: BacklogSample,
+  options: Pick<AutoscaleOptions, 'min' | 'max' | 'concurrency'>,
+): number {
   const wanted = Math.ceil((sample.ready + sample.inFlight) / options.concurrency);
   return Math.min(options.max, Math.max(options.min, wanted));
 }

@@ -56,7 +56,12 @@ export function optional(raw: RawSettings, name: SettingName): string | undefine
 }
 
 /** An integer setting within bounds. */
-export function integer(raw: RawSettings, name: SettingName, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function integer(
+  raw: RawSettings,
+  name: SettingName,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const value = text(raw, name);
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
@@ -104,7 +109,8 @@ export function httpAddress(raw: RawSettings): { host: string; port: number } | 
   if (value === 'off') return undefined;
   const match = /^(?:(\[[0-9a-f:]+\]|[\w.-]+):)?(\d{1,5})$/i.exec(value);
   const port = match === null ? Number.NaN : Number(match[2]);
-  if (match === null || port > 65_535) throw wrong('http', value, 'host:port (127.0.0.1:9464), a port, or off');
+  if (match === null || port > 65_535)
+    throw wrong('http', value, 'host:port (127.0.0.1:9464), a port, or off');
   return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
 }
 

@@ -30,8 +30,10 @@ const PAUSE_MAX_MS = 30_000;
 /** Opens the queue, retrying with backoff; undefined when `signal` aborted first. */
 export async function connectQueue(options: ConnectOptions): Promise<Queue | undefined> {
   const { log, signal } = options;
-  const where = options.url === undefined ? 'the embedded queue (sqlite:.multitask/queue.db)' : maskUrl(options.url);
-  const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+  const where =
+    options.url === undefined ? 'the embedded queue (sqlite:.multitask/queue.db)' : maskUrl(options.url);
+  const deadline =
+    options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
   let tries = 0;
   for (let round = 1; ; round++) {
     if (signal?.aborted) return undefined;
@@ -41,7 +43,10 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
         connectTimeoutMs: Math.max(0, Math.min(ROUND_MS, deadline - Date.now())),
         onConnectRetry: ({ delayMs, error }) => {
           tries++;
-          log.warn({ url: where, attempt: tries, retryInMs: Math.round(delayMs), err: error.message }, 'broker unreachable, retrying');
+          log.warn(
+            { url: where, attempt: tries, retryInMs: Math.round(delayMs), err: error.message },
+            'broker unreachable, retrying',
+          );
         },
       });
       log.debug({ url: queue.url }, 'queue connected');
@@ -50,7 +55,10 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
       if (!hasCode(error, ErrorCode.BROKER_UNAVAILABLE) || Date.now() >= deadline) throw error;
       tries++;
       const pause = Math.min(backoffDelay(round, PAUSE_INITIAL_MS, PAUSE_MAX_MS), deadline - Date.now());
-      log.warn({ url: where, attempt: tries, retryInMs: Math.round(pause), err: (error as Error).message }, 'broker unreachable, retrying');
+      log.warn(
+        { url: where, attempt: tries, retryInMs: Math.round(pause), err: (error as Error).message },
+        'broker unreachable, retrying',
+      );
       await sleep(pause, signal);
     }
   }

@@ -23,14 +23,22 @@ const EXIT_FAILURE = 1;
 function option(name: SettingName): Option {
   const setting: Setting = SETTINGS[name];
   const description =
-    setting.defaultValue === undefined ? setting.description : `${setting.description} (default: ${setting.defaultValue})`;
+    setting.defaultValue === undefined
+      ? setting.description
+      : `${setting.description} (default: ${setting.defaultValue})`;
   return new Option(setting.flags, description).env(setting.env);
 }
 
 const LOGGING: SettingName[] = ['logLevel', 'logFormat'];
 
 /** A subcommand with the settings it reads. */
-function command(program: Command, name: string, summary: string, settings: SettingName[], example: string): Command {
+function command(
+  program: Command,
+  name: string,
+  summary: string,
+  settings: SettingName[],
+  example: string,
+): Command {
   const sub = program.command(name).description(summary);
   for (const setting of [...settings, ...LOGGING]) sub.addOption(option(setting));
   sub.addHelpText('after', `\nExample:\n  ${example}\n`);
@@ -54,37 +62,71 @@ export function buildProgram(exit: (code: number) => void): Command {
     .configureOutput({
       // Commander's errors become one line, like ours.
       outputError: (message, write) =>
-        write(`${message.trim().replace(/^error: /, 'multitask: ').replace(/\s*\n\s*/g, ' ')}\n`),
+        write(
+          `${message
+            .trim()
+            .replace(/^error: /, 'multitask: ')
+            .replace(/\s*\n\s*/g, ' ')}\n`,
+        ),
     });
   const finish = (pending: Promise<number>) => pending.then(exit);
 
-  command(program, 'work', 'consume a queue with a pool of workers, until SIGTERM', [
-    'app', 'url', 'queue', 'workers', 'concurrency', 'graceMs', 'http', 'minWorkers', 'maxWorkers', 'workersFile',
-  ], 'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672')
-    .action((raw: RawSettings) => finish(work(raw, logger(raw, 1))));
+  command(
+    program,
+    'work',
+    'consume a queue with a pool of workers, until SIGTERM',
+    [
+      'app',
+      'url',
+      'queue',
+      'workers',
+      'concurrency',
+      'graceMs',
+      'http',
+      'minWorkers',
+      'maxWorkers',
+      'workersFile',
+    ],
+    'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672',
+  ).action((raw: RawSettings) => finish(work(raw, logger(raw, 1))));
 
-  command(program, 'run', 'supervise a long-running task on every worker, restarted when it fails', [
-    'app', 'task', 'workers', 'concurrency', 'graceMs', 'http',
-  ], `multitask run --app ./dist/app.js --task Listen --workers 4 -- '{"topic":"events"}'`)
+  command(
+    program,
+    'run',
+    'supervise a long-running task on every worker, restarted when it fails',
+    ['app', 'task', 'workers', 'concurrency', 'graceMs', 'http'],
+    `multitask run --app ./dist/app.js --task Listen --workers 4 -- '{"topic":"events"}'`,
+  )
     .argument('[fields]', "the task's fields as a JSON object")
     .action((fields: string | undefined, raw: RawSettings) => finish(run(raw, fields, logger(raw, 1))));
 
-  command(program, 'dispatch', 'put one job, or JSON lines from a file or stdin, on a queue', [
-    'app', 'url', 'queue', 'task', 'attempts', 'timeoutMs', 'delayMs', 'connectTimeoutMs',
-  ], `multitask dispatch --app ./dist/app.js --task SendEmail --queue emails '{"to":"a@b.c"}'\n  multitask dispatch --app ./dist/app.js --queue emails < jobs.jsonl   # {"task":"SendEmail","fields":{…}} per line`)
+  command(
+    program,
+    'dispatch',
+    'put one job, or JSON lines from a file or stdin, on a queue',
+    ['app', 'url', 'queue', 'task', 'attempts', 'timeoutMs', 'delayMs', 'connectTimeoutMs'],
+    `multitask dispatch --app ./dist/app.js --task SendEmail --queue emails '{"to":"a@b.c"}'\n  multitask dispatch --app ./dist/app.js --queue emails < jobs.jsonl   # {"task":"SendEmail","fields":{…}} per line`,
+  )
     .argument('[input]', '--task given: the fields as JSON; otherwise a JSON-lines file (default: stdin)')
     .action((input: string | undefined, raw: RawSettings) => finish(dispatch(raw, input, logger(raw, 2))));
 
-  command(program, 'failed', "list, retry or purge a queue's failed jobs", [
-    'url', 'queue', 'limit', 'json', 'connectTimeoutMs',
-  ], 'multitask failed list --queue emails')
+  command(
+    program,
+    'failed',
+    "list, retry or purge a queue's failed jobs",
+    ['url', 'queue', 'limit', 'json', 'connectTimeoutMs'],
+    'multitask failed list --queue emails',
+  )
     .argument('<action>', 'list, retry or purge')
     .action((action: string, raw: RawSettings) => finish(failed(action, raw, logger(raw, 2))));
 
-  command(program, 'status', "a queue's counts: ready, in flight, delayed, failed", [
-    'url', 'queue', 'json', 'connectTimeoutMs',
-  ], 'multitask status --queue emails --json')
-    .action((raw: RawSettings) => finish(status(raw, logger(raw, 2))));
+  command(
+    program,
+    'status',
+    "a queue's counts: ready, in flight, delayed, failed",
+    ['url', 'queue', 'json', 'connectTimeoutMs'],
+    'multitask status --queue emails --json',
+  ).action((raw: RawSettings) => finish(status(raw, logger(raw, 2))));
 
   return program;
 }
@@ -99,7 +141,10 @@ function report(error: unknown): number {
     process.stderr.write(`multitask: ${error.message}\n`);
     return EXIT_USAGE;
   }
-  const code = typeof error === 'object' && error !== null && 'code' in error ? `${(error as { code: unknown }).code}: ` : '';
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error
+      ? `${(error as { code: unknown }).code}: `
+      : '';
   process.stderr.write(`multitask: ${code}${(error as Error)?.message ?? error}\n`);
   return hasCode(error, 'ERR_INVALID_OPTION') ? EXIT_USAGE : EXIT_FAILURE;
 }

@@ -21,13 +21,23 @@ export const DEFAULT_HTTP = '127.0.0.1:9464';
 export const DEFAULT_GRACE_MS = 25_000;
 
 export const SETTINGS = {
-  app: { flags: '--app <path>', env: 'MULTITASK_APP', description: 'the app module (defineApp) every worker boots from' },
+  app: {
+    flags: '--app <path>',
+    env: 'MULTITASK_APP',
+    description: 'the app module (defineApp) every worker boots from',
+  },
   url: {
     flags: '--url <url>',
     env: 'MULTITASK_URL',
-    description: 'the queue: amqp://user:pass@host:5672/vhost or sqlite:path.db (default: the embedded ./.multitask/queue.db)',
+    description:
+      'the queue: amqp://user:pass@host:5672/vhost or sqlite:path.db (default: the embedded ./.multitask/queue.db)',
   },
-  queue: { flags: '--queue <name>', env: 'MULTITASK_QUEUE', description: 'the queue name', defaultValue: 'default' },
+  queue: {
+    flags: '--queue <name>',
+    env: 'MULTITASK_QUEUE',
+    description: 'the queue name',
+    defaultValue: 'default',
+  },
   workers: {
     flags: '--workers <n>',
     env: 'MULTITASK_WORKERS',

@@ -14,9 +14,15 @@ export async function readWorkersFile(path: string): Promise<number> {
   try {
     content = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError('workersFile', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ConfigError(
+      'workersFile',
+      `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
-  const lines = content.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const lines = content
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   const assignment = lines.find((line) => /^(export\s+)?MULTITASK_WORKERS\s*=/.test(line));
   const value = (assignment === undefined ? lines[0] : assignment.slice(assignment.indexOf('=') + 1))
     ?.trim()

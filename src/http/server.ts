@@ -59,7 +59,11 @@ export async function startHttpServer(listen: ListenAddress, handlers: HttpHandl
   return { address: { host: bound.address, port: bound.port }, close: () => closeServer(server) };
 }
 
-async function route(request: IncomingMessage, response: ServerResponse, handlers: HttpHandlers): Promise<void> {
+async function route(
+  request: IncomingMessage,
+  response: ServerResponse,
+  handlers: HttpHandlers,
+): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   switch (url.pathname) {

@@ -4,7 +4,7 @@
  * a password, and `redact` censors the usual places one could hide in anyway.
  */
 
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 
 /** How lines look: `json` for machines, `pretty` for people. */

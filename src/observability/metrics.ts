@@ -121,7 +121,9 @@ export class ServiceMetrics {
       const now = Date.now();
       if (this.#queueStats === undefined || now - this.#queueStats.at > QUEUE_STATS_MAX_AGE_MS) {
         // An unreachable broker leaves the gauges out of the scrape rather than failing it.
-        const fresh = queue.connected ? queue.stats(queueName).catch(() => undefined) : Promise.resolve(undefined);
+        const fresh = queue.connected
+          ? queue.stats(queueName).catch(() => undefined)
+          : Promise.resolve(undefined);
         this.#queueStats = { at: now, stats: fresh };
       }
       return this.#queueStats.stats;
@@ -138,7 +140,11 @@ export class ServiceMetrics {
           if (current !== undefined) this.set({ queue: queueName }, pick(current));
         },
       });
-    gauge(METRIC.queueReady, "Jobs ready in the queue (the broker's count, the same on every instance).", (s) => s.ready);
+    gauge(
+      METRIC.queueReady,
+      "Jobs ready in the queue (the broker's count, the same on every instance).",
+      (s) => s.ready,
+    );
     gauge(
       METRIC.queueUnacked,
       'Jobs delivered and not acknowledged: all consumers on SQLite, this instance on RabbitMQ.',

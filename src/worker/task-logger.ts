@@ -53,7 +53,12 @@ export function writeTaskLogLine(record: TaskLogRecord): void {
   try {
     text = JSON.stringify(line);
   } catch {
-    text = JSON.stringify({ level: line.level, time: line.time, msg: record.msg, fields: '[unserializable]' });
+    text = JSON.stringify({
+      level: line.level,
+      time: line.time,
+      msg: record.msg,
+      fields: '[unserializable]',
+    });
   }
   process.stderr.write(`${text}\n`);
 }

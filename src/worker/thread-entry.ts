@@ -206,7 +206,9 @@ function finishStop(): Promise<void> {
     try {
       await teardown?.(app);
     } catch (error) {
-      createTaskLogger({ workerId: boot.workerId }, sendLog).error('app teardown failed', { error: toWireError(error) });
+      createTaskLogger({ workerId: boot.workerId }, sendLog).error('app teardown failed', {
+        error: toWireError(error),
+      });
     }
     post({ type: 'stopped' });
   })();

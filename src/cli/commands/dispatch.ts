@@ -89,12 +89,18 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
 }
 
 /** Reads and checks every line; the first bad one is a usage error naming its line number. */
-async function readJobLines(input: string | undefined, registry: TaskRegistry, defaults: DispatchOptions): Promise<JobLine[]> {
+async function readJobLines(
+  input: string | undefined,
+  registry: TaskRegistry,
+  defaults: DispatchOptions,
+): Promise<JobLine[]> {
   if ((input === undefined || input === '-') && process.stdin.isTTY)
     throw new UsageError('dispatch needs --task <name> [fields], or JSON lines in a file or on stdin');
   const stream = input === undefined || input === '-' ? process.stdin : createReadStream(input);
   const opened = new Promise<void>((resolve, reject) => {
-    stream.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot read ${input}: ${error.code ?? error.message}`)));
+    stream.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new UsageError(`cannot read ${input}: ${error.code ?? error.message}`)),
+    );
     stream.once('readable', resolve);
     stream.once('end', resolve);
   });
@@ -110,7 +116,8 @@ async function readJobLines(input: string | undefined, registry: TaskRegistry, d
       throw new UsageError(`line ${lineNumber}: ${(error as Error).message}; nothing was dispatched`);
     }
   }
-  if (jobs.length === 0) throw new UsageError('no jobs in the input: one {"task":"Name","fields":{…}} per line');
+  if (jobs.length === 0)
+    throw new UsageError('no jobs in the input: one {"task":"Name","fields":{…}} per line');
   return jobs;
 }
 

@@ -12,7 +12,11 @@ import { connectQueue } from '../connect.js';
 /** What `failed` does. */
 export type FailedAction = 'list' | 'retry' | 'purge';
 
-async function withQueue(raw: RawSettings, log: Logger, use: (queue: Queue, name: string) => Promise<void>): Promise<number> {
+async function withQueue(
+  raw: RawSettings,
+  log: Logger,
+  use: (queue: Queue, name: string) => Promise<void>,
+): Promise<number> {
   const url = queueUrl(raw);
   const name = queueSetting(raw);
   const timeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
@@ -53,7 +57,14 @@ export function failed(action: string, raw: RawSettings, log: Logger): Promise<n
       print(`deleted ${await queue.purgeFailed(name)} failed jobs of "${name}"`);
     } else {
       const jobs = await queue.failed(name, { limit });
-      if (raw.json) print(JSON.stringify(jobs.map(({ body: _, ...job }) => job), null, 2));
+      if (raw.json)
+        print(
+          JSON.stringify(
+            jobs.map(({ body: _, ...job }) => job),
+            null,
+            2,
+          ),
+        );
       else printFailed(name, jobs);
     }
   });
@@ -67,9 +78,13 @@ function printFailed(name: string, jobs: FailedJob[]): void {
   print(`${jobs.length} failed job${jobs.length === 1 ? '' : 's'} in "${name}" (oldest first):`);
   for (const job of jobs) {
     print('');
-    print(`${job.id}  ${job.task ?? '(not a job)'}  attempts ${job.attempts}  failed ${job.failedAt.toISOString()}`);
+    print(
+      `${job.id}  ${job.task ?? '(not a job)'}  attempts ${job.attempts}  failed ${job.failedAt.toISOString()}`,
+    );
     print(`  fields: ${job.fields === undefined ? job.body.slice(0, 200) : JSON.stringify(job.fields)}`);
-    print(`  error:  ${job.error.code === undefined ? '' : `${job.error.code} `}${job.error.name}: ${job.error.message}`);
+    print(
+      `  error:  ${job.error.code === undefined ? '' : `${job.error.code} `}${job.error.name}: ${job.error.message}`,
+    );
   }
   print('');
   print(`move them back with: multitask failed retry --queue ${name}`);

@@ -35,11 +35,16 @@ export function logJobs(consumer: Consumer, log: Logger): void {
       workerId: job.workerId,
       durationMs: Math.round(job.durationMs * 10) / 10,
     };
-    if (job.error !== undefined) line.err = { code: job.error.code, message: job.error.message, name: job.error.name };
+    // Not `err`: pino's serializer would reshape it. The stack is in the failed store.
+    if (job.error !== undefined)
+      line.error = { code: job.error.code, name: job.error.name, message: job.error.message };
     log[level](line, MESSAGE[job.outcome]);
   });
   consumer.on('settleError', ({ id, error }) =>
-    log.warn({ jobId: id, queue: consumer.queue, err: error.message }, 'job outcome not recorded; the broker will deliver it again'),
+    log.warn(
+      { jobId: id, queue: consumer.queue, err: error.message },
+      'job outcome not recorded; the broker will deliver it again',
+    ),
   );
 }
 
@@ -47,14 +52,21 @@ export function logJobs(consumer: Consumer, log: Logger): void {
 export function logPool(pool: Pool, log: Logger): void {
   pool.on('workerOnline', ({ workerId }) => log.debug({ workerId }, 'worker online'));
   pool.on('workerExit', ({ workerId, exitCode, reason, error }) => {
-    if (reason === 'crash' || reason === 'timeout') log.warn({ workerId, exitCode, reason, err: error?.message }, 'worker died; replacing it');
+    if (reason === 'crash' || reason === 'timeout')
+      log.warn({ workerId, exitCode, reason, err: error?.message }, 'worker died; replacing it');
     else log.debug({ workerId, exitCode, reason }, 'worker exited');
   });
   pool.on('restart', ({ taskName, replica, attempt, delayMs, error }) =>
-    log.warn({ task: taskName, replica, attempt, retryInMs: Math.round(delayMs), err: error.message }, 'task failed; restarting it'),
+    log.warn(
+      { task: taskName, replica, attempt, retryInMs: Math.round(delayMs), err: error.message },
+      'task failed; restarting it',
+    ),
   );
   pool.on('crashLoop', ({ taskName, replica, error }) =>
-    log.error({ task: taskName, replica, err: { code: error.code, message: error.message } }, 'crash loop: gave up'),
+    log.error(
+      { task: taskName, replica, err: { code: error.code, message: error.message } },
+      'crash loop: gave up',
+    ),
   );
   pool.on('log', (record) => log[record.level](record.fields, record.msg));
 }

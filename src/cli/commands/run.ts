@@ -63,7 +63,10 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
       });
     } catch (error) {
       await pool.close();
-      throw new ConfigError('http', `cannot listen on ${listen.host}:${listen.port}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+      throw new ConfigError(
+        'http',
+        `cannot listen on ${listen.host}:${listen.port}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
     }
   }
 

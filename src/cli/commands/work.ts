@@ -51,7 +51,10 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   const min = workerCount(raw, 'minWorkers');
   const max = workerCount(raw, 'maxWorkers');
   if ((min === undefined) !== (max === undefined))
-    throw new ConfigError(min === undefined ? 'minWorkers' : 'maxWorkers', 'the autoscaler needs both --min-workers and --max-workers');
+    throw new ConfigError(
+      min === undefined ? 'minWorkers' : 'maxWorkers',
+      'the autoscaler needs both --min-workers and --max-workers',
+    );
   if (min !== undefined && max !== undefined && min > max)
     throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
   const workers = workerCount(raw, 'workers');
@@ -60,7 +63,10 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
     app: required(raw, 'app'),
     url: queueUrl(raw),
     queue: queueSetting(raw),
-    workers: autoscale === undefined ? (workers ?? resolveSize('100%')) : Math.min(max!, Math.max(min!, workers ?? min!)),
+    workers:
+      autoscale === undefined
+        ? (workers ?? resolveSize('100%'))
+        : Math.min(max!, Math.max(min!, workers ?? min!)),
     concurrency: integer(raw, 'concurrency', 1, 10_000) ?? 1,
     graceMs: integer(raw, 'graceMs', 0) ?? DEFAULT_GRACE_MS,
     http: httpAddress(raw),
@@ -95,7 +101,12 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
   const readiness = () => {
     const brokerConnected = queue?.connected ?? false;
     const alive = workersAlive();
-    return { ok: phase === 'running' && brokerConnected && alive > 0, phase, brokerConnected, workersAlive: alive };
+    return {
+      ok: phase === 'running' && brokerConnected && alive > 0,
+      phase,
+      brokerConnected,
+      workersAlive: alive,
+    };
   };
 
   const resize = async (size: number, why: string) => {
@@ -118,7 +129,10 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
         resize: (size) => resize(resolveSize(size, 'size'), 'POST /workers'),
       });
     } catch (error) {
-      throw new ConfigError('http', `cannot listen on ${settings.http.host}:${settings.http.port}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+      throw new ConfigError(
+        'http',
+        `cannot listen on ${settings.http.host}:${settings.http.port}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
     }
     log.info({ address: `${http.address.host}:${http.address.port}` }, 'http: /healthz /readyz /metrics');
   }
@@ -151,17 +165,25 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
           void http?.close().then(() => finished(0));
           return;
         }
-        log.info({ signal, graceMs: settings.graceMs, inFlight: consumer?.counts.inFlight ?? 0 }, 'draining: no new jobs; jobs in flight get the grace to finish');
+        log.info(
+          { signal, graceMs: settings.graceMs, inFlight: consumer?.counts.inFlight ?? 0 },
+          'draining: no new jobs; jobs in flight get the grace to finish',
+        );
         phase = 'draining';
         void shutdown(settings.graceMs);
       },
       immediate(signal) {
-        log.warn({ signal, inFlight: consumer?.counts.inFlight ?? 0 }, 'stopping now: jobs in flight go back to the queue');
+        log.warn(
+          { signal, inFlight: consumer?.counts.inFlight ?? 0 },
+          'stopping now: jobs in flight go back to the queue',
+        );
         void consumer?.stop({ graceMs: 0 });
       },
       reload() {
         if (settings.workersFile === undefined) {
-          log.warn('SIGHUP: nothing to re-read; name a file with --workers-file (MULTITASK_WORKERS_FILE): a running process cannot see a new MULTITASK_WORKERS');
+          log.warn(
+            'SIGHUP: nothing to re-read; name a file with --workers-file (MULTITASK_WORKERS_FILE): a running process cannot see a new MULTITASK_WORKERS',
+          );
           return;
         }
         readWorkersFile(settings.workersFile)
@@ -175,9 +197,14 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
   try {
     queue = await connectQueue({ url: settings.url, app: app.url, log, signal: connecting.signal });
     if (queue === undefined) return await done;
-    queue.on('disconnected', () => log.warn({ url: queue?.url }, 'broker connection lost; not ready until it is back'));
+    queue.on('disconnected', () =>
+      log.warn({ url: queue?.url }, 'broker connection lost; not ready until it is back'),
+    );
     queue.on('reconnecting', ({ attempt, delayMs, error }) =>
-      log.warn({ url: queue?.url, attempt, retryInMs: Math.round(delayMs), err: error.message }, 'broker unreachable, retrying'),
+      log.warn(
+        { url: queue?.url, attempt, retryInMs: Math.round(delayMs), err: error.message },
+        'broker unreachable, retrying',
+      ),
     );
     queue.on('connected', () => log.info({ url: queue?.url }, 'broker connection back'));
     if (phase !== 'connecting') {
@@ -202,18 +229,33 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
       void shutdown(0);
     });
     consumer = pool.consume(queue, { queue: settings.queue, concurrency: settings.concurrency });
-    metrics = new ServiceMetrics({ pool, queue: { queue, name: settings.queue }, ready: () => readiness().ok });
+    metrics = new ServiceMetrics({
+      pool,
+      queue: { queue, name: settings.queue },
+      ready: () => readiness().ok,
+    });
     metrics.observe(consumer);
     logJobs(consumer, log);
     await consumer.ready;
     if (phase === 'starting') {
       phase = 'running';
       log.info(
-        { queue: settings.queue, workers: pool.size, concurrency: settings.concurrency, autoscale: settings.autoscale },
+        {
+          queue: settings.queue,
+          workers: pool.size,
+          concurrency: settings.concurrency,
+          autoscale: settings.autoscale,
+        },
         'consuming',
       );
       if (settings.autoscale !== undefined) {
-        autoscaler = new Autoscaler(pool, queue, settings.queue, { ...settings.autoscale, concurrency: settings.concurrency }, log);
+        autoscaler = new Autoscaler(
+          pool,
+          queue,
+          settings.queue,
+          { ...settings.autoscale, concurrency: settings.concurrency },
+          log,
+        );
         autoscaler.start();
       }
     }
