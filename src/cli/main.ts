@@ -85,6 +85,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       'http',
       'minWorkers',
       'maxWorkers',
+      'scaleIntervalMs',
       'workersFile',
     ],
     'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672',

@@ -72,6 +72,12 @@ export const SETTINGS = {
     env: 'MULTITASK_MAX_WORKERS',
     description: 'with --min-workers: let the autoscaler grow the pool up to this with the backlog',
   },
+  scaleIntervalMs: {
+    flags: '--scale-interval-ms <ms>',
+    env: 'MULTITASK_SCALE_INTERVAL_MS',
+    description: 'how often the autoscaler reads the backlog (it shrinks after 3 low readings in a row)',
+    defaultValue: '2000',
+  },
   workersFile: {
     flags: '--workers-file <path>',
     env: 'MULTITASK_WORKERS_FILE',

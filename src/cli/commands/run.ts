@@ -4,7 +4,7 @@
  */
 
 import type { Logger } from 'pino';
-import { type HttpService, startHttpServer } from '../../http/server.js';
+import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
@@ -21,6 +21,7 @@ import {
   workerCount,
 } from '../config.js';
 import { handleSignals } from '../lifecycle.js';
+import { serveHttp } from '../serve.js';
 import { DEFAULT_GRACE_MS } from '../settings.js';
 import { logPool } from './job-logs.js';
 import { taskInstance } from './task-instance.js';
@@ -54,20 +55,20 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
   };
   const metrics = new ServiceMetrics({ pool, ready: () => readiness().ok });
   let http: HttpService | undefined;
-  if (listen !== undefined) {
-    try {
-      http = await startHttpServer(listen, {
+  try {
+    http = await serveHttp(
+      listen,
+      {
         health: () => liveness.report(),
         ready: readiness,
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.text() }),
-      });
-    } catch (error) {
-      await pool.close();
-      throw new ConfigError(
-        'http',
-        `cannot listen on ${listen.host}:${listen.port}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-      );
-    }
+      },
+      log,
+    );
+  } catch (error) {
+    liveness.stop();
+    await pool.close();
+    throw error;
   }
 
   const service = pool.supervise(task, { replicas: workers });

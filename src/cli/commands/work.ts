@@ -7,7 +7,6 @@
 
 import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../../errors.js';
-import { type HttpService, startHttpServer } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
@@ -29,6 +28,7 @@ import {
 } from '../config.js';
 import { connectQueue } from '../connect.js';
 import { handleSignals } from '../lifecycle.js';
+import { serveHttp } from '../serve.js';
 import { DEFAULT_GRACE_MS } from '../settings.js';
 import { readWorkersFile } from '../workers-file.js';
 import { logJobs, logPool } from './job-logs.js';
@@ -42,7 +42,7 @@ interface WorkSettings {
   concurrency: number;
   graceMs: number;
   http: { host: string; port: number } | undefined;
-  autoscale: { min: number; max: number } | undefined;
+  autoscale: { min: number; max: number; intervalMs: number } | undefined;
   workersFile: string | undefined;
 }
 
@@ -58,7 +58,8 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   if (min !== undefined && max !== undefined && min > max)
     throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
   const workers = workerCount(raw, 'workers');
-  const autoscale = min === undefined || max === undefined ? undefined : { min, max };
+  const intervalMs = integer(raw, 'scaleIntervalMs', 100) ?? 2_000;
+  const autoscale = min === undefined || max === undefined ? undefined : { min, max, intervalMs };
   return {
     app: required(raw, 'app'),
     url: queueUrl(raw),
@@ -116,26 +117,22 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
     return pool.size;
   };
 
-  let http: HttpService | undefined;
-  if (settings.http !== undefined) {
-    try {
-      http = await startHttpServer(settings.http, {
-        health: () => liveness.report(),
-        ready: readiness,
-        metrics: async () => ({
-          contentType: metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
-          body: metrics === undefined ? '' : await metrics.text(),
-        }),
-        resize: (size) => resize(resolveSize(size, 'size'), 'POST /workers'),
-      });
-    } catch (error) {
-      throw new ConfigError(
-        'http',
-        `cannot listen on ${settings.http.host}:${settings.http.port}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-      );
-    }
-    log.info({ address: `${http.address.host}:${http.address.port}` }, 'http: /healthz /readyz /metrics');
-  }
+  const http = await serveHttp(
+    settings.http,
+    {
+      health: () => liveness.report(),
+      ready: readiness,
+      metrics: async () => ({
+        contentType: metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
+        body: metrics === undefined ? '' : await metrics.text(),
+      }),
+      resize: (size) => resize(resolveSize(size, 'size'), 'POST /workers'),
+    },
+    log,
+  ).catch((error: unknown) => {
+    liveness.stop();
+    throw error;
+  });
 
   const shutdown = async (graceMs: number) => {
     autoscaler?.stop();

@@ -1,0 +1,183 @@
+/**
+ * The command's configuration: every flag also reads its environment variable, and a wrong
+ * value (typed or set by a manifest) is one line naming both, with exit code 2, before anything
+ * starts. Bad job input is refused whole: nothing is dispatched.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { wantedWorkers } from '../src/cli/autoscaler.js';
+import { httpAddress } from '../src/cli/config.js';
+import { ENV_NAMES, SETTINGS } from '../src/cli/settings.js';
+import { readWorkersFile } from '../src/cli/workers-file.js';
+import { QUEUE_APP_PATH, runCli } from './cli-helpers.js';
+import { tempDir } from './queue-helpers.js';
+
+/** Asserts the one-line usage error and exit code 2; returns the line. */
+function usageError(result: { status: number | null; stdout: string; stderr: string }): string {
+  assert.equal(result.status, 2, `exit 2; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+  assert.match(lines[0]!, /^multitask: /);
+  return lines[0]!;
+}
+
+describe('multitask configuration', () => {
+  it('names the flag and the environment variable of a bad value, whichever way it came', () => {
+    const cwd = tempDir();
+    const fromFlag = usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--workers', 'lots'], { cwd }));
+    assert.equal(
+      fromFlag,
+      'multitask: invalid --workers (MULTITASK_WORKERS): expected a worker count (4) or a share of the CPUs (50%, 0.5), got "lots"',
+    );
+    const fromEnv = usageError(
+      runCli(['work'], { cwd, env: { MULTITASK_APP: QUEUE_APP_PATH, MULTITASK_CONCURRENCY: '0' } }),
+    );
+    assert.match(
+      fromEnv,
+      /invalid --concurrency \(MULTITASK_CONCURRENCY\): expected an integer from 1 to 10000, got "0"/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH], { cwd, env: { MULTITASK_GRACE_MS: '-5' } })),
+      /--grace-ms \(MULTITASK_GRACE_MS\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--http', 'everywhere'], { cwd })),
+      /--http \(MULTITASK_HTTP\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--log-level', 'loud'], { cwd })),
+      /--log-level \(MULTITASK_LOG_LEVEL\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--min-workers', '2'], { cwd })),
+      /needs both --min-workers and --max-workers/,
+    );
+    assert.match(
+      usageError(
+        runCli(['work', '--app', QUEUE_APP_PATH, '--min-workers', '4', '--max-workers', '2'], { cwd }),
+      ),
+      /4 is above --max-workers \(2\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--queue', 'a b'], { cwd })),
+      /--queue \(MULTITASK_QUEUE\)/,
+    );
+  });
+
+  it('refuses an unknown flag, a missing or broken app, and a bad URL without showing its password', () => {
+    const cwd = tempDir();
+    assert.equal(
+      usageError(runCli(['work', '--wrkers', '2'], { cwd })),
+      "multitask: unknown option '--wrkers' (Did you mean --workers?)",
+    );
+    assert.match(usageError(runCli(['work'], { cwd })), /invalid --app \(MULTITASK_APP\): is required/);
+    assert.match(
+      usageError(runCli(['work', '--app', join(cwd, 'nope.js')], { cwd })),
+      /--app \(MULTITASK_APP\): no such file/,
+    );
+    const notAnApp = join(cwd, 'not-an-app.mjs');
+    writeFileSync(notAnApp, 'export const x = 1;\n');
+    assert.match(
+      usageError(runCli(['work', '--app', notAnApp], { cwd })),
+      /does not export an app made by defineApp/,
+    );
+    const badUrl = usageError(runCli(['status', '--url', 'mysql://root:hunter2@db/x'], { cwd }));
+    assert.match(badUrl, /--url \(MULTITASK_URL\)/);
+    assert.ok(!badUrl.includes('hunter2'), badUrl);
+    assert.match(usageError(runCli(['failed', 'explode'], { cwd })), /unknown action "explode"/);
+  });
+
+  it('says when the HTTP port is taken', async () => {
+    const cwd = tempDir();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const line = usageError(
+        runCli(['work', '--app', QUEUE_APP_PATH, '--http', `127.0.0.1:${port}`], { cwd }),
+      );
+      assert.match(
+        line,
+        new RegExp(`--http \\(MULTITASK_HTTP\\): cannot listen on 127.0.0.1:${port}: EADDRINUSE`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses a bad job line by its number and dispatches nothing from that input', () => {
+    const cwd = tempDir();
+    const lines = [
+      JSON.stringify({ task: 'Record', fields: { file: 'x', tag: 'a' } }),
+      JSON.stringify({ task: 'Missing', fields: {} }),
+    ].join('\n');
+    const line = usageError(
+      runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], { cwd, input: lines }),
+    );
+    assert.match(line, /line 2: Task "Missing" is not registered.*nothing was dispatched/);
+    assert.match(
+      usageError(
+        runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], { cwd, input: '{"task":"Record"\n' }),
+      ),
+      /line 1: not JSON/,
+    );
+    assert.match(
+      usageError(
+        runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], {
+          cwd,
+          input: '{"task":"Record","attempts":0}\n',
+        }),
+      ),
+      /line 1: .*attempts/,
+    );
+    assert.match(
+      usageError(runCli(['dispatch', '--app', QUEUE_APP_PATH, '--task', 'Record', '{not json'], { cwd })),
+      /the task fields is not JSON/,
+    );
+    const status = runCli(['status', '--queue', 'bad', '--json'], { cwd });
+    assert.equal(status.status, 0, status.stderr);
+    assert.equal((JSON.parse(status.stdout) as { ready: number }).ready, 0, 'nothing was dispatched');
+  });
+
+  it('has one environment variable per flag, all named MULTITASK_*', () => {
+    assert.equal(new Set(ENV_NAMES).size, Object.keys(SETTINGS).length);
+    for (const name of ENV_NAMES) assert.match(name, /^MULTITASK_[A-Z_]+$/);
+  });
+});
+
+describe('settings readers', () => {
+  it('reads --http as host:port, a bare port as loopback, and off as none', () => {
+    assert.deepEqual(httpAddress({}), { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(httpAddress({ http: '0.0.0.0:9000' }), { host: '0.0.0.0', port: 9000 });
+    assert.deepEqual(httpAddress({ http: '9100' }), { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(httpAddress({ http: '[::1]:9100' }), { host: '::1', port: 9100 });
+    assert.equal(httpAddress({ http: 'off' }), undefined);
+    assert.throws(() => httpAddress({ http: '1.2.3.4:99999' }), /MULTITASK_HTTP/);
+  });
+
+  it('reads a workers file as a bare value or a MULTITASK_WORKERS= line', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'workers');
+    writeFileSync(file, '6\n');
+    assert.equal(await readWorkersFile(file), 6);
+    writeFileSync(file, '# scaled by ops\nOTHER=1\nMULTITASK_WORKERS="3"\n');
+    assert.equal(await readWorkersFile(file), 3);
+    writeFileSync(file, 'many\n');
+    await assert.rejects(
+      readWorkersFile(file),
+      /--workers-file \(MULTITASK_WORKERS_FILE\).*holds no worker count/,
+    );
+    await assert.rejects(readWorkersFile(join(dir, 'missing')), /cannot read .*ENOENT/);
+  });
+
+  it('sizes the pool to the backlog, a worker per `concurrency` jobs, within the bounds', () => {
+    const bounds = { min: 1, max: 8, concurrency: 4 };
+    assert.equal(wantedWorkers({ ready: 0, inFlight: 0 }, bounds), 1);
+    assert.equal(wantedWorkers({ ready: 9, inFlight: 3 }, bounds), 3);
+    assert.equal(wantedWorkers({ ready: 13, inFlight: 0 }, bounds), 4);
+    assert.equal(wantedWorkers({ ready: 10_000, inFlight: 32 }, bounds), 8);
+  });
+});
