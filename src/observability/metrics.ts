@@ -26,6 +26,11 @@ export interface MetricsSources {
   ready: () => boolean;
 }
 
+/** Worker threads up and taking work (booted, not stopping). */
+export function workersAlive(pool: Pool): number {
+  return pool.stats().workers.filter((worker) => worker.state === 'idle' || worker.state === 'busy').length;
+}
+
 /** The metrics of one `multitask work` process. */
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -70,7 +75,7 @@ export class ServiceMetrics {
       help: 'Worker threads up and taking work.',
       registers,
       collect() {
-        this.set(pool.stats().workers.filter((w) => w.state === 'idle' || w.state === 'busy').length);
+        this.set(workersAlive(pool));
       },
     });
     new Gauge({

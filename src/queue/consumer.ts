@@ -5,7 +5,7 @@
  * retried after a backoff, given back, or moved to the failed store.
  */
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption, MultitaskError } from '../errors.js';
 import type { Call, SubmitSpec } from '../pool/call.js';
 import { nonNegative, positiveInteger } from '../pool/options.js';
@@ -122,6 +122,8 @@ export class Consumer extends EventEmitter {
     this.#host = host;
     this.#transport = transport;
     this.#retry = queueOptions.retry;
+    // Every job in flight listens on this one signal: hundreds of listeners are expected.
+    setMaxListeners(0, this.#giveBack.signal);
     this.ready = host.registry.then(async (registry) => {
       this.#registry = registry;
       if (this.#state !== 'starting') return;

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
-import { ServiceMetrics } from '../../observability/metrics.js';
+import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
 import type { Task } from '../../task/task.js';
@@ -49,8 +49,8 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
   const liveness = new LivenessMonitor();
   liveness.start();
   const readiness = () => {
-    const { state, workers: threads } = pool.stats();
-    const alive = threads.filter((worker) => worker.state === 'idle' || worker.state === 'busy').length;
+    const { state } = pool.stats();
+    const alive = workersAlive(pool);
     return { ok: !stopping && state === 'running' && alive > 0, state, workersAlive: alive };
   };
   const metrics = new ServiceMetrics({ pool, ready: () => readiness().ok });

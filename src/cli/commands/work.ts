@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../../errors.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
-import { ServiceMetrics } from '../../observability/metrics.js';
+import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
 import type { Consumer } from '../../queue/consumer.js';
@@ -97,11 +97,9 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
 
   const liveness = new LivenessMonitor();
   liveness.start();
-  const workersAlive = () =>
-    pool?.stats().workers.filter((worker) => worker.state === 'idle' || worker.state === 'busy').length ?? 0;
   const readiness = () => {
     const brokerConnected = queue?.connected ?? false;
-    const alive = workersAlive();
+    const alive = pool === undefined ? 0 : workersAlive(pool);
     return {
       ok: phase === 'running' && brokerConnected && alive > 0,
       phase,
