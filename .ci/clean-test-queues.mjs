@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import amqp from 'amqplib';
 
-const TEST_QUEUE = /^(amqp|proc-amqp|poison-amqp|reconnect|bench|dbg|probe|smoke)[.\w-]*$/;
+const TEST_QUEUE = /^(amqp|proc-amqp|poison-amqp|cli-amqp|reconnect|bench|dbg|probe|smoke)[.\w-]*$/;
 const url = process.env.MULTITASK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 const names = execFileSync('rabbitmqctl', ['-q', '--no-table-headers', 'list_queues', 'name'], {

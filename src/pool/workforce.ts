@@ -155,7 +155,19 @@ export class Workforce extends Scheduler {
       const endedByPool = reason !== undefined && reason !== 'setupFailed';
       const bootFailure = !endedByPool && (!worker.ready || (!hadWork && !worker.retiring));
       if (bootFailure) {
-        this.#onBootFailure(worker.setupError ?? crashError(worker.id, exitCode, threadError));
+        const crash = crashError(worker.id, exitCode, threadError);
+        // A thread that died before its app was up failed to boot, as a throwing setup does:
+        // the calls it leaves are not at fault (a queue gives their jobs back uncounted).
+        this.#onBootFailure(
+          worker.setupError ??
+            (worker.ready
+              ? crash
+              : new MultitaskError(
+                  ErrorCode.APP_SETUP_FAILED,
+                  `Worker ${worker.id} died before its app was up: ${crash.message}`,
+                  { cause: crash, workerId: worker.id },
+                )),
+        );
       } else {
         if (reason !== 'retire') this.workerRestarts++;
         this.#fill();
