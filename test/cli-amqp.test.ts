@@ -4,6 +4,7 @@
  * metrics, and drains on SIGTERM with nothing lost.
  */
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { METRIC, ROUTES } from '../src/http/routes.js';
@@ -12,13 +13,16 @@ import { eventually } from './helpers.js';
 import {
   AMQP_TEST_URL,
   amqpSkipReason,
+  ctlSkipReason,
   deleteAmqpQueue,
+  dropConnections,
   runLines,
   tempDir,
   uniqueQueue,
 } from './queue-helpers.js';
 
 const skip = await amqpSkipReason();
+const ctlSkip = skip === undefined ? ctlSkipReason() : skip;
 
 describe('multitask work (RabbitMQ)', { skip }, () => {
   const queue = uniqueQueue('cli-amqp');
@@ -111,5 +115,26 @@ describe('multitask work (RabbitMQ)', { skip }, () => {
     const counts = JSON.parse(status.stdout) as { ready: number; failed: number };
     assert.equal(counts.failed, 0);
     assert.equal(counts.ready + new Set(ended).size, 12, 'completed + still queued = dispatched');
+  });
+
+  it('is unready while the broker connection is down, says so, and is ready again once it is back', {
+    skip: ctlSkip,
+  }, async () => {
+    const cwd = tempDir();
+    const work = new CliProcess(
+      ['work', '--app', QUEUE_APP_PATH, '--workers', '1', '--http', '127.0.0.1:0'],
+      {
+        cwd,
+        env: { MULTITASK_URL: AMQP_TEST_URL, MULTITASK_QUEUE: queue },
+      },
+    );
+    const base = await work.httpBase();
+    await eventually(async () => (await http(base, ROUTES.ready)).status === 200);
+    const name = `multitask work ${hostname()} ${work.child.pid}`;
+    assert.ok(dropConnections(name) >= 1, `the broker lists the connection as "${name}"`);
+    await work.waitForLine('broker connection lost; not ready until it is back');
+    await work.waitForLine('broker connection back');
+    await eventually(async () => (await http(base, ROUTES.ready)).status === 200);
+    assert.equal(await work.stop(), 0, work.output);
   });
 });

@@ -2,7 +2,6 @@
 // consumer takes jobs again, and a dispatch made meanwhile is confirmed once the broker is back.
 // Only this test's connection is closed (rabbitmqctl close_connection), so other tests run on.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -12,7 +11,9 @@ import { eventually } from './helpers.js';
 import {
   AMQP_TEST_URL,
   amqpSkipReason,
+  ctlSkipReason,
   deleteAmqpQueue,
+  dropConnections,
   QUEUE_APP,
   runLines,
   tempDir,
@@ -21,30 +22,6 @@ import {
 
 const dir = tempDir();
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function rabbitmqctl(...args: string[]): string {
-  return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8', timeout: 30_000 });
-}
-
-function ctlSkipReason(): string | undefined {
-  try {
-    rabbitmqctl('status');
-    return undefined;
-  } catch {
-    if (process.env.CI) throw new Error('rabbitmqctl cannot reach the local broker, and CI is set');
-    return 'rabbitmqctl cannot reach the broker (a remote broker?): the reconnection test needs it';
-  }
-}
-
-/** Closes the broker side of every connection named `name`; returns how many. */
-function dropConnections(name: string): number {
-  const rows = rabbitmqctl('--no-table-headers', 'list_connections', 'pid', 'client_properties').split('\n');
-  const pids = rows
-    .filter((row) => row.includes(`{"connection_name","${name}"}`))
-    .map((row) => row.split('\t')[0]!);
-  for (const pid of pids) rabbitmqctl('close_connection', pid, 'test: the broker drops the connection');
-  return pids.length;
-}
 
 const skip = (await amqpSkipReason()) ?? ctlSkipReason();
 

@@ -3,6 +3,7 @@
  * which must be there under CI and may be missing locally (those tests then skip, saying how
  * to start one).
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -80,4 +81,29 @@ export async function deleteAmqpQueue(queue: string): Promise<void> {
   } finally {
     await connection.close();
   }
+}
+
+function rabbitmqctl(...args: string[]): string {
+  return execFileSync('rabbitmqctl', ['-q', ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** Why tests that drive the local broker with rabbitmqctl skip (an error under CI). */
+export function ctlSkipReason(): string | undefined {
+  try {
+    rabbitmqctl('status');
+    return undefined;
+  } catch {
+    if (process.env.CI) throw new Error('rabbitmqctl cannot reach the local broker, and CI is set');
+    return 'rabbitmqctl cannot reach the broker (a remote broker?): the reconnection test needs it';
+  }
+}
+
+/** Closes the broker side of every connection named `name`; returns how many. */
+export function dropConnections(name: string): number {
+  const rows = rabbitmqctl('--no-table-headers', 'list_connections', 'pid', 'client_properties').split('\n');
+  const pids = rows
+    .filter((row) => row.includes(`{"connection_name","${name}"}`))
+    .map((row) => row.split('\t')[0]!);
+  for (const pid of pids) rabbitmqctl('close_connection', pid, 'test: the broker drops the connection');
+  return pids.length;
 }

@@ -5,6 +5,7 @@
  * `--connect-timeout-ms`.
  */
 
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../errors.js';
 import { backoffDelay } from '../pool/restart-policy.js';
@@ -18,6 +19,8 @@ export interface ConnectOptions {
   log: Logger;
   /** Give up after this long (ms); undefined: never. */
   timeoutMs?: number | undefined;
+  /** The command, in the connection's name as the broker shows it: `multitask work host pid`. */
+  command: string;
   /** Stop trying (shutdown asked while waiting): resolves undefined. */
   signal?: AbortSignal | undefined;
 }
@@ -41,6 +44,7 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
       const queue = await openQueue(options.url, {
         app: options.app,
         connectTimeoutMs: Math.max(0, Math.min(ROUND_MS, deadline - Date.now())),
+        connectionName: connectionName(options.command),
         onConnectRetry: ({ delayMs, error }) => {
           tries++;
           log.warn(
@@ -62,6 +66,11 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
       await sleep(pause, signal);
     }
   }
+}
+
+/** What the broker's connection list shows for this process, so an operator finds it. */
+export function connectionName(command: string): string {
+  return `multitask ${command} ${hostname()} ${process.pid}`;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -69,7 +69,13 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
     jobs = await readJobLines(input, registry, defaults);
   }
 
-  const queue = await connectQueue({ url, app: app.url, log, timeoutMs: connectTimeoutMs });
+  const queue = await connectQueue({
+    command: 'dispatch',
+    url,
+    app: app.url,
+    log,
+    timeoutMs: connectTimeoutMs,
+  });
   if (queue === undefined) return 1;
   try {
     if (taskName !== undefined) {

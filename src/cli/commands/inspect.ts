@@ -20,7 +20,7 @@ async function withQueue(
   const url = queueUrl(raw);
   const name = queueSetting(raw);
   const timeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
-  const queue = await connectQueue({ url, log, timeoutMs });
+  const queue = await connectQueue({ command: 'inspect', url, log, timeoutMs });
   if (queue === undefined) return 1;
   try {
     await use(queue, name);

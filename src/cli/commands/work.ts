@@ -190,7 +190,13 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
   );
 
   try {
-    queue = await connectQueue({ url: settings.url, app: app.url, log, signal: connecting.signal });
+    queue = await connectQueue({
+      command: 'work',
+      url: settings.url,
+      app: app.url,
+      log,
+      signal: connecting.signal,
+    });
     if (queue === undefined) return await done;
     queue.on('disconnected', () =>
       log.warn({ url: queue?.url }, 'broker connection lost; not ready until it is back'),
