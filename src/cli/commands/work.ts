@@ -6,275 +6,267 @@
  */
 
 import type { Logger } from 'pino';
-import { ErrorCode, hasCode } from '../../errors.js';
+import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
 import type { Consumer } from '../../queue/consumer.js';
 import type { Queue } from '../../queue/queue.js';
-import { prepareApp } from '../app.js';
+import { type PreparedApp, prepareApp } from '../app.js';
 import { Autoscaler } from '../autoscaler.js';
-import {
-  ConfigError,
-  httpAddress,
-  integer,
-  optional,
-  queue as queueSetting,
-  queueUrl,
-  type RawSettings,
-  required,
-  workerCount,
-} from '../config.js';
+import type { RawSettings } from '../config.js';
 import { connectQueue } from '../connect.js';
 import { handleSignals } from '../lifecycle.js';
 import { serveHttp } from '../serve.js';
-import { DEFAULT_GRACE_MS } from '../settings.js';
 import { readWorkersFile } from '../workers-file.js';
 import { logJobs, logPool } from './job-logs.js';
+import { readWorkSettings, type WorkSettings } from './work-settings.js';
 
-/** `work`'s settings, checked. */
-interface WorkSettings {
-  app: string;
-  url: string | undefined;
-  queue: string;
-  workers: number;
-  concurrency: number;
-  graceMs: number;
-  http: { host: string; port: number } | undefined;
-  autoscale: { min: number; max: number; intervalMs: number } | undefined;
-  workersFile: string | undefined;
-}
-
-/** Checks every setting before anything starts, so a mistake costs nothing but its message. */
-export function readWorkSettings(raw: RawSettings): WorkSettings {
-  const min = workerCount(raw, 'minWorkers');
-  const max = workerCount(raw, 'maxWorkers');
-  if ((min === undefined) !== (max === undefined))
-    throw new ConfigError(
-      min === undefined ? 'minWorkers' : 'maxWorkers',
-      'the autoscaler needs both --min-workers and --max-workers',
-    );
-  if (min !== undefined && max !== undefined && min > max)
-    throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
-  const workers = workerCount(raw, 'workers');
-  const intervalMs = integer(raw, 'scaleIntervalMs', 100) ?? 2_000;
-  const autoscale = min === undefined || max === undefined ? undefined : { min, max, intervalMs };
-  return {
-    app: required(raw, 'app'),
-    url: queueUrl(raw),
-    queue: queueSetting(raw),
-    workers:
-      autoscale === undefined
-        ? (workers ?? resolveSize('100%'))
-        : Math.min(max!, Math.max(min!, workers ?? min!)),
-    concurrency: integer(raw, 'concurrency', 1, 10_000) ?? 1,
-    graceMs: integer(raw, 'graceMs', 0) ?? DEFAULT_GRACE_MS,
-    http: httpAddress(raw),
-    autoscale,
-    workersFile: optional(raw, 'workersFile'),
-  };
-}
-
+/** Where the service is in its life; only `running` is ready. */
 type Phase = 'connecting' | 'starting' | 'running' | 'draining' | 'stopped';
 
 /** Runs the service until a signal stops it; resolves with the exit code. */
 export async function work(raw: RawSettings, log: Logger): Promise<number> {
   const settings = readWorkSettings(raw);
-  const app = await prepareApp(settings.app);
-  let phase: Phase = 'connecting';
-  let queue: Queue | undefined;
-  let pool: Pool | undefined;
-  let consumer: Consumer | undefined;
-  let metrics: ServiceMetrics | undefined;
-  let autoscaler: Autoscaler | undefined;
-  let exitCode = 0;
-  const connecting = new AbortController();
-  let finished!: (code: number) => void;
-  const done = new Promise<number>((resolve) => {
-    finished = resolve;
-  });
-
-  const liveness = new LivenessMonitor();
-  liveness.start();
-  const readiness = () => {
-    const brokerConnected = queue?.connected ?? false;
-    const alive = pool === undefined ? 0 : workersAlive(pool);
-    return {
-      ok: phase === 'running' && brokerConnected && alive > 0,
-      phase,
-      brokerConnected,
-      workersAlive: alive,
-    };
-  };
-
-  const resize = async (size: number, why: string) => {
-    if (pool === undefined || phase !== 'running') throw new Error(`not running (${phase})`);
-    log.info({ from: pool.size, to: size, why }, 'resizing the pool');
-    await pool.resize(size);
-    return pool.size;
-  };
-
-  const http = await serveHttp(
-    settings.http,
-    {
-      health: () => liveness.report(),
-      ready: readiness,
-      metrics: async () => ({
-        contentType: metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
-        body: metrics === undefined ? '' : await metrics.text(),
-      }),
-      resize: (size) => resize(resolveSize(size, 'size'), 'POST /workers'),
-    },
-    log,
-  ).catch((error: unknown) => {
-    liveness.stop();
-    throw error;
-  });
-
-  const shutdown = async (graceMs: number) => {
-    autoscaler?.stop();
-    try {
-      await consumer?.stop({ graceMs });
-      await pool?.close({ graceMs: Math.min(graceMs, 1_000) });
-      await queue?.close();
-    } catch (error) {
-      log.error({ err: error }, 'shutdown failed');
-      exitCode = 1;
-    }
-    phase = 'stopped';
-    await http?.close();
-    liveness.stop();
-    const counts = consumer?.counts;
-    log.info({ ...counts, exitCode }, 'stopped');
-    finished(exitCode);
-  };
-
+  const service = new WorkService(settings, await prepareApp(settings.app), log);
+  await service.listen();
   const removeSignals = handleSignals(
     {
-      graceful(signal) {
-        if (phase === 'connecting') {
-          log.info({ signal }, 'stopping before the queue connected');
-          connecting.abort();
-          phase = 'stopped';
-          void http?.close().then(() => finished(0));
-          return;
-        }
-        log.info(
-          { signal, graceMs: settings.graceMs, inFlight: consumer?.counts.inFlight ?? 0 },
-          'draining: no new jobs; jobs in flight get the grace to finish',
-        );
-        phase = 'draining';
-        void shutdown(settings.graceMs);
-      },
-      immediate(signal) {
-        log.warn(
-          { signal, inFlight: consumer?.counts.inFlight ?? 0 },
-          'stopping now: jobs in flight go back to the queue',
-        );
-        void consumer?.stop({ graceMs: 0 });
-      },
-      reload() {
-        if (settings.workersFile === undefined) {
-          log.warn(
-            'SIGHUP: nothing to re-read; name a file with --workers-file (MULTITASK_WORKERS_FILE): a running process cannot see a new MULTITASK_WORKERS',
-          );
-          return;
-        }
-        readWorkersFile(settings.workersFile)
-          .then((size) => resize(size, `SIGHUP (${settings.workersFile})`))
-          .catch((error: Error) => log.error({ err: error.message }, 'SIGHUP: resize refused'));
-      },
+      graceful: (signal) => service.drain(signal),
+      immediate: (signal) => service.stopNow(signal),
+      reload: () => service.reload(),
     },
     log,
   );
-
   try {
-    queue = await connectQueue({
-      command: 'work',
-      url: settings.url,
-      app: app.url,
-      log,
-      signal: connecting.signal,
+    await service.start();
+    return await service.finished;
+  } finally {
+    removeSignals();
+  }
+}
+
+/** The parts of a running `work` process, and the moves between its phases. */
+class WorkService {
+  /** Resolves with the exit code once everything is closed. */
+  readonly finished: Promise<number>;
+  readonly #settings: WorkSettings;
+  readonly #app: PreparedApp;
+  readonly #log: Logger;
+  readonly #liveness = new LivenessMonitor();
+  readonly #connecting = new AbortController();
+  #phase: Phase = 'connecting';
+  #exitCode = 0;
+  #finish!: (code: number) => void;
+  #http: HttpService | undefined;
+  #queue: Queue | undefined;
+  #pool: Pool | undefined;
+  #consumer: Consumer | undefined;
+  #metrics: ServiceMetrics | undefined;
+  #autoscaler: Autoscaler | undefined;
+
+  constructor(settings: WorkSettings, app: PreparedApp, log: Logger) {
+    this.#settings = settings;
+    this.#app = app;
+    this.#log = log;
+    this.finished = new Promise((resolve) => {
+      this.#finish = resolve;
     });
-    if (queue === undefined) return await done;
-    queue.on('disconnected', () =>
-      log.warn({ url: queue?.url }, 'broker connection lost; not ready until it is back'),
-    );
-    queue.on('reconnecting', ({ attempt, delayMs, error }) =>
-      log.warn(
-        { url: queue?.url, attempt, retryInMs: Math.round(delayMs), err: error.message },
-        'broker unreachable, retrying',
-      ),
-    );
-    queue.on('connected', () => log.info({ url: queue?.url }, 'broker connection back'));
-    if (phase !== 'connecting') {
-      await queue.close();
-      return await done;
+  }
+
+  /** Starts the probes first: alive at once, ready only once consuming. */
+  async listen(): Promise<void> {
+    this.#liveness.start();
+    try {
+      this.#http = await serveHttp(
+        this.#settings.http,
+        {
+          health: () => this.#liveness.report(),
+          ready: () => this.#readiness(),
+          metrics: async () => ({
+            contentType: this.#metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
+            body: this.#metrics === undefined ? '' : await this.#metrics.text(),
+          }),
+          resize: (size) => this.#resize(resolveSize(size, 'size'), 'POST /workers'),
+        },
+        this.#log,
+      );
+    } catch (error) {
+      this.#liveness.stop();
+      throw error;
     }
-    phase = 'starting';
-    pool = new Pool({
-      app: app.url,
+  }
+
+  /** Connects (waiting for the broker as long as it takes), then consumes. */
+  async start(): Promise<void> {
+    const settings = this.#settings;
+    let queue: Queue | undefined;
+    try {
+      queue = await connectQueue({
+        command: 'work',
+        url: settings.url,
+        app: this.#app.url,
+        log: this.#log,
+        signal: this.#connecting.signal,
+      });
+    } catch (error) {
+      this.#log.fatal({ err: error }, 'cannot open the queue');
+      this.#exitCode = 1;
+      await this.#close();
+      return;
+    }
+    if (queue === undefined) return;
+    if (this.#phase !== 'connecting') {
+      // Stopped while the last attempt was connecting.
+      await queue.close();
+      return;
+    }
+    this.#queue = queue;
+    this.#watchConnection(queue);
+    this.#phase = 'starting';
+    const pool = new Pool({
+      app: this.#app.url,
       size: settings.workers,
       concurrency: settings.concurrency,
       graceMs: settings.graceMs,
-      execArgv: app.workerExecArgv,
+      execArgv: this.#app.workerExecArgv,
     });
-    logPool(pool, log);
+    this.#pool = pool;
+    logPool(pool, this.#log);
     pool.on('crashLoop', ({ taskName, error }) => {
-      if (taskName !== undefined || phase !== 'running') return;
-      // The app cannot boot: say so loudly and exit non-zero, so the orchestrator shows it.
-      log.fatal({ err: error }, 'the app cannot start in any worker; stopping');
-      exitCode = 1;
-      phase = 'draining';
-      void shutdown(0);
+      if (taskName !== undefined || this.#phase === 'draining' || this.#phase === 'stopped') return;
+      // The app cannot boot in any worker: exit non-zero, so the orchestrator shows it.
+      this.#log.fatal({ err: error }, 'the app cannot start in any worker; stopping');
+      this.#exitCode = 1;
+      this.#phase = 'draining';
+      void this.#shutdown(0);
     });
-    consumer = pool.consume(queue, { queue: settings.queue, concurrency: settings.concurrency });
-    metrics = new ServiceMetrics({
+    const consumer = pool.consume(queue, { queue: settings.queue, concurrency: settings.concurrency });
+    this.#consumer = consumer;
+    this.#metrics = new ServiceMetrics({
       pool,
       queue: { queue, name: settings.queue },
-      ready: () => readiness().ok,
+      ready: () => this.#readiness().ok,
     });
-    metrics.observe(consumer);
-    logJobs(consumer, log);
-    await consumer.ready;
-    if (phase === 'starting') {
-      phase = 'running';
-      log.info(
-        {
-          queue: settings.queue,
-          workers: pool.size,
-          concurrency: settings.concurrency,
-          autoscale: settings.autoscale,
-        },
-        'consuming',
+    this.#metrics.observe(consumer);
+    logJobs(consumer, this.#log);
+    try {
+      await consumer.ready;
+    } catch (error) {
+      if (this.#phase !== 'starting') return;
+      this.#log.fatal({ err: error }, 'cannot consume');
+      this.#exitCode = 1;
+      this.#phase = 'draining';
+      void this.#shutdown(0);
+      return;
+    }
+    if (this.#phase !== 'starting') return;
+    this.#phase = 'running';
+    const { queue: name, concurrency, autoscale } = settings;
+    this.#log.info({ queue: name, workers: pool.size, concurrency, autoscale }, 'consuming');
+    if (autoscale !== undefined) {
+      this.#autoscaler = new Autoscaler(pool, queue, name, { ...autoscale, concurrency }, this.#log);
+      this.#autoscaler.start();
+    }
+  }
+
+  /** First SIGTERM/SIGINT: unready, no new jobs, the grace for those in flight. */
+  drain(signal: NodeJS.Signals): void {
+    if (this.#phase === 'connecting') {
+      this.#log.info({ signal }, 'stopping before the queue connected');
+      this.#connecting.abort();
+      void this.#close();
+      return;
+    }
+    if (this.#phase === 'draining' || this.#phase === 'stopped') return;
+    this.#log.info(
+      { signal, graceMs: this.#settings.graceMs, inFlight: this.#consumer?.counts.inFlight ?? 0 },
+      'draining: no new jobs; jobs in flight get the grace to finish',
+    );
+    this.#phase = 'draining';
+    void this.#shutdown(this.#settings.graceMs);
+  }
+
+  /** Second signal: what is in flight goes back to the queue now. */
+  stopNow(signal: NodeJS.Signals): void {
+    this.#log.warn(
+      { signal, inFlight: this.#consumer?.counts.inFlight ?? 0 },
+      'stopping now: jobs in flight go back to the queue',
+    );
+    void this.#consumer?.stop({ graceMs: 0 });
+  }
+
+  /** SIGHUP: the worker count from the workers file. */
+  reload(): void {
+    const file = this.#settings.workersFile;
+    if (file === undefined) {
+      this.#log.warn(
+        'SIGHUP: nothing to re-read; name a file with --workers-file (MULTITASK_WORKERS_FILE): a running process cannot see a new MULTITASK_WORKERS',
       );
-      if (settings.autoscale !== undefined) {
-        autoscaler = new Autoscaler(
-          pool,
-          queue,
-          settings.queue,
-          { ...settings.autoscale, concurrency: settings.concurrency },
-          log,
-        );
-        autoscaler.start();
-      }
+      return;
     }
-    return await done;
-  } catch (error) {
-    if ((phase as Phase) === 'stopped') return await done;
-    if (hasCode(error, ErrorCode.APP_SETUP_FAILED) || hasCode(error, ErrorCode.CRASH_LOOP)) {
-      log.fatal({ err: error }, 'the app cannot start; stopping');
-    } else if (!(error instanceof ConfigError)) {
-      log.fatal({ err: error }, 'cannot start');
+    readWorkersFile(file)
+      .then((size) => this.#resize(size, `SIGHUP (${file})`))
+      .catch((error: Error) => this.#log.error({ err: error.message }, 'SIGHUP: resize refused'));
+  }
+
+  #readiness() {
+    const brokerConnected = this.#queue?.connected ?? false;
+    const alive = this.#pool === undefined ? 0 : workersAlive(this.#pool);
+    return {
+      ok: this.#phase === 'running' && brokerConnected && alive > 0,
+      phase: this.#phase,
+      brokerConnected,
+      workersAlive: alive,
+    };
+  }
+
+  async #resize(size: number, why: string): Promise<number> {
+    const pool = this.#pool;
+    if (pool === undefined || this.#phase !== 'running') throw new Error(`not running (${this.#phase})`);
+    this.#log.info({ from: pool.size, to: size, why }, 'resizing the pool');
+    await pool.resize(size);
+    return pool.size;
+  }
+
+  #watchConnection(queue: Queue): void {
+    const url = queue.url;
+    queue.on('disconnected', () =>
+      this.#log.warn({ url }, 'broker connection lost; not ready until it is back'),
+    );
+    queue.on('reconnecting', ({ attempt, delayMs, error }) =>
+      this.#log.warn(
+        { url, attempt, retryInMs: Math.round(delayMs), err: error.message },
+        'broker unreachable, retrying',
+      ),
+    );
+    queue.on('connected', () => this.#log.info({ url }, 'broker connection back'));
+  }
+
+  /** Consumer first (its grace), then the pool, then the queue, then the probes. */
+  async #shutdown(graceMs: number): Promise<void> {
+    this.#autoscaler?.stop();
+    try {
+      await this.#consumer?.stop({ graceMs });
+      await this.#pool?.close({ graceMs: Math.min(graceMs, 1_000) });
+    } catch (error) {
+      this.#log.error({ err: error }, 'shutdown failed');
+      this.#exitCode = 1;
     }
-    phase = 'draining';
-    exitCode = 1;
-    void shutdown(0);
-    const code = await done;
-    if (error instanceof ConfigError) throw error;
-    return code;
-  } finally {
-    removeSignals();
+    await this.#close();
+  }
+
+  async #close(): Promise<void> {
+    if (this.#phase === 'stopped') return;
+    this.#phase = 'stopped';
+    await this.#queue?.close().catch((error: unknown) => {
+      this.#log.error({ err: error }, 'closing the queue failed');
+      this.#exitCode = 1;
+    });
+    await this.#http?.close();
+    this.#liveness.stop();
+    this.#log.info({ ...this.#consumer?.counts, exitCode: this.#exitCode }, 'stopped');
+    this.#finish(this.#exitCode);
   }
 }
