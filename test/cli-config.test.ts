@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { wantedWorkers } from '../src/cli/autoscaler.js';
+import { lineRanges } from '../src/cli/commands/dispatch.js';
 import { httpAddress } from '../src/cli/config.js';
 import { ENV_NAMES, SETTINGS } from '../src/cli/settings.js';
 import { readWorkersFile } from '../src/cli/workers-file.js';
@@ -179,5 +180,10 @@ describe('settings readers', () => {
     assert.equal(wantedWorkers({ ready: 9, inFlight: 3 }, bounds), 3);
     assert.equal(wantedWorkers({ ready: 13, inFlight: 0 }, bounds), 4);
     assert.equal(wantedWorkers({ ready: 10_000, inFlight: 32 }, bounds), 8);
+  });
+
+  it('names the input lines a failed batch did not get confirmed, as ranges', () => {
+    assert.equal(lineRanges([9, 3, 4, 5, 12, 7]), 'lines 3-5, line 7, line 9, line 12');
+    assert.equal(lineRanges([1]), 'line 1');
   });
 });

@@ -28,8 +28,9 @@ import {
 import { connectQueue } from '../connect.js';
 import { taskInstance } from './task-instance.js';
 
-/** One job to send. */
+/** One job to send, and the input line it came from. */
 interface JobLine {
+  line: number;
   task: Task<unknown, never>;
   options: DispatchOptions;
 }
@@ -64,7 +65,7 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
       if (error instanceof UsageError) throw error;
       throw new ConfigError('task', (error as Error).message);
     }
-    jobs = [{ task, options: defaults }];
+    jobs = [{ line: 1, task, options: defaults }];
   } else {
     jobs = await readJobLines(input, registry, defaults);
   }
@@ -117,7 +118,7 @@ async function readJobLines(
     lineNumber++;
     if (line.trim() === '') continue;
     try {
-      jobs.push(jobLine(line, registry, defaults));
+      jobs.push({ line: lineNumber, ...jobLine(line, registry, defaults) });
     } catch (error) {
       throw new UsageError(`line ${lineNumber}: ${(error as Error).message}; nothing was dispatched`);
     }
@@ -127,7 +128,7 @@ async function readJobLines(
   return jobs;
 }
 
-function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions): JobLine {
+function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions): Omit<JobLine, 'line'> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -149,7 +150,11 @@ function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions
   return { task: taskInstance(registry, task, fields as Record<string, unknown>), options: merged };
 }
 
-/** Sends the jobs with a window of confirms outstanding, showing a bar on a terminal. */
+/**
+ * Sends the jobs with a window of confirms outstanding, showing a bar on a terminal. On the
+ * first failure it sends nothing more, waits for what is outstanding, and names the input
+ * lines the broker did not confirm, so the operator can send exactly those again.
+ */
 async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
   const bar =
     process.stderr.isTTY && jobs.length >= BAR_FROM
@@ -162,10 +167,18 @@ async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
   bar?.start(jobs.length, 0);
   let next = 0;
   let sent = 0;
+  let failure: Error | undefined;
+  const unconfirmed: number[] = [];
   const lane = async () => {
-    while (next < jobs.length) {
+    while (next < jobs.length && failure === undefined) {
       const job = jobs[next++]!;
-      await queue.dispatch(job.task, job.options);
+      try {
+        await queue.dispatch(job.task, job.options);
+      } catch (error) {
+        failure ??= error as Error;
+        unconfirmed.push(job.line);
+        continue;
+      }
       sent++;
       if (bar !== undefined && (sent % 64 === 0 || sent === jobs.length)) bar.update(sent);
     }
@@ -175,4 +188,22 @@ async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
   } finally {
     bar?.stop();
   }
+  if (failure === undefined) return;
+  for (const job of jobs.slice(next)) unconfirmed.push(job.line);
+  const code = (failure as { code?: string }).code;
+  throw new Error(
+    `dispatched ${sent} of ${jobs.length} jobs; not confirmed, send again: ${lineRanges(unconfirmed)} (${code === undefined ? '' : `${code}: `}${failure.message})`,
+  );
+}
+
+/** `3-7, 12`: line numbers as ranges. */
+export function lineRanges(lines: number[]): string {
+  const sorted = [...lines].sort((a, b) => a - b);
+  const ranges: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const start = sorted[i]!;
+    while (i + 1 < sorted.length && sorted[i + 1] === sorted[i]! + 1) i++;
+    ranges.push(start === sorted[i] ? `line ${start}` : `lines ${start}-${sorted[i]}`);
+  }
+  return ranges.join(', ');
 }

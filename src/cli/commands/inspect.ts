@@ -34,14 +34,20 @@ async function withQueue(
 export function status(raw: RawSettings, log: Logger): Promise<number> {
   return withQueue(raw, log, async (queue, name) => {
     const stats = await queue.stats(name);
-    if (raw.json) print(JSON.stringify({ queue: name, url: queue.url, ...stats }));
-    else {
-      print(`queue ${name} on ${queue.url}`);
-      print(`  ready      ${stats.ready}`);
-      print(`  in flight  ${stats.inFlight}`);
-      print(`  delayed    ${stats.delayed}`);
-      print(`  failed     ${stats.failed}`);
+    // Over AMQP the broker reports ready messages only; unacknowledged ones are each consumer's
+    // (its multitask_queue_unacked gauge), so this process, which holds none, cannot count them.
+    const inFlight = /^amqps?:/.test(queue.url) ? null : stats.inFlight;
+    if (raw.json) {
+      print(JSON.stringify({ queue: name, url: queue.url, ...stats, inFlight }));
+      return;
     }
+    print(`queue ${name} on ${queue.url}`);
+    print(`  ready      ${stats.ready}`);
+    print(
+      `  in flight  ${inFlight ?? "not reported over AMQP: sum the consumers' multitask_queue_unacked, or rabbitmqctl list_queues name messages_unacknowledged"}`,
+    );
+    print(`  delayed    ${stats.delayed}`);
+    print(`  failed     ${stats.failed}`);
   });
 }
 
