@@ -3,10 +3,12 @@
  * `multitask dispatch`, observed through its probes, metrics and logs, stopped by signals.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { METRIC, ROUTES } from '../src/http/routes.js';
-import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli } from './cli-helpers.js';
+import { CLI, CliProcess, cliEnv, http, metricValue, QUEUE_APP_PATH, runCli } from './cli-helpers.js';
 import { eventually } from './helpers.js';
 import { runLines, tempDir } from './queue-helpers.js';
 
@@ -199,5 +201,32 @@ describe('multitask work (embedded queue)', () => {
     assert.equal(typeof line.workerId, 'number');
     assert.equal(line.level, 30);
     assert.ok(work.lines.every((entry) => typeof entry.level === 'number' && typeof entry.time === 'number'));
+  });
+
+  it('shows a progress bar when dispatching a large batch on a terminal, and none when piped', (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      t.skip('util-linux `script` is needed to give the command a terminal');
+      return;
+    }
+    const cwd = tempDir();
+    const input = join(cwd, 'jobs.jsonl');
+    writeFileSync(
+      input,
+      `${Array.from({ length: 1000 }, () => '{"task":"Noop","fields":{"payload":"x"}}').join('\n')}\n`,
+    );
+    const command = [process.execPath, CLI, 'dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bar', input]
+      .map((part) => `'${part}'`)
+      .join(' ');
+    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd,
+      env: cliEnv(),
+      encoding: 'utf8',
+    });
+    assert.equal(onTerminal.status, 0, onTerminal.stdout);
+    assert.match(onTerminal.stdout, /dispatching \[=+\] 100% 1000\/1000 jobs/);
+    const piped = runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bar', input], { cwd });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.doesNotMatch(piped.stderr + piped.stdout, /dispatching \[/);
+    assert.equal(queueStatus(cwd, 'bar').ready, 2000);
   });
 });
