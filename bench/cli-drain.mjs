@@ -14,10 +14,35 @@ const jobs = Number(process.argv[2] ?? 20_000);
 async function drain(logLevel) {
   const cwd = mkdtempSync(join(tmpdir(), 'multitask-cli-bench-'));
   const input = `${Array.from({ length: jobs }, () => '{"task":"Noop","fields":{"payload":"x"}}').join('\n')}\n`;
-  const sent = spawnSync(process.execPath, [CLI, 'dispatch', '--app', APP, '--queue', 'bench'], { cwd, input, encoding: 'utf8' });
+  const sent = spawnSync(process.execPath, [CLI, 'dispatch', '--app', APP, '--queue', 'bench'], {
+    cwd,
+    input,
+    encoding: 'utf8',
+  });
   if (sent.status !== 0) throw new Error(sent.stderr);
   const started = performance.now();
-  const work = spawn(process.execPath, [CLI, 'work', '--app', APP, '--queue', 'bench', '--workers', '2', '--concurrency', '16', '--http', '127.0.0.1:0', '--log-level', logLevel, '--log-format', 'json'], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  const work = spawn(
+    process.execPath,
+    [
+      CLI,
+      'work',
+      '--app',
+      APP,
+      '--queue',
+      'bench',
+      '--workers',
+      '2',
+      '--concurrency',
+      '16',
+      '--http',
+      '127.0.0.1:0',
+      '--log-level',
+      logLevel,
+      '--log-format',
+      'json',
+    ],
+    { cwd, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let base;
   let logBytes = 0;
   work.stdout.on('data', (chunk) => {
@@ -35,10 +60,17 @@ async function drain(logLevel) {
   const seconds = (performance.now() - started) / 1000;
   work.kill('SIGTERM');
   await new Promise((resolve) => work.once('exit', resolve));
-  return { logLevel, jobsPerSecond: Math.round(jobs / seconds), seconds: seconds.toFixed(2), logMb: (logBytes / 1e6).toFixed(1) };
+  return {
+    logLevel,
+    jobsPerSecond: Math.round(jobs / seconds),
+    seconds: seconds.toFixed(2),
+    logMb: (logBytes / 1e6).toFixed(1),
+  };
 }
 
 const info = await drain('info');
 const debug = await drain('debug');
 console.table([info, debug]);
-console.log(`logging every job (debug) runs at ${(debug.jobsPerSecond / info.jobsPerSecond).toFixed(2)}x the default (info); ${jobs} jobs, start-up included`);
+console.log(
+  `logging every job (debug) runs at ${(debug.jobsPerSecond / info.jobsPerSecond).toFixed(2)}x the default (info); ${jobs} jobs, start-up included`,
+);

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { METRIC, ROUTES } from '../src/http/routes.js';
-import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli } from './cli-helpers.js';
+import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli, startWork } from './cli-helpers.js';
 import { eventually } from './helpers.js';
 import {
   AMQP_TEST_URL,
@@ -72,22 +72,7 @@ describe('multitask work (RabbitMQ)', { skip }, () => {
     const sent = runCli(['dispatch', '--app', QUEUE_APP_PATH], { cwd, env, input: jobs });
     assert.equal(sent.status, 0, sent.stderr);
 
-    const work = new CliProcess(
-      [
-        'work',
-        '--app',
-        QUEUE_APP_PATH,
-        '--workers',
-        '2',
-        '--concurrency',
-        '2',
-        '--http',
-        '127.0.0.1:0',
-        '--grace-ms',
-        '20000',
-      ],
-      { cwd, env },
-    );
+    const work = startWork(cwd, { extra: ['--grace-ms', '20000'], env });
     const base = await work.httpBase();
     await eventually(async () => (await http(base, ROUTES.ready)).status === 200);
     let metrics = '';

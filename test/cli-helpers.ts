@@ -155,3 +155,30 @@ export function metricValue(
   }
   return undefined;
 }
+
+/**
+ * `multitask work` on the fixture app with two workers of two jobs each and its HTTP server on a
+ * free loopback port; `queue` may also come from `env`.
+ */
+export function startWork(
+  cwd: string,
+  options: { queue?: string; extra?: string[]; env?: Record<string, string> } = {},
+): CliProcess {
+  const queue = options.queue === undefined ? [] : ['--queue', options.queue];
+  return new CliProcess(
+    [
+      'work',
+      '--app',
+      QUEUE_APP_PATH,
+      ...queue,
+      '--workers',
+      '2',
+      '--concurrency',
+      '2',
+      '--http',
+      '127.0.0.1:0',
+      ...(options.extra ?? []),
+    ],
+    { cwd, env: options.env ?? {} },
+  );
+}

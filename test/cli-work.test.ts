@@ -8,7 +8,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { METRIC, ROUTES } from '../src/http/routes.js';
-import { CLI, CliProcess, cliEnv, http, metricValue, QUEUE_APP_PATH, runCli } from './cli-helpers.js';
+import {
+  CLI,
+  cliEnv,
+  http,
+  metricValue,
+  QUEUE_APP_PATH,
+  runCli,
+  startWork as startWorkProcess,
+} from './cli-helpers.js';
 import { eventually } from './helpers.js';
 import { runLines, tempDir } from './queue-helpers.js';
 
@@ -39,23 +47,7 @@ function dispatchNaps(cwd: string, queue: string, count: number, ms: number, fil
 }
 
 function startWork(cwd: string, queue: string, extra: string[] = [], env: Record<string, string> = {}) {
-  return new CliProcess(
-    [
-      'work',
-      '--app',
-      QUEUE_APP_PATH,
-      '--queue',
-      queue,
-      '--workers',
-      '2',
-      '--concurrency',
-      '2',
-      '--http',
-      '127.0.0.1:0',
-      ...extra,
-    ],
-    { cwd, env },
-  );
+  return startWorkProcess(cwd, { queue, extra, env });
 }
 
 describe('multitask work (embedded queue)', () => {
