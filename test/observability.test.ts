@@ -3,6 +3,7 @@
  * loop, the router, and the metrics a real pool and queue produce (restarts included).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +16,40 @@ import { http, metricValue } from './cli-helpers.js';
 import { CrashTimes, FailTimes, Record } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 import { QUEUE_APP, tempDir } from './queue-helpers.js';
+
+describe('the service logger', () => {
+  const LOGGER = new URL('../src/observability/logger.ts', import.meta.url).href;
+  const logOnce = (options: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { createLogger } = await import(${JSON.stringify(LOGGER)});
+         createLogger(${options}).info({ jobId: 'j-1', password: 'hunter2' }, 'job completed');`,
+      ],
+      { encoding: 'utf8' },
+    );
+
+  it('writes pino JSON lines when not on a terminal, and readable lines when asked', () => {
+    const json = logOnce("{ level: 'info' }");
+    assert.equal(json.status, 0, json.stderr);
+    const line = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.equal(line.msg, 'job completed');
+    assert.equal(line.level, 30);
+    assert.equal(line.jobId, 'j-1');
+    assert.equal(line.password, '***', 'a field named password is censored');
+
+    const pretty = logOnce("{ level: 'info', format: 'pretty' }");
+    assert.equal(pretty.status, 0, pretty.stderr);
+    assert.throws(() => JSON.parse(pretty.stdout), 'not JSON');
+    assert.match(pretty.stdout, /INFO.*job completed/);
+    assert.match(pretty.stdout, /jobId: "j-1"/);
+    assert.doesNotMatch(pretty.stdout, /hunter2/);
+  });
+});
 
 describe('liveness', () => {
   it('reports a stuck event loop, and recovers once it turns again', async () => {
