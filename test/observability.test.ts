@@ -13,7 +13,7 @@ import { openQueue, Pool } from '../src/index.js';
 import { LivenessMonitor } from '../src/observability/liveness.js';
 import { ServiceMetrics } from '../src/observability/metrics.js';
 import { http, metricValue } from './cli-helpers.js';
-import { CrashTimes, FailTimes, Record } from './fixtures/queue-tasks.js';
+import { CrashTimes, FailTimes, Record as RecordRun } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 import { QUEUE_APP, tempDir } from './queue-helpers.js';
 
@@ -113,7 +113,7 @@ describe('service metrics', () => {
       app: QUEUE_APP,
       retry: { initialDelayMs: 10, maxDelayMs: 20 },
     });
-    await queue.dispatch(new Record(file, 'ok'), { queue: 'm' });
+    await queue.dispatch(new RecordRun(file, 'ok'), { queue: 'm' });
     await queue.dispatch(new FailTimes(1, file, 'flaky'), { queue: 'm' });
     await queue.dispatch(new FailTimes(9, file, 'bad'), { queue: 'm', attempts: 1 });
     await queue.dispatch(new CrashTimes(1, file, 'crash'), { queue: 'm' });
