@@ -176,7 +176,7 @@ describe('multitask work (embedded queue)', () => {
     assert.equal(queueStatus(cwd, 'fails').failed, 0);
   });
 
-  it('writes what tasks log with ctx.log into its own JSON log, naming worker, task and attempt', async () => {
+  it('writes what tasks log with ctx.log into its own JSON log, naming job, queue, worker, task and attempt', async () => {
     const cwd = tempDir();
     const said = runCli(
       ['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'logs', '--task', 'Say', '{"words":"hello"}'],
@@ -188,6 +188,8 @@ describe('multitask work (embedded queue)', () => {
     const line = await work.waitForLine('task says');
     assert.equal(await work.stop(), 0);
     assert.equal(line.words, 'hello');
+    assert.equal(line.jobId, said.stdout.trim(), 'the job id the dispatch printed');
+    assert.equal(line.queue, 'logs');
     assert.equal(line.task, 'Say');
     assert.equal(line.attempt, 1);
     assert.equal(typeof line.workerId, 'number');

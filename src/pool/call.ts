@@ -24,6 +24,8 @@ export interface Call {
   settled: boolean;
   /** Ended because the pool retired its worker, not because of the task: supervisors run it again. */
   preempted: boolean;
+  /** Added to the lines the task logs (a queued job's id and queue). */
+  readonly tags: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** What a submission carries besides the task. */
@@ -35,6 +37,8 @@ export interface SubmitSpec {
   signal?: AbortSignal | undefined;
   transfer?: TransferListItem[] | undefined;
   exclusive?: boolean;
+  /** Added to the lines the task logs with `ctx.log`. */
+  tags?: Record<string, unknown>;
 }
 
 /** A new call, queued nowhere yet, whose promise settles through `resolve` and `reject`. */
@@ -63,5 +67,6 @@ export function createCall(id: number, spec: SubmitSpec): Call {
     abortListener: undefined,
     settled: false,
     preempted: false,
+    tags: spec.tags,
   };
 }

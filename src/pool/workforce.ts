@@ -113,8 +113,10 @@ export class Workforce extends Scheduler {
     worker.terminate('setupFailed');
   }
 
-  onLog(_worker: WorkerHandle, record: TaskLogRecord): void {
-    this.emit('log', record);
+  onLog(worker: WorkerHandle, record: TaskLogRecord): void {
+    const { callId, ...line } = record;
+    const tags = callId === undefined ? undefined : worker.inflight.get(callId)?.tags;
+    this.emit('log', tags === undefined ? line : { ...line, fields: { ...tags, ...line.fields } });
   }
 
   onStopped(worker: WorkerHandle): void {

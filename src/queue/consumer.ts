@@ -184,6 +184,7 @@ export class Consumer extends EventEmitter {
       attempt: delivery.attempt,
       timeoutMs: job.timeoutMs,
       signal: this.#giveBack.signal,
+      tags: { jobId: job.id, queue: this.queue },
     });
     // The worker is read when the call settles: a crash may have moved the job to another one.
     call.promise.then(

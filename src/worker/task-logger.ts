@@ -11,8 +11,10 @@ export interface TaskLogRecord {
   /** Epoch ms. */
   time: number;
   msg: string;
-  /** Who logged it (worker, task, attempt) and the task's own fields. */
+  /** Who logged it (worker, task, attempt), the call's tags (a job's id and queue) and the task's own fields. */
   fields: Record<string, unknown>;
+  /** The pool's id of the call that logged, so the pool can add the call's tags; none for the app itself. */
+  callId?: number;
 }
 
 /** The lowest level that is written, from `MULTITASK_LOG_LEVEL` (default info). */
@@ -32,11 +34,14 @@ export function logThreshold(env: NodeJS.ProcessEnv = process.env): number {
 export function createTaskLogger(
   bindings: Record<string, unknown>,
   sink: (record: TaskLogRecord) => void,
+  callId?: number,
 ): TaskLogger {
   const minimum = logThreshold();
   const write = (level: TaskLogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LOG_LEVELS[level] < minimum) return;
-    sink({ level, time: Date.now(), msg, fields: { ...bindings, ...fields } });
+    const record: TaskLogRecord = { level, time: Date.now(), msg, fields: { ...bindings, ...fields } };
+    if (callId !== undefined) record.callId = callId;
+    sink(record);
   };
   return {
     debug: (message, fields) => write('debug', message, fields),

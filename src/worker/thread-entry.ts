@@ -55,8 +55,10 @@ class RunContext implements TaskContext<unknown> {
   readonly app: unknown;
   readonly attempt: number;
   readonly #taskName: string;
+  readonly #callId: number;
 
-  constructor(appValue: unknown, attempt: number, taskName: string) {
+  constructor(appValue: unknown, attempt: number, taskName: string, callId: number) {
+    this.#callId = callId;
     this.app = appValue;
     this.attempt = attempt;
     this.#taskName = taskName;
@@ -73,6 +75,7 @@ class RunContext implements TaskContext<unknown> {
     this.#log ??= createTaskLogger(
       { workerId: boot.workerId, task: this.#taskName, attempt: this.attempt },
       sendLog,
+      this.#callId,
     );
     return this.#log;
   }
@@ -163,7 +166,7 @@ function start(id: number, name: string, fields: TaskWire[2], attempt: number, s
   const slot = freeSlots.pop()!;
   Atomics.store(runningSlots, slot, id);
   let outcome: unknown;
-  const context = new RunContext(app, attempt, name);
+  const context = new RunContext(app, attempt, name, id);
   try {
     outcome = task.run(context);
   } catch (error) {

@@ -87,7 +87,7 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
     await sendAll(queue, jobs);
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `dispatched ${jobs.length} jobs to "${defaults.queue}" in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
+      `dispatched ${jobs.length} job${jobs.length === 1 ? '' : 's'} to "${defaults.queue}" in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
     );
     return 0;
   } finally {
