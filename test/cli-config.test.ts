@@ -176,10 +176,12 @@ describe('settings readers', () => {
 
   it('sizes the pool to the backlog, a worker per `concurrency` jobs, within the bounds', () => {
     const bounds = { min: 1, max: 8, concurrency: 4 };
-    assert.equal(wantedWorkers({ ready: 0, inFlight: 0 }, bounds), 1);
-    assert.equal(wantedWorkers({ ready: 9, inFlight: 3 }, bounds), 3);
-    assert.equal(wantedWorkers({ ready: 13, inFlight: 0 }, bounds), 4);
-    assert.equal(wantedWorkers({ ready: 10_000, inFlight: 32 }, bounds), 8);
+    assert.equal(wantedWorkers({ ready: 0, inFlight: 0, busyWorkers: 0 }, bounds), 1);
+    assert.equal(wantedWorkers({ ready: 9, inFlight: 3, busyWorkers: 1 }, bounds), 3);
+    assert.equal(wantedWorkers({ ready: 13, inFlight: 0, busyWorkers: 0 }, bounds), 4);
+    assert.equal(wantedWorkers({ ready: 10_000, inFlight: 32, busyWorkers: 8 }, bounds), 8);
+    // Three jobs left, one on each of three workers: shrinking now would cut two of them short.
+    assert.equal(wantedWorkers({ ready: 0, inFlight: 3, busyWorkers: 3 }, bounds), 3);
   });
 
   it('names the input lines a failed batch did not get confirmed, as ranges', () => {

@@ -21,20 +21,25 @@ export interface AutoscaleOptions {
   shrinkAfter?: number;
 }
 
-/** One reading of the queue. */
+/** One reading of the queue and the pool. */
 export interface BacklogSample {
   /** Jobs ready to run. */
   ready: number;
   /** Jobs running (on this instance, for RabbitMQ). */
   inFlight: number;
+  /** Workers holding a job now: jobs spread over workers, so fewer would cut running jobs short. */
+  busyWorkers: number;
 }
 
-/** The size the backlog asks for, within the bounds. */
+/** The size the backlog asks for, within the bounds, and never below the busy workers. */
 export function wantedWorkers(
   sample: BacklogSample,
   options: Pick<AutoscaleOptions, 'min' | 'max' | 'concurrency'>,
 ): number {
-  const wanted = Math.ceil((sample.ready + sample.inFlight) / options.concurrency);
+  const wanted = Math.max(
+    Math.ceil((sample.ready + sample.inFlight) / options.concurrency),
+    sample.busyWorkers,
+  );
   return Math.min(options.max, Math.max(options.min, wanted));
 }
 
@@ -48,6 +53,7 @@ export class Autoscaler {
   #timer: NodeJS.Timeout | undefined;
   #lowChecks = 0;
   #checking = false;
+  #stopped = false;
 
   constructor(pool: Pool, queue: Queue, queueName: string, options: AutoscaleOptions, log: Logger) {
     this.#pool = pool;
@@ -63,23 +69,30 @@ export class Autoscaler {
   }
 
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
   }
 
   /** Reads the backlog once and resizes if it asks for it. */
   async check(): Promise<void> {
-    if (this.#checking || !this.#queue.connected) return;
+    if (this.#checking || this.#stopped || !this.#queue.connected) return;
     this.#checking = true;
     try {
       const { ready, inFlight } = await this.#queue.stats(this.#queueName);
+      if (this.#stopped) return;
+      const busyWorkers = this.#pool.stats().workers.filter((worker) => worker.inflight > 0).length;
       const current = this.#pool.size;
-      const wanted = wantedWorkers({ ready, inFlight }, this.#options);
+      const wanted = wantedWorkers({ ready, inFlight, busyWorkers }, this.#options);
       this.#lowChecks = wanted < current ? this.#lowChecks + 1 : 0;
       if (wanted > current || this.#lowChecks >= this.#options.shrinkAfter) {
         this.#lowChecks = 0;
         if (wanted !== current) {
           this.#log.info({ from: current, to: wanted, ready, inFlight }, 'autoscaler resizes the pool');
-          await this.#pool.resize(wanted);
+          // Not awaited: a shrink waits for the retired workers to finish, and the next check
+          // must be free to grow again meanwhile.
+          this.#pool
+            .resize(wanted)
+            .catch((error: Error) => this.#log.warn({ err: error.message }, 'autoscaler could not resize'));
         }
       }
     } catch (error) {

@@ -22,7 +22,10 @@ export interface Call {
   timer: NodeJS.Timeout | undefined;
   abortListener: (() => void) | undefined;
   settled: boolean;
-  /** Ended because the pool retired its worker, not because of the task: supervisors run it again. */
+  /**
+   * Ended because the pool retired its worker (resize, recycling), not because of the task:
+   * supervisors run it again, consumers give its job back uncounted.
+   */
   preempted: boolean;
   /** Added to the lines the task logs (a queued job's id and queue). */
   readonly tags: Readonly<Record<string, unknown>> | undefined;

@@ -321,7 +321,7 @@ export abstract class Scheduler implements WorkerListener {
       this.runTimes.record(runMs);
       // Waiting ends when the task starts, which may be after it reached its worker (prefetch).
       this.waitTimes.record(Math.max(0, now - runMs - call.submittedAt));
-      if (worker.retireAborted && call.exclusive) call.preempted = true;
+      if (worker.retireAborted) call.preempted = true;
       if (status === ResultStatus.OK) {
         this.settle(call);
         this.tasksDone++;

@@ -136,7 +136,7 @@ export class Workforce extends Scheduler {
         notRunning.push(call);
         continue;
       }
-      if (reason === 'retire' && call.exclusive) call.preempted = true;
+      if (reason === 'retire') call.preempted = true;
       this.fail(call, errorForStartedCall(worker, call, exitCode, threadError), worker);
     }
     const hadWork = worker.inflight.size > 0;

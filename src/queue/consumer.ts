@@ -195,7 +195,8 @@ export class Consumer extends EventEmitter {
           delivery,
           job,
           startedAt,
-          this.#outcomeOf(error, delivery, job),
+          // Its worker was retired under it (a shrinking resize): not the job's fault.
+          call.preempted ? 'released' : this.#outcomeOf(error, delivery, job),
           storedError(error),
           call.worker?.id ?? (error as { workerId?: number })?.workerId,
         ),
