@@ -85,9 +85,13 @@ describe('multitask configuration', () => {
       usageError(runCli(['work', '--app', notAnApp], { cwd })),
       /does not export an app made by defineApp/,
     );
-    const badUrl = usageError(runCli(['status', '--url', 'mysql://root:hunter2@db/x'], { cwd }));
-    assert.match(badUrl, /--url \(MULTITASK_URL\)/);
-    assert.ok(!badUrl.includes('hunter2'), badUrl);
+    for (const password of ['hunter2', 'se/cret', 'p@ss']) {
+      const badUrl = usageError(runCli(['status', '--url', `mysql://root:${password}@db/x`], { cwd }));
+      assert.match(badUrl, /--url \(MULTITASK_URL\)/);
+      assert.ok(!badUrl.includes(password), badUrl);
+    }
+    const badAmqp = usageError(runCli(['status', '--url', 'amqp://root:se/cr et@[db'], { cwd }));
+    assert.ok(!badAmqp.includes('se/cr'), badAmqp);
     assert.match(usageError(runCli(['failed', 'explode'], { cwd })), /unknown action "explode"/);
   });
 

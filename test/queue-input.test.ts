@@ -137,6 +137,10 @@ describe('queue input', () => {
   it('masks the password of any URL', () => {
     assert.equal(maskUrl('amqp://u:p%40ss@host:5672/v'), 'amqp://u:***@host:5672/v');
     assert.equal(maskUrl('amqps://u@host'), 'amqps://u@host');
+    // Passwords pasted unencoded: nothing of them may survive.
+    assert.equal(maskUrl('amqp://u:se/cret@host:5672/v'), 'amqp://u:***@host:5672/v');
+    assert.equal(maskUrl('amqp://u:p@ss@host:5672'), 'amqp://u:***@host:5672');
+    assert.equal(maskUrl('amqp://u:a:b@host'), 'amqp://u:***@host');
     assert.equal(maskUrl('sqlite:/x.db'), 'sqlite:/x.db');
   });
 

@@ -37,7 +37,17 @@ export function parseQueueUrl(url: string | undefined): QueueLocation {
   throw invalidOption('url', maskUrl(url), 'an amqp://, amqps:// or sqlite: URL');
 }
 
-/** The URL with its password replaced by `***`: the only form of a URL that logs and errors show. */
+/**
+ * The URL with its password replaced by `***`: the only form of a URL that logs and errors show.
+ * Passwords are often pasted unencoded, `@` and `/` included: the credentials run to the last
+ * `@`, so nothing of a password survives (a path holding `@` is masked a little too far).
+ */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)([^@/]*)@/i, '$1***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (scheme === null) return url;
+  const rest = url.slice(scheme[0].length);
+  const at = rest.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  if (at < 0 || colon < 0 || colon > at) return url;
+  return `${scheme[0]}${rest.slice(0, colon)}:***${rest.slice(at)}`;
 }
