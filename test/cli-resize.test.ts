@@ -134,6 +134,34 @@ describe('multitask run', () => {
     assert.equal(await run.stop('SIGTERM'), 0, run.output);
   });
 
+  it('stops at once on a second signal, even a task that ignores its signal', async () => {
+    const cwd = tempDir();
+    const file = join(cwd, 'runs');
+    const run = new CliProcess(
+      [
+        'run',
+        '--app',
+        QUEUE_APP_PATH,
+        '--task',
+        'Hang',
+        '--workers',
+        '1',
+        '--grace-ms',
+        '600000',
+        '--http',
+        'off',
+        JSON.stringify({ file }),
+      ],
+      { cwd },
+    );
+    await eventually(() => runLines(file).length === 1);
+    run.child.kill('SIGTERM');
+    await run.waitForLine(/^stopping: the task sees its signal abort/);
+    // Well inside the ten-minute grace: the second signal ended it.
+    assert.equal(await run.stop('SIGTERM', 20_000), 0, run.output);
+    await run.waitForLine('stopping now');
+  });
+
   it('exits 0 once every replica returned, and 2 for a task that is not registered', () => {
     const cwd = tempDir();
     const file = join(cwd, 'runs');

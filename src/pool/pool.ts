@@ -131,6 +131,8 @@ export class Pool extends EventEmitter {
   #loaded: LoadedApp | undefined;
   readonly #consumers = new Set<Consumer>();
   #stoppingConsumers: Promise<void> | undefined;
+  #closeNow = false;
+  #consumersStopped = false;
   readonly #emitEvent: EmitPoolEvent = (event, payload) => {
     if (event === 'restart') this.#engine.serviceRestarts++;
     if (event === 'log' && this.listenerCount('log') === 0) writeTaskLogLine(payload as TaskLogRecord);
@@ -253,17 +255,29 @@ export class Pool extends EventEmitter {
 
   /**
    * Refuses new work (`ERR_POOL_CLOSED`), aborts running tasks' signals, waits up to `graceMs`,
-   * then terminates what is left. Resolves once every thread has exited.
+   * then terminates what is left. Resolves once every thread has exited. Called again while
+   * closing with `graceMs: 0`, it ends the grace at once.
    */
   close(options: CloseOptions = {}): Promise<void> {
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#options.graceMs);
-    if (this.#stoppingConsumers !== undefined) return this.#stoppingConsumers;
+    if (this.#stoppingConsumers !== undefined) {
+      // Asked again with no grace (a second SIGTERM): cut the consumers' grace, then the threads'.
+      if (graceMs === 0) {
+        this.#closeNow = true;
+        for (const consumer of this.#consumers) void consumer.stop({ graceMs: 0 });
+        if (this.#consumersStopped) void this.#engine.close(0);
+      }
+      return this.#stoppingConsumers;
+    }
     if (this.#consumers.size === 0) return this.#engine.close(graceMs);
     // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
     const started = performance.now();
-    this.#stoppingConsumers ??= Promise.all(
+    this.#stoppingConsumers = Promise.all(
       [...this.#consumers].map((consumer) => consumer.stop({ graceMs })),
-    ).then(() => this.#engine.close(Math.max(0, graceMs - (performance.now() - started))));
+    ).then(() => {
+      this.#consumersStopped = true;
+      return this.#engine.close(this.#closeNow ? 0 : Math.max(0, graceMs - (performance.now() - started)));
+    });
     return this.#stoppingConsumers;
   }
 

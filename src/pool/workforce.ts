@@ -269,7 +269,11 @@ export class Workforce extends Scheduler {
 
   /** Refuses new work, tells running tasks to stop, and ends every thread after `graceMs`. */
   close(graceMs: number): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed;
+    if (this.#closed !== undefined) {
+      // Asked again with a shorter grace (a second SIGTERM): what still runs ends now.
+      if (graceMs === 0) for (const worker of this.workers) worker.terminate('close');
+      return this.#closed;
+    }
     this.#state = 'closing';
     for (const timer of this.#delayedSpawns) clearTimeout(timer);
     this.#delayedSpawns.clear();

@@ -39,8 +39,9 @@ export async function work(raw: RawSettings, log: Logger): Promise<number> {
     },
     log,
   );
+  // Not awaited: a stop asked while connecting must not wait for the connection attempt.
+  service.start().catch((error: unknown) => service.fail(error));
   try {
-    await service.start();
     return await service.finished;
   } finally {
     removeSignals();
@@ -169,6 +170,15 @@ class WorkService {
       this.#autoscaler = new Autoscaler(pool, queue, name, { ...autoscale, concurrency }, this.#log);
       this.#autoscaler.start();
     }
+  }
+
+  /** An unexpected error while starting: logged, and the process stops with exit code 1. */
+  fail(error: unknown): void {
+    this.#log.fatal({ err: error }, 'cannot start');
+    this.#exitCode = 1;
+    if (this.#phase === 'stopped' || this.#phase === 'draining') return;
+    this.#phase = 'draining';
+    void this.#shutdown(0);
   }
 
   /** First SIGTERM/SIGINT: unready, no new jobs, the grace for those in flight. */
