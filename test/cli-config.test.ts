@@ -85,6 +85,13 @@ describe('multitask configuration', () => {
       usageError(runCli(['work', '--app', notAnApp], { cwd })),
       /does not export an app made by defineApp/,
     );
+    // TypeScript with a syntax error: esbuild's own message, on one line.
+    const broken = join(cwd, 'broken.ts');
+    writeFileSync(broken, 'const x: number = ;\n');
+    assert.match(
+      usageError(runCli(['work', '--app', broken], { cwd })),
+      /broken\.ts:1:18: ERROR: Unexpected ";"/,
+    );
     for (const password of ['hunter2', 'se/cret', 'p@ss']) {
       const badUrl = usageError(runCli(['status', '--url', `mysql://root:${password}@db/x`], { cwd }));
       assert.match(badUrl, /--url \(MULTITASK_URL\)/);

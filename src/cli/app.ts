@@ -23,7 +23,7 @@ export interface PreparedApp {
 const TYPESCRIPT = /\.[cm]?tsx?$/;
 
 interface TsxManifest {
-  exports: { '.': string; './esm/api': { import: { default: string } } };
+  exports: { '.': string };
 }
 
 /** Checks, loads and prepares the app module at `path`. */
@@ -32,8 +32,9 @@ export async function prepareApp(path: string): Promise<PreparedApp> {
     throw new ConfigError('app', `no such file: ${resolve(path)}`);
   let workerExecArgv: string[] | undefined;
   if (TYPESCRIPT.test(path) && !usesTsx(process.execArgv)) {
-    // Workers resolve `--import` from the working directory: give them tsx's own file.
-    workerExecArgv = [...process.execArgv, `--import=${await registerTsx()}`];
+    // Workers resolve `--import` from the working directory: give them tsx's own file. Only
+    // that flag: per-process flags of this process (--max-old-space-size…) are refused there.
+    workerExecArgv = [`--import=${await registerTsx()}`];
   }
   const url = appUrl(path);
   try {
@@ -44,8 +45,8 @@ export async function prepareApp(path: string): Promise<PreparedApp> {
 }
 
 /**
- * Registers tsx in this thread, from the project's dependencies or multitask's own, and
- * returns the URL of its loader for the workers.
+ * Loads tsx in this thread (its ESM and CommonJS hooks, as `node --import tsx` would), from the
+ * project's dependencies or multitask's own, and returns the URL of that loader for the workers.
  */
 async function registerTsx(): Promise<string> {
   const fromCwd = createRequire(pathToFileURL(`${process.cwd()}/`).href);
@@ -57,11 +58,11 @@ async function registerTsx(): Promise<string> {
     } catch {
       continue;
     }
-    // require.resolve would pick the CommonJS builds: read the ESM entries from tsx's exports.
+    // require.resolve would pick the CommonJS build: read the ESM entry from tsx's exports.
     const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as TsxManifest;
-    const api = pathToFileURL(join(dirname(manifest), exports['./esm/api'].import.default)).href;
-    ((await import(api)) as { register(): unknown }).register();
-    return pathToFileURL(join(dirname(manifest), exports['.'])).href;
+    const loader = pathToFileURL(join(dirname(manifest), exports['.'])).href;
+    await import(loader);
+    return loader;
   }
   throw new ConfigError('app', 'is TypeScript: install tsx (npm i -D tsx), or compile the app to JavaScript');
 }

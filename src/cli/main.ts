@@ -61,13 +61,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({
       // Commander's errors become one line, like ours.
-      outputError: (message, write) =>
-        write(
-          `${message
-            .trim()
-            .replace(/^error: /, 'multitask: ')
-            .replace(/\s*\n\s*/g, ' ')}\n`,
-        ),
+      outputError: (message, write) => write(`${oneLine(message).replace(/^error: /, 'multitask: ')}\n`),
     });
   const finish = (pending: Promise<number>) => pending.then(exit);
 
@@ -138,16 +132,17 @@ function report(error: unknown): number {
     // Help and version exit 0; everything else commander refuses is a usage error (already printed).
     return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
-  if (error instanceof UsageError) {
-    process.stderr.write(`multitask: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
   const code =
-    typeof error === 'object' && error !== null && 'code' in error
-      ? `${(error as { code: unknown }).code}: `
-      : '';
-  process.stderr.write(`multitask: ${code}${(error as Error)?.message ?? error}\n`);
-  return hasCode(error, 'ERR_INVALID_OPTION') ? EXIT_USAGE : EXIT_FAILURE;
+    error instanceof UsageError || typeof error !== 'object' || error === null || !('code' in error)
+      ? ''
+      : `${(error as { code: unknown }).code}: `;
+  process.stderr.write(`multitask: ${oneLine(`${code}${(error as Error)?.message ?? error}`)}\n`);
+  return error instanceof UsageError || hasCode(error, 'ERR_INVALID_OPTION') ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** Messages from elsewhere (esbuild, an app's own error) may span lines; ours stay one. */
+function oneLine(message: string): string {
+  return message.trim().replace(/\s*\n\s*/g, ' ');
 }
 
 const exit = (code: number) => {
