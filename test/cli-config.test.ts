@@ -136,6 +136,24 @@ describe('multitask configuration', () => {
       ),
       /line 1: not JSON/,
     );
+    // A field that would hide the task's class is refused while reading, not halfway through.
+    const reserved = [
+      JSON.stringify({ task: 'Record', fields: { file: 'x', tag: 'a' } }),
+      '{"task":"Record","fields":{"constructor":"x"}}',
+    ].join('\n');
+    assert.match(
+      usageError(runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], { cwd, input: reserved })),
+      /line 2: field name "constructor" is reserved.*nothing was dispatched/,
+    );
+    assert.match(
+      usageError(
+        runCli(
+          ['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad', '--task', 'Record', '{"__proto__":{}}'],
+          { cwd },
+        ),
+      ),
+      /the task fields: field name "__proto__" is reserved/,
+    );
     assert.match(
       usageError(
         runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode, Task, type TaskContext } from '../src/index.js';
+import { rebuildTask } from '../src/task/fields.js';
 import { Born, Echo, Fib, Inc } from './fixtures/tasks.js';
 import { withPool } from './helpers.js';
 
@@ -30,6 +31,14 @@ describe('tasks', () => {
       assert.deepEqual(result.value, nested);
       assert.equal(result.greeting, 'hello');
     });
+  });
+
+  it('are rebuilt on their class even when a message carries a "__proto__" field', () => {
+    const fields = JSON.parse('{"__proto__":{"run":"not a function"},"n":7}') as Record<string, unknown>;
+    const task = rebuildTask(Fib, fields) as Fib;
+    assert.ok(task instanceof Fib, 'the prototype is the class, not the field');
+    assert.equal(task.n, 7);
+    assert.equal(typeof task.run, 'function');
   });
 
   it('are rebuilt without calling the constructor', async () => {

@@ -91,5 +91,10 @@ function findUncloneable(value: unknown, path: string, seen: Set<object>): Unclo
 
 /** Rebuilds a task from its class and fields without calling the constructor (like PHP's unserialize). */
 export function rebuildTask(taskClass: TaskClass, fields: TaskFields): Task<unknown, unknown> {
-  return Object.assign(Object.create(taskClass.prototype), fields) as Task<unknown, unknown>;
+  const task = Object.create(taskClass.prototype) as Task<unknown, unknown>;
+  // JSON.parse makes "__proto__" an own key, and Object.assign would set the prototype with it.
+  if (!Object.hasOwn(fields, '__proto__')) return Object.assign(task, fields);
+  for (const [key, value] of Object.entries(fields))
+    Object.defineProperty(task, key, { value, writable: true, enumerable: true, configurable: true });
+  return task;
 }

@@ -15,7 +15,6 @@ import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
 import { prepareApp } from '../app.js';
 import {
-  ConfigError,
   integer,
   jsonObject,
   optional,
@@ -26,7 +25,7 @@ import {
   UsageError,
 } from '../config.js';
 import { connectQueue } from '../connect.js';
-import { taskInstance } from './task-instance.js';
+import { taskFromSettings, taskInstance } from './task-instance.js';
 
 /** One job to send, and the input line it came from. */
 interface JobLine {
@@ -58,13 +57,7 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
 
   let jobs: JobLine[];
   if (taskName !== undefined) {
-    let task: Task<unknown, never>;
-    try {
-      task = taskInstance(registry, taskName, jsonObject(input, 'the task fields'));
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      throw new ConfigError('task', (error as Error).message);
-    }
+    const task = taskFromSettings(registry, taskName, jsonObject(input, 'the task fields'));
     jobs = [{ line: 1, task, options: defaults }];
   } else {
     jobs = await readJobLines(input, registry, defaults);

@@ -9,22 +9,13 @@ import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
-import type { Task } from '../../task/task.js';
 import { prepareApp } from '../app.js';
-import {
-  ConfigError,
-  httpAddress,
-  integer,
-  jsonObject,
-  type RawSettings,
-  required,
-  workerCount,
-} from '../config.js';
+import { httpAddress, integer, jsonObject, type RawSettings, required, workerCount } from '../config.js';
 import { handleSignals } from '../lifecycle.js';
 import { serveHttp } from '../serve.js';
 import { DEFAULT_GRACE_MS } from '../settings.js';
 import { logPool } from './job-logs.js';
-import { taskInstance } from './task-instance.js';
+import { taskFromSettings } from './task-instance.js';
 
 /** Runs the supervised task until it ends or a signal stops it; resolves with the exit code. */
 export async function run(raw: RawSettings, fieldsText: string | undefined, log: Logger): Promise<number> {
@@ -36,12 +27,7 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
   const listen = httpAddress(raw);
   const fields = jsonObject(fieldsText, 'the task fields');
   const app = await prepareApp(appPath);
-  let task: Task<unknown, never>;
-  try {
-    task = taskInstance(app.loaded.registry, taskName, fields);
-  } catch (error) {
-    throw new ConfigError('task', (error as Error).message);
-  }
+  const task = taskFromSettings(app.loaded.registry, taskName, fields);
 
   const pool = new Pool({ app: app.url, size: workers, concurrency, graceMs, execArgv: app.workerExecArgv });
   logPool(pool, log);
