@@ -48,6 +48,11 @@ describe('multitask configuration', () => {
       usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--http', 'everywhere'], { cwd })),
       /--http \(MULTITASK_HTTP\)/,
     );
+    // Past what a timer takes, Node would fire at once: refused.
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--grace-ms', '3000000000'], { cwd })),
+      /--grace-ms \(MULTITASK_GRACE_MS\): expected an integer from 0 to 2147483647/,
+    );
     assert.match(
       usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--log-level', 'loud'], { cwd })),
       /--log-level \(MULTITASK_LOG_LEVEL\)/,
@@ -167,9 +172,28 @@ describe('multitask configuration', () => {
       usageError(runCli(['dispatch', '--app', QUEUE_APP_PATH, '--task', 'Record', '{not json'], { cwd })),
       /the task fields is not JSON/,
     );
-    const status = runCli(['status', '--queue', 'bad', '--json'], { cwd });
-    assert.equal(status.status, 0, status.stderr);
-    assert.equal((JSON.parse(status.stdout) as { ready: number }).ready, 0, 'nothing was dispatched');
+    // Refused before connecting: not even the queue's file was made.
+    assert.match(
+      usageError(runCli(['status', '--queue', 'bad'], { cwd })),
+      /invalid --url \(MULTITASK_URL\): no queue at sqlite:\.multitask\/queue\.db .*run where the workers run/,
+    );
+  });
+
+  it('reads a switch from its variable as a yes or a no, and refuses anything else', () => {
+    const cwd = tempDir();
+    const one = runCli(['dispatch', '--app', QUEUE_APP_PATH, '--task', 'Record', '{"file":"","tag":"a"}'], {
+      cwd,
+    });
+    assert.equal(one.status, 0, one.stderr);
+    const asJson = runCli(['status'], { cwd, env: { MULTITASK_JSON: 'true' } });
+    assert.equal(asJson.status, 0, asJson.stderr);
+    assert.equal((JSON.parse(asJson.stdout) as { ready: number }).ready, 1);
+    const asText = runCli(['status'], { cwd, env: { MULTITASK_JSON: '0' } });
+    assert.match(asText.stdout, /^queue default on sqlite:/);
+    assert.match(
+      usageError(runCli(['status'], { cwd, env: { MULTITASK_JSON: 'maybe' } })),
+      /invalid --json \(MULTITASK_JSON\): expected 1, true, yes, on, or 0, false, no, off, got "maybe"/,
+    );
   });
 
   it('has one environment variable per flag, all named MULTITASK_*', () => {

@@ -223,4 +223,18 @@ describe('multitask work (embedded queue)', () => {
     assert.doesNotMatch(piped.stderr + piped.stdout, /dispatching \[/);
     assert.equal(queueStatus(cwd, 'bar').ready, 2000);
   });
+
+  it('sends each JSON line to its own queue when it names one, and says how many went where', () => {
+    const cwd = tempDir();
+    const lines = [
+      '{"task":"Record","fields":{"file":"","tag":"a1"}}',
+      '{"task":"Record","fields":{"file":"","tag":"b1"},"queue":"b","attempts":5}',
+      '{"task":"Record","fields":{"file":"","tag":"a2"}}',
+    ].join('\n');
+    const sent = runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'a'], { cwd, input: lines });
+    assert.equal(sent.status, 0, sent.stderr);
+    assert.match(sent.stdout, /^dispatched 3 jobs to "a" \(2\), "b" \(1\) in /);
+    assert.equal(queueStatus(cwd, 'a').ready, 2);
+    assert.equal(queueStatus(cwd, 'b').ready, 1);
+  });
 });

@@ -10,7 +10,7 @@ import { LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from '../observabi
 import { resolveSize } from '../pool/sizing.js';
 import { queueName } from '../queue/options.js';
 import { maskUrl, parseQueueUrl } from '../queue/url.js';
-import { DEFAULT_HTTP, type SettingName, settingLabel } from './settings.js';
+import { DEFAULT_HTTP, SETTINGS, type SettingName, settingLabel } from './settings.js';
 
 /** The user asked for something the command cannot do as asked: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -43,6 +43,9 @@ function wrong(name: SettingName, value: string, expected: string): ConfigError 
   return new ConfigError(name, `expected ${expected}, got ${describeValue(value)}`);
 }
 
+/** The longest delay Node's timers take (ms): past it they fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** A required setting. */
 export function required(raw: RawSettings, name: SettingName): string {
   const value = text(raw, name);
@@ -55,18 +58,18 @@ export function optional(raw: RawSettings, name: SettingName): string | undefine
   return text(raw, name);
 }
 
-/** An integer setting within bounds. */
+/** An integer setting within bounds; by default at most what a timer takes, as most are times. */
 export function integer(
   raw: RawSettings,
   name: SettingName,
   min: number,
-  max = Number.MAX_SAFE_INTEGER,
+  max = MAX_TIMER_MS,
 ): number | undefined {
   const value = text(raw, name);
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max)
-    throw wrong(name, value, `an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? '' : ` to ${max}`}`);
+    throw wrong(name, value, `an integer from ${min} to ${max}`);
   return number;
 }
 
@@ -112,6 +115,16 @@ export function httpAddress(raw: RawSettings): { host: string; port: number } | 
   if (match === null || port > 65_535)
     throw wrong('http', value, 'host:port (127.0.0.1:9464), a port, or off');
   return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+/** A switch: the flag, else its variable as 1/true/yes or 0/false/no. */
+export function flag(raw: RawSettings, name: SettingName, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (raw[name] === true) return true;
+  const value = env[SETTINGS[name].env]?.trim().toLowerCase();
+  if (value === undefined || value === '') return false;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw wrong(name, value, '1, true, yes, on, or 0, false, no, off');
 }
 
 /** A log level name. */

@@ -26,6 +26,8 @@ function option(name: SettingName): Option {
     setting.defaultValue === undefined
       ? setting.description
       : `${setting.description} (default: ${setting.defaultValue})`;
+  // Commander turns a switch on whenever its variable exists, even as "0": switches read theirs in config.ts.
+  if (!setting.flags.includes('<')) return new Option(setting.flags, `${description} (env: ${setting.env})`);
   return new Option(setting.flags, description).env(setting.env);
 }
 

@@ -80,7 +80,7 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
     await sendAll(queue, jobs);
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `dispatched ${jobs.length} job${jobs.length === 1 ? '' : 's'} to "${defaults.queue}" in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
+      `dispatched ${jobs.length} job${jobs.length === 1 ? '' : 's'} to ${perQueue(jobs)} in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
     );
     return 0;
   } finally {
@@ -187,6 +187,14 @@ async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
   throw new Error(
     `dispatched ${sent} of ${jobs.length} jobs; not confirmed, send again: ${lineRanges(unconfirmed)} (${code === undefined ? '' : `${code}: `}${failure.message})`,
   );
+}
+
+/** `"emails"`, or `"emails" (3), "sms" (1)` when lines chose their queues. */
+function perQueue(jobs: JobLine[]): string {
+  const counts = new Map<string, number>();
+  for (const job of jobs) counts.set(job.options.queue!, (counts.get(job.options.queue!) ?? 0) + 1);
+  if (counts.size === 1) return `"${[...counts.keys()][0]}"`;
+  return [...counts].map(([queue, count]) => `"${queue}" (${count})`).join(', ');
 }
 
 /** `3-7, 12`: line numbers as ranges. */

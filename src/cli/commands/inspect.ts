@@ -3,10 +3,20 @@
  * failed store). They need no app: they read and move messages, they run no task.
  */
 
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Queue } from '../../queue/queue.js';
 import type { FailedJob } from '../../queue/transport.js';
-import { integer, queue as queueSetting, queueUrl, type RawSettings, UsageError } from '../config.js';
+import { parseQueueUrl } from '../../queue/url.js';
+import {
+  ConfigError,
+  flag,
+  integer,
+  queue as queueSetting,
+  queueUrl,
+  type RawSettings,
+  UsageError,
+} from '../config.js';
 import { connectQueue } from '../connect.js';
 
 /** What `failed` does. */
@@ -20,6 +30,13 @@ async function withQueue(
   const url = queueUrl(raw);
   const name = queueSetting(raw);
   const timeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
+  const location = parseQueueUrl(url);
+  // Looking at a queue must not create one: from the wrong directory that would show zeros.
+  if (location.kind === 'sqlite' && !existsSync(location.path))
+    throw new ConfigError(
+      'url',
+      `no queue at ${location.safeUrl} (${location.path}): run where the workers run, or give the URL`,
+    );
   const queue = await connectQueue({ command: 'inspect', url, log, timeoutMs });
   if (queue === undefined) return 1;
   try {
@@ -32,12 +49,13 @@ async function withQueue(
 
 /** `multitask status`: ready, in flight, delayed, failed. */
 export function status(raw: RawSettings, log: Logger): Promise<number> {
+  const json = flag(raw, 'json');
   return withQueue(raw, log, async (queue, name) => {
     const stats = await queue.stats(name);
     // Over AMQP the broker reports ready messages only; unacknowledged ones are each consumer's
     // (its multitask_queue_unacked gauge), so this process, which holds none, cannot count them.
     const inFlight = /^amqps?:/.test(queue.url) ? null : stats.inFlight;
-    if (raw.json) {
+    if (json) {
       print(JSON.stringify({ queue: name, url: queue.url, ...stats, inFlight }));
       return;
     }
@@ -56,6 +74,7 @@ export function failed(action: string, raw: RawSettings, log: Logger): Promise<n
   if (action !== 'list' && action !== 'retry' && action !== 'purge')
     throw new UsageError(`unknown action "${action}": failed list, failed retry or failed purge`);
   const limit = integer(raw, 'limit', 1) ?? 100;
+  const json = flag(raw, 'json');
   return withQueue(raw, log, async (queue, name) => {
     if (action === 'retry') {
       print(`moved ${await queue.retryFailed(name)} failed jobs back to "${name}"`);
@@ -63,7 +82,7 @@ export function failed(action: string, raw: RawSettings, log: Logger): Promise<n
       print(`deleted ${await queue.purgeFailed(name)} failed jobs of "${name}"`);
     } else {
       const jobs = await queue.failed(name, { limit });
-      if (raw.json)
+      if (json)
         print(
           JSON.stringify(
             jobs.map(({ body: _, ...job }) => job),
