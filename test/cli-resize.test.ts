@@ -94,7 +94,14 @@ describe('resizing multitask work', () => {
         env: { MULTITASK_MIN_WORKERS: '1', MULTITASK_MAX_WORKERS: '3', MULTITASK_SCALE_INTERVAL_MS: '200' },
       },
     );
+    const base = await work.httpBase();
     const grew = await work.waitForLine('autoscaler resizes the pool');
+    const manual = await http(base, `${ROUTES.workers}?size=2`, 'POST');
+    assert.equal(manual.status, 409, 'the autoscaler owns the size');
+    assert.match(
+      String((manual.body as { error: string }).error),
+      /autoscaler sizes the pool between 1 and 3/,
+    );
     assert.deepEqual(
       [grew.from, grew.to],
       [1, 3],

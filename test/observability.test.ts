@@ -145,4 +145,19 @@ describe('service metrics', () => {
       await queue.close();
     }
   });
+
+  it('count the restarts of a supervised task apart from those of workers', async () => {
+    const dir = tempDir();
+    const pool = new Pool({ app: QUEUE_APP, size: 1, restart: { initialDelayMs: 1, maxDelayMs: 5 } });
+    const metrics = new ServiceMetrics({ pool, ready: () => true });
+    try {
+      await pool.supervise(new FailTimes(2, join(dir, 'runs'), 'svc')).done;
+      const text = await metrics.text();
+      assert.equal(metricValue(text, METRIC.taskRestarts), 2);
+      assert.equal(metricValue(text, METRIC.workerRestarts), 0);
+      assert.equal(metricValue(text, METRIC.queueReady), undefined, 'no queue, no queue gauges');
+    } finally {
+      await pool.close();
+    }
+  });
 });

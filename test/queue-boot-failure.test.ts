@@ -30,7 +30,12 @@ describe('workers that cannot boot', () => {
     const consumer = broken.consume(queue, { queue: 'boot' });
     const outcomes: string[] = [];
     consumer.on('settled', (job) => outcomes.push(`${job.outcome} ${job.error?.code}`));
+    let stoppedByItself = false;
+    consumer.on('stopped', () => {
+      stoppedByItself = true;
+    });
     await eventually(() => crashLoops.length > 0);
+    await eventually(() => stoppedByItself);
     await consumer.stop();
     await broken.close();
     assert.equal(crashLoops[0]!.error.code, ErrorCode.CRASH_LOOP);

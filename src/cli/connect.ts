@@ -38,6 +38,9 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
   const deadline =
     options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
   let tries = 0;
+  // The callback stays with the connection for good; once open, the queue's own `reconnecting`
+  // events are the ones the command logs.
+  let opened = false;
   for (let round = 1; ; round++) {
     if (signal?.aborted) return undefined;
     try {
@@ -46,6 +49,7 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
         connectTimeoutMs: Math.max(0, Math.min(ROUND_MS, deadline - Date.now())),
         connectionName: connectionName(options.command),
         onConnectRetry: ({ delayMs, error }) => {
+          if (opened) return;
           tries++;
           log.warn(
             { url: where, attempt: tries, retryInMs: Math.round(delayMs), err: error.message },
@@ -53,6 +57,7 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
           );
         },
       });
+      opened = true;
       log.debug({ url: queue.url }, 'queue connected');
       return queue;
     } catch (error) {

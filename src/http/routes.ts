@@ -30,5 +30,7 @@ export const METRIC = {
   workersAlive: 'multitask_workers_alive',
   workersTarget: 'multitask_workers_target',
   workerRestarts: 'multitask_worker_restarts_total',
+  /** Supervised tasks (`multitask run`) run again after failing. */
+  taskRestarts: 'multitask_task_restarts_total',
   ready: 'multitask_ready',
 } as const;

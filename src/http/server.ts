@@ -19,7 +19,7 @@ export interface HttpHandlers {
   health(): ProbeReport;
   ready(): ProbeReport;
   metrics(): Promise<{ contentType: string; body: string }>;
-  /** Resizes the pool; resolves with the new size. Rejects with a message for a bad size. */
+  /** Resizes the pool; resolves with the new size. Rejects with a message (and an HTTP `status`, else 400). */
   resize?(size: string): Promise<number>;
 }
 
@@ -95,7 +95,10 @@ async function route(
       try {
         send(response, 200, { ok: true, size: await handlers.resize(size) });
       } catch (error) {
-        send(response, 400, { ok: false, error: (error as Error).message });
+        send(response, (error as { status?: number }).status ?? 400, {
+          ok: false,
+          error: (error as Error).message,
+        });
       }
       return;
     }

@@ -95,6 +95,15 @@ export class ServiceMetrics {
         this.inc(pool.stats().workerRestarts);
       },
     });
+    new Counter({
+      name: METRIC.taskRestarts,
+      help: 'Supervised tasks run again after they failed (multitask run).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(pool.stats().serviceRestarts);
+      },
+    });
     new Gauge({
       name: METRIC.ready,
       help: '1 while /readyz answers 200.',

@@ -232,12 +232,21 @@ class WorkService {
     };
   }
 
+  /** Resizes by hand; resolves with the size asked for, without waiting for a shrink to finish. */
   async #resize(size: number, why: string): Promise<number> {
     const pool = this.#pool;
     if (pool === undefined || this.#phase !== 'running') throw new Error(`not running (${this.#phase})`);
+    if (this.#settings.autoscale !== undefined) {
+      const { min, max } = this.#settings.autoscale;
+      // Two owners of one number would undo each other at the next check.
+      throw Object.assign(
+        new Error(`the autoscaler sizes the pool between ${min} and ${max} (--min-workers, --max-workers)`),
+        { status: 409 },
+      );
+    }
     this.#log.info({ from: pool.size, to: size, why }, 'resizing the pool');
-    await pool.resize(size);
-    return pool.size;
+    pool.resize(size).catch((error: Error) => this.#log.error({ err: error.message }, 'resize failed'));
+    return size;
   }
 
   #watchConnection(queue: Queue): void {
