@@ -58,6 +58,35 @@ describe('RabbitMQ reconnection', { skip }, () => {
   });
 });
 
+describe('RabbitMQ connection lost under running jobs', { skip }, () => {
+  test('a job that finishes after its channel closed is not counted: the broker runs it again, counted once', async () => {
+    const name = uniqueQueue('reconnect');
+    const connectionName = `multitask-test-${name}`;
+    const log = join(dir, `${name}.log`);
+    const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP, connectionName });
+    const pool = new Pool({ app: QUEUE_APP, size: 2, concurrency: 2 });
+    try {
+      for (let i = 0; i < 4; i++) await queue.dispatch(new Nap(1_500, log, `c${i}`), { queue: name });
+      const consumer = pool.consume(queue, { queue: name });
+      const unrecorded: Array<string | undefined> = [];
+      consumer.on('settleError', ({ id }) => unrecorded.push(id));
+      await eventually(() => runLines(log).filter((line) => line.kind === 'start').length === 4);
+      assert.ok(dropConnections(connectionName) >= 1, 'the test found its connection');
+      // Each job runs twice: once under the lost channel, once redelivered.
+      await eventually(() => runLines(log).filter((line) => line.kind === 'end').length === 8, 60_000);
+      await eventually(() => consumer.counts.completed === 4 && consumer.counts.inFlight === 0, 30_000);
+      assert.equal(unrecorded.length, 4, 'the four outcomes the lost channel could not take were reported');
+      await consumer.stop({ graceMs: 5_000 });
+      assert.equal(consumer.counts.completed, 4, 'counted once each');
+      assert.deepEqual(await queue.stats(name), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
+    } finally {
+      await pool.close({ graceMs: 0 });
+      await queue.close();
+      await deleteAmqpQueue(name);
+    }
+  });
+});
+
 describe('RabbitMQ queue deleted behind the queue object', { skip: await amqpSkipReason() }, () => {
   test('a dispatch to a queue deleted meanwhile declares it again instead of losing the job', async () => {
     const name = uniqueQueue('reconnect');

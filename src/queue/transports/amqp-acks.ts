@@ -11,7 +11,7 @@ import type { Channel, Message } from 'amqplib';
 export class AckBatcher {
   /** Delivered and not acknowledged, in delivery-tag order (a Map keeps insertion order). */
   readonly #outstanding = new Map<number, Message>();
-  #done = new Map<number, () => void>();
+  #done = new Map<number, Settle>();
   #flushQueued = false;
 
   constructor(readonly channel: Channel) {}
@@ -26,10 +26,13 @@ export class AckBatcher {
     this.#done.delete(message.fields.deliveryTag);
   }
 
-  /** Acknowledges in the next flush; resolves once the ack frame is written. */
+  /**
+   * Acknowledges in the next flush; resolves once the ack frame is written, rejects when the
+   * channel is closed (the broker will deliver the message again: it must not count as done).
+   */
   ack(message: Message): Promise<void> {
-    return new Promise((resolve) => {
-      this.#done.set(message.fields.deliveryTag, resolve);
+    return new Promise((resolve, reject) => {
+      this.#done.set(message.fields.deliveryTag, { resolve, reject });
       if (!this.#flushQueued) {
         this.#flushQueued = true;
         setImmediate(() => this.#flush());
@@ -48,23 +51,29 @@ export class AckBatcher {
         prefixEnd = message;
       }
       if (prefixEnd !== undefined) {
+        this.channel.ack(prefixEnd, true);
         for (const tag of this.#outstanding.keys()) {
           this.#outstanding.delete(tag);
-          done.get(tag)?.();
+          done.get(tag)?.resolve();
           done.delete(tag);
           if (tag === prefixEnd.fields.deliveryTag) break;
         }
-        this.channel.ack(prefixEnd, true);
       }
-      for (const [tag, resolve] of done) {
+      for (const [tag, settle] of done) {
         const message = this.#outstanding.get(tag);
-        this.#outstanding.delete(tag);
         if (message !== undefined) this.channel.ack(message);
-        resolve();
+        this.#outstanding.delete(tag);
+        done.delete(tag);
+        settle.resolve();
       }
-    } catch {
-      // The channel closed: the broker delivers what was not acknowledged again.
-      for (const resolve of done.values()) resolve();
+    } catch (error) {
+      // The channel closed: what was not acknowledged comes back from the broker.
+      for (const settle of done.values()) settle.reject(error as Error);
     }
   }
+}
+
+interface Settle {
+  resolve(): void;
+  reject(error: Error): void;
 }

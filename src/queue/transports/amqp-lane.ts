@@ -45,6 +45,9 @@ export interface LaneHost {
   forget(lane: AmqpLane): void;
 }
 
+const CHANNEL_GONE =
+  'the channel this job came on closed before its outcome was recorded: the broker delivers it again';
+
 export class AmqpLane implements Lane {
   #channel: ConfirmChannel | undefined;
   #consumerTag: string | undefined;
@@ -131,10 +134,10 @@ export class AmqpLane implements Lane {
     if (remaining >= HOLD_BELOW_MS) {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
-      sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties).then(
-        () => acks.ack(message),
-        () => {},
-      );
+      // A closed channel fails either step; the broker then gives the message back by itself.
+      sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties)
+        .then(() => acks.ack(message))
+        .catch(() => {});
     } else if (remaining > 0) {
       // Due within a rung's TTL: wait here, so that a delay is never cut short.
       setTimeout(() => {
@@ -158,10 +161,14 @@ export class AmqpLane implements Lane {
     this.#unsettled.add(message);
     const settle = async (target: string | undefined, headers: Headers) => {
       try {
+        if (!this.#unsettled.has(message)) throw new Error(CHANNEL_GONE);
         if (target !== undefined) {
           await sendConfirmed(channel, target, message.content, republishProperties(message, headers));
         }
-        if (this.#unsettled.delete(message)) await acks.ack(message);
+        // Gone from the set: its channel closed (or the lane gave it back), and the broker
+        // delivers it again. Settling it now must fail, or it would count as done twice.
+        if (!this.#unsettled.delete(message)) throw new Error(CHANNEL_GONE);
+        await acks.ack(message);
       } finally {
         this.#unsettled.delete(message);
         host.countInFlight(queue, -1);
