@@ -139,6 +139,12 @@ describe('multitask run', () => {
     await eventually(() => runLines(file).filter((line) => line.kind === 'start').length === 2);
     assert.equal((await http(base, ROUTES.ready)).status, 200);
     assert.equal(await run.stop('SIGTERM'), 0, run.output);
+    await run.waitForLine('stopped');
+    assert.deepEqual(
+      run.lines.filter((line) => (line.level as number) >= 50),
+      [],
+      'a requested stop is no crash loop',
+    );
   });
 
   it('stops at once on a second signal, even a task that ignores its signal', async () => {

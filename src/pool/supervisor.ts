@@ -71,7 +71,15 @@ export class Supervision implements Service {
         if (call.preempted) continue;
         const error = failure as Error;
         if (hasCode(error, ErrorCode.POOL_CLOSED)) throw error;
-        const delayMs = this.host.finished() ? undefined : tracker.next();
+        // The pool is closing (its signal aborted the task): an ending, not a crash loop.
+        if (this.host.finished()) {
+          throw new MultitaskError(
+            ErrorCode.POOL_CLOSED,
+            `The pool closed while task ${this.name} (replica ${replica}) ran: ${error?.message ?? error}`,
+            { cause: error, taskName: this.name },
+          );
+        }
+        const delayMs = tracker.next();
         if (delayMs === undefined) throw this.#giveUp(replica, error);
         this.#restarts++;
         this.host.emit('restart', { taskName: this.name, replica, attempt: attempt + 1, delayMs, error });

@@ -79,7 +79,7 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
   let code = 0;
   try {
     await service.done;
-    log.info({ task: taskName, restarts: service.restarts }, stopping ? 'stopped' : 'every replica returned');
+    if (!stopping) log.info({ task: taskName, restarts: service.restarts }, 'every replica returned');
   } catch (error) {
     if (!stopping) {
       log.error({ err: error }, 'the task gave up');
@@ -91,5 +91,6 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
     await http?.close();
     liveness.stop();
   }
+  log.info({ task: taskName, restarts: service.restarts, exitCode: code }, 'stopped');
   return code;
 }
