@@ -31,7 +31,7 @@ describe('multitask configuration', () => {
     const fromFlag = usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--workers', 'lots'], { cwd }));
     assert.equal(
       fromFlag,
-      'multitask: invalid --workers (MULTITASK_WORKERS): expected a worker count (4) or a share of the CPUs (50%, 0.5), got "lots"',
+      'multitask: invalid --workers (MULTITASK_WORKERS): expected a worker count (4, at most 1024) or a share of the CPUs (50%, 0.5), got "lots"',
     );
     const fromEnv = usageError(
       runCli(['work'], { cwd, env: { MULTITASK_APP: QUEUE_APP_PATH, MULTITASK_CONCURRENCY: '0' } }),
@@ -47,6 +47,35 @@ describe('multitask configuration', () => {
     assert.match(
       usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--http', 'everywhere'], { cwd })),
       /--http \(MULTITASK_HTTP\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--workers', '5000'], { cwd })),
+      /--workers \(MULTITASK_WORKERS\): expected a worker count \(4, at most 1024\)/,
+    );
+    assert.match(
+      usageError(runCli(['work', '--app', QUEUE_APP_PATH, '--workers-file', join(cwd, 'none')], { cwd })),
+      /--workers-file \(MULTITASK_WORKERS_FILE\): cannot read .*ENOENT/,
+    );
+    assert.match(
+      usageError(
+        runCli(
+          [
+            'work',
+            '--app',
+            QUEUE_APP_PATH,
+            '--workers-file',
+            'x',
+            '--min-workers',
+            '1',
+            '--max-workers',
+            '2',
+          ],
+          {
+            cwd,
+          },
+        ),
+      ),
+      /--workers-file \(MULTITASK_WORKERS_FILE\): sizes the pool by hand: not with the autoscaler/,
     );
     // Past what a timer takes, Node would fire at once: refused.
     assert.match(

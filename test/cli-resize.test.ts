@@ -30,11 +30,12 @@ describe('resizing multitask work', () => {
     const workersFile = join(cwd, 'workers');
     writeFileSync(workersFile, 'MULTITASK_WORKERS=1\n');
     const work = new CliProcess(
-      ['work', '--app', QUEUE_APP_PATH, '--queue', 'resize', '--workers', '1', '--http', '127.0.0.1:0'],
+      ['work', '--app', QUEUE_APP_PATH, '--queue', 'resize', '--workers', '4', '--http', '127.0.0.1:0'],
       { cwd, env: { MULTITASK_WORKERS_FILE: workersFile } },
     );
     const base = await work.httpBase();
     await eventually(async () => (await http(base, ROUTES.ready)).status === 200);
+    assert.equal((await work.waitForLine('consuming')).workers, 1, 'the file sizes the pool from the start');
 
     writeFileSync(workersFile, 'MULTITASK_WORKERS=3\n');
     work.child.kill('SIGHUP');
@@ -49,6 +50,9 @@ describe('resizing multitask work', () => {
     await eventually(async () => (await gauge(base, METRIC.workersAlive)) === 2);
     const refused = await http(base, `${ROUTES.workers}?size=lots`, 'POST');
     assert.equal(refused.status, 400);
+    const tooMany = await http(base, `${ROUTES.workers}?size=100000`, 'POST');
+    assert.equal(tooMany.status, 400, 'a typo must not start a hundred thousand threads');
+    assert.match(String((tooMany.body as { error: string }).error), /at most 1024/);
     assert.equal((await http(base, ROUTES.workers)).status, 405, 'GET does not resize');
 
     writeFileSync(workersFile, 'plenty\n');

@@ -77,11 +77,31 @@ export function integer(
 export function workerCount(raw: RawSettings, name: SettingName): number | undefined {
   const value = text(raw, name);
   if (value === undefined) return undefined;
+  const count = workersFromText(value);
+  if (count === undefined) throw wrong(name, value, WORKERS_EXPECTED);
+  return count;
+}
+
+/** More threads than this is a typo, not a plan: each one is an isolate with its own heap. */
+export const MAX_WORKERS = 1024;
+const WORKERS_EXPECTED = `a worker count (4, at most ${MAX_WORKERS}) or a share of the CPUs (50%, 0.5)`;
+
+/** A worker count as text (`8`, `50%`, `0.5`), or undefined when it is not one or is too many. */
+export function workersFromText(value: string): number | undefined {
+  let count: number;
   try {
-    return resolveSize(value, name);
+    count = resolveSize(value.trim());
   } catch {
-    throw wrong(name, value, 'a worker count (4) or a share of the CPUs (50%, 0.5)');
+    return undefined;
   }
+  return count <= MAX_WORKERS ? count : undefined;
+}
+
+/** {@link workersFromText} for a request: an error saying what is expected. */
+export function requestedWorkers(value: string): number {
+  const count = workersFromText(value);
+  if (count === undefined) throw new Error(`expected ${WORKERS_EXPECTED}, got ${describeValue(value)}`);
+  return count;
 }
 
 /** The queue URL, checked now (its password never appears in the error). */

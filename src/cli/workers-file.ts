@@ -5,8 +5,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { resolveSize } from '../pool/sizing.js';
-import { ConfigError } from './config.js';
+import { ConfigError, workersFromText } from './config.js';
 
 /** Reads the worker count from `path`. */
 export async function readWorkersFile(path: string): Promise<number> {
@@ -27,9 +26,8 @@ export async function readWorkersFile(path: string): Promise<number> {
   const value = (assignment === undefined ? lines[0] : assignment.slice(assignment.indexOf('=') + 1))
     ?.trim()
     .replace(/^["']|["']$/g, '');
-  try {
-    return resolveSize(value ?? '', 'MULTITASK_WORKERS');
-  } catch {
+  const count = value === undefined ? undefined : workersFromText(value);
+  if (count === undefined)
     throw new ConfigError('workersFile', `${path} holds no worker count (8, 50% or MULTITASK_WORKERS=8)`);
-  }
+  return count;
 }

@@ -10,12 +10,11 @@ import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
-import { resolveSize } from '../../pool/sizing.js';
 import type { Consumer } from '../../queue/consumer.js';
 import type { Queue } from '../../queue/queue.js';
 import { type PreparedApp, prepareApp } from '../app.js';
 import { Autoscaler } from '../autoscaler.js';
-import type { RawSettings } from '../config.js';
+import { ConfigError, type RawSettings, requestedWorkers } from '../config.js';
 import { connectQueue } from '../connect.js';
 import { handleSignals } from '../lifecycle.js';
 import { serveHttp } from '../serve.js';
@@ -29,6 +28,15 @@ type Phase = 'connecting' | 'starting' | 'running' | 'draining' | 'stopped';
 /** Runs the service until a signal stops it; resolves with the exit code. */
 export async function work(raw: RawSettings, log: Logger): Promise<number> {
   const settings = readWorkSettings(raw);
+  if (settings.workersFile !== undefined) {
+    if (settings.autoscale !== undefined)
+      throw new ConfigError(
+        'workersFile',
+        'sizes the pool by hand: not with the autoscaler (--min-workers, --max-workers)',
+      );
+    // The file holds the size now, as it will after a SIGHUP: a restarted pod starts from it.
+    settings.workers = await readWorkersFile(settings.workersFile);
+  }
   const service = new WorkService(settings, await prepareApp(settings.app), log);
   await service.listen();
   const removeSignals = handleSignals(
@@ -89,7 +97,7 @@ class WorkService {
             contentType: this.#metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
             body: this.#metrics === undefined ? '' : await this.#metrics.text(),
           }),
-          resize: (size) => this.#resize(resolveSize(size, 'size'), 'POST /workers'),
+          resize: (size) => this.#resize(requestedWorkers(size), 'POST /workers'),
         },
         this.#log,
       );
