@@ -170,14 +170,14 @@ describe('multitask configuration', () => {
       ),
       /line 1: not JSON/,
     );
-    // A field that would hide the task's class is refused while reading, not halfway through.
+    // A field that would hide a member of the task's class is refused while reading, not halfway through.
     const reserved = [
       JSON.stringify({ task: 'Record', fields: { file: 'x', tag: 'a' } }),
-      '{"task":"Record","fields":{"constructor":"x"}}',
+      '{"task":"Record","fields":{"run":1}}',
     ].join('\n');
     assert.match(
       usageError(runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'bad'], { cwd, input: reserved })),
-      /line 2: field name "constructor" is reserved.*nothing was dispatched/,
+      /line 2: field name "run" is reserved: the task's class has a member of that name.*nothing was dispatched/,
     );
     assert.match(
       usageError(

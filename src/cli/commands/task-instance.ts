@@ -5,14 +5,11 @@ import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
 import { ConfigError, UsageError } from '../config.js';
 
-/** Field names that would stand in for the class's own: the task could no longer be named. */
-const RESERVED = ['constructor', '__proto__'];
-
 /**
  * A task instance from its registered name and fields, built as a worker rebuilds one: from
  * the class's prototype, without calling its constructor. Checked as `queue.dispatch` checks
  * it, so that a batch is refused before its first job rather than halfway:
- * `ERR_TASK_NOT_REGISTERED`, `ERR_INVALID_TASK_FIELD`, or a reserved field name.
+ * `ERR_TASK_NOT_REGISTERED`, `ERR_INVALID_TASK_FIELD`, or a field named like a member of the class.
  */
 export function taskInstance(
   registry: TaskRegistry,
@@ -20,9 +17,10 @@ export function taskInstance(
   fields: Record<string, unknown>,
 ): Task<unknown, never> {
   const taskClass = registry.classOf(name);
-  const reserved = RESERVED.find((key) => Object.hasOwn(fields, key));
+  // A field named like a member of the class (run, constructor, __proto__…) would hide it.
+  const reserved = Object.keys(fields).find((key) => key in taskClass.prototype);
   if (reserved !== undefined)
-    throw new Error(`field name "${reserved}" is reserved: it would hide the task's class`);
+    throw new Error(`field name "${reserved}" is reserved: the task's class has a member of that name`);
   const task = rebuildTask(taskClass, fields);
   jsonFields(task, name);
   return task as Task<unknown, never>;
