@@ -133,6 +133,14 @@ describe('multitask configuration', () => {
     }
     const badAmqp = usageError(runCli(['status', '--url', 'amqp://root:se/cr et@[db'], { cwd }));
     assert.ok(!badAmqp.includes('se/cr'), badAmqp);
+    // A raw @, / or % in a password: a parser would connect to part of it as the host.
+    for (const password of ['p@ss/w0rd', 's3cr%t']) {
+      const line = usageError(
+        runCli(['status', '--url', `amqp://guest:${password}@127.0.0.1:5672`], { cwd }),
+      );
+      assert.match(line, /--url \(MULTITASK_URL\): expected user and password percent-encoded/);
+      assert.ok(!line.includes(password.slice(1, 4)), line);
+    }
     assert.match(usageError(runCli(['failed', 'explode'], { cwd })), /unknown action "explode"/);
   });
 

@@ -113,7 +113,29 @@ export function queueUrl(raw: RawSettings): string | undefined {
   } catch {
     throw wrong('url', maskUrl(value), 'amqp://user:pass@host:5672/vhost, amqps://… or sqlite:path.db');
   }
+  if (/^amqps?:/i.test(value) && !credentialsEncoded(value))
+    throw wrong('url', maskUrl(value), 'user and password percent-encoded (@ as %40, / as %2F, % as %25)');
   return value;
+}
+
+/**
+ * False when a URL's user or password holds a raw `@`, `/` or `%`: a URL parser then reads part
+ * of the password as the host (and would connect there), or cannot decode it at all.
+ */
+function credentialsEncoded(url: string): boolean {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const written = rest
+    .slice(rest.lastIndexOf('@') + 1)
+    .split(/[/?#]/)[0]!
+    .toLowerCase();
+  try {
+    const parsed = new URL(url);
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+    return parsed.host.toLowerCase() === written;
+  } catch {
+    return false;
+  }
 }
 
 /** A queue name. */

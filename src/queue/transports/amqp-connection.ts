@@ -121,7 +121,7 @@ export class AmqpConnection extends EventEmitter {
 
   #unavailable(reason: string, cause?: unknown): MultitaskError {
     // amqplib's messages name host and port, not the password; scrub it anyway, should one ever echo the URL.
-    const password = decodeURIComponent(new URL(this.url).password);
+    const password = safeDecode(new URL(this.url).password);
     const safeReason = password === '' ? reason : reason.split(password).join('***');
     return new MultitaskError(
       ErrorCode.BROKER_UNAVAILABLE,
@@ -135,5 +135,14 @@ export class AmqpConnection extends EventEmitter {
     const model = this.#model;
     this.#model = undefined;
     if (model !== undefined) await model.close().catch(() => {});
+  }
+}
+
+/** A URL component decoded, or as written when it holds a stray `%`. */
+function safeDecode(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
   }
 }
