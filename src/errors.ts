@@ -32,6 +32,8 @@ export const ErrorCode = {
   BAD_MESSAGE: 'ERR_BAD_MESSAGE',
   /** The queue's broker or database could not be reached (the URL in the message has its password masked). */
   BROKER_UNAVAILABLE: 'ERR_BROKER_UNAVAILABLE',
+  /** The broker answered and refused: a login refused, a virtual host that does not exist or is not allowed. */
+  BROKER_REFUSED: 'ERR_BROKER_REFUSED',
   /** The queue is closing or closed and takes no new work. */
   QUEUE_CLOSED: 'ERR_QUEUE_CLOSED',
   /** A queued job's process died in every one of its attempts (or past the broker's delivery limit). */

@@ -63,6 +63,20 @@ describe('multitask work (RabbitMQ)', { skip }, () => {
     assert.ok(!work.output.includes('s3cr3t'), 'the password never reaches the log');
   });
 
+  it('stops with one line and exit 1 when the broker refuses the login or the virtual host', () => {
+    const cwd = tempDir();
+    const { hostname: host, port } = new URL(AMQP_TEST_URL);
+    const login = runCli(['status', '--url', `amqp://guest:not-the-password@${host}:${port || 5672}`], {
+      cwd,
+    });
+    assert.equal(login.status, 1);
+    assert.equal(login.stderr.trim().split('\n').length, 1, login.stderr);
+    assert.match(login.stderr, /ERR_BROKER_REFUSED: RabbitMQ at amqp:\/\/guest:\*\*\*@.* refused the login/);
+    const vhost = runCli(['status', '--url', `${AMQP_TEST_URL}/no-such-vhost`], { cwd });
+    assert.equal(vhost.status, 1);
+    assert.match(vhost.stderr, /ERR_BROKER_REFUSED: .* refused the virtual host/);
+  });
+
   it('consumes, reports ready and unacknowledged jobs, and drains on SIGTERM with nothing lost', async () => {
     const cwd = tempDir();
     const file = join(cwd, 'runs');

@@ -4,7 +4,7 @@
  * starts. Bad job input is refused whole: nothing is dispatched.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -142,6 +142,23 @@ describe('multitask configuration', () => {
       assert.ok(!line.includes(password.slice(1, 4)), line);
     }
     assert.match(usageError(runCli(['failed', 'explode'], { cwd })), /unknown action "explode"/);
+  });
+
+  it('fails at once, in one line, on a SQLite file that cannot be opened', () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, 'a-directory.db'));
+    const result = runCli(
+      ['work', '--app', QUEUE_APP_PATH, '--url', 'sqlite:a-directory.db', '--http', 'off'],
+      {
+        cwd,
+      },
+    );
+    assert.equal(result.status, 1, result.stderr + result.stdout);
+    assert.match(
+      result.stdout,
+      /ERR_BROKER_UNAVAILABLE.*Cannot open the SQLite queue sqlite:a-directory\.db/,
+    );
+    assert.doesNotMatch(result.stdout, /retrying/);
   });
 
   it('says when the HTTP port is taken', async () => {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../errors.js';
 import { backoffDelay } from '../pool/restart-policy.js';
 import { openQueue, type Queue } from '../queue/queue.js';
-import { maskUrl } from '../queue/url.js';
+import { maskUrl, parseQueueUrl } from '../queue/url.js';
 
 /** Options of {@link connectQueue}. */
 export interface ConnectOptions {
@@ -37,6 +37,7 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
     options.url === undefined ? 'the embedded queue (sqlite:.multitask/queue.db)' : maskUrl(options.url);
   const deadline =
     options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+  const remote = parseQueueUrl(options.url).kind === 'amqp';
   let tries = 0;
   // The callback stays with the connection for good; once open, the queue's own `reconnecting`
   // events are the ones the command logs.
@@ -61,7 +62,8 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
       log.debug({ url: queue.url }, 'queue connected');
       return queue;
     } catch (error) {
-      if (!hasCode(error, ErrorCode.BROKER_UNAVAILABLE) || Date.now() >= deadline) throw error;
+      // Only a broker can come back: a SQLite file that cannot be opened will not open later.
+      if (!remote || !hasCode(error, ErrorCode.BROKER_UNAVAILABLE) || Date.now() >= deadline) throw error;
       tries++;
       const pause = Math.min(backoffDelay(round, PAUSE_INITIAL_MS, PAUSE_MAX_MS), deadline - Date.now());
       log.warn(

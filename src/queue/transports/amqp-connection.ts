@@ -78,6 +78,13 @@ export class AmqpConnection extends EventEmitter {
         await this.#connectOnce();
         return;
       } catch (error) {
+        // Refused at open: retrying the same credentials only hides the mistake. (Reconnections
+        // do retry: credentials being rotated come back.)
+        const refusal = refusalOf(error);
+        if (refusal !== undefined && deadline !== Number.POSITIVE_INFINITY)
+          throw new MultitaskError(ErrorCode.BROKER_REFUSED, `RabbitMQ at ${this.safeUrl} ${refusal}`, {
+            cause: error,
+          });
         const delay = backoffDelay(this.attempts, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
         if (this.#closing || Date.now() + delay > deadline)
           throw this.#unavailable((error as Error).message, error);
@@ -145,4 +152,14 @@ function safeDecode(component: string): string {
   } catch {
     return component;
   }
+}
+
+/** What a broker's refusal means, or undefined when the error is not one (unreachable, reset…). */
+function refusalOf(error: unknown): string | undefined {
+  const message = String((error as Error)?.message ?? '');
+  if (/ACCESS.REFUSED/.test(message)) return 'refused the login: check the user and password';
+  // amqplib's message when the broker closes the handshake over the virtual host (NOT_ALLOWED).
+  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message))
+    return 'refused the virtual host: check that it exists and that the user may use it';
+  return undefined;
 }
