@@ -154,10 +154,12 @@ describe('multitask configuration', () => {
       },
     );
     assert.equal(result.status, 1, result.stderr + result.stdout);
-    assert.match(
-      result.stdout,
-      /ERR_BROKER_UNAVAILABLE.*Cannot open the SQLite queue sqlite:a-directory\.db/,
-    );
+    const fatal = result.stdout.split('\n').find((line) => line.includes('"cannot open the queue"'));
+    assert.ok(fatal, result.stdout);
+    const { err } = JSON.parse(fatal) as { err: { code: string; message: string } };
+    assert.equal(err.code, 'ERR_BROKER_UNAVAILABLE');
+    assert.match(err.message, /Cannot open the SQLite queue sqlite:a-directory\.db/);
+
     assert.doesNotMatch(result.stdout, /retrying/);
   });
 
