@@ -7,9 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { METRIC, ROUTES } from '../src/http/routes.js';
 import {
   CLI,
+  CliProcess,
   cliEnv,
   http,
   metricValue,
@@ -236,5 +238,21 @@ describe('multitask work (embedded queue)', () => {
     assert.match(sent.stdout, /^dispatched 3 jobs to "a" \(2\), "b" \(1\) in /);
     assert.equal(queueStatus(cwd, 'a').ready, 2);
     assert.equal(queueStatus(cwd, 'b').ready, 1);
+  });
+
+  it("says why when the app's setup fails in its workers, and stays unready", async () => {
+    const cwd = tempDir();
+    const failingApp = fileURLToPath(new URL('./fixtures/failing-app.ts', import.meta.url));
+    const work = new CliProcess(['work', '--app', failingApp, '--workers', '1', '--http', '127.0.0.1:0'], {
+      cwd,
+    });
+    const base = await work.httpBase();
+    const line = await work.waitForLine("the app's setup failed in a worker; trying again after a pause");
+    assert.match(String(line.err), /database unreachable at db:5432/);
+    assert.equal(line.level, 40);
+    const ready = await http(base, ROUTES.ready);
+    assert.equal(ready.status, 503);
+    assert.equal((ready.body as { workersAlive: number }).workersAlive, 0);
+    assert.equal(await work.stop(), 0, work.output);
   });
 });

@@ -52,7 +52,12 @@ export function logJobs(consumer: Consumer, log: Logger): void {
 export function logPool(pool: Pool, log: Logger): void {
   pool.on('workerOnline', ({ workerId }) => log.debug({ workerId }, 'worker online'));
   pool.on('workerExit', ({ workerId, exitCode, reason, error }) => {
-    if (reason === 'crash' || reason === 'timeout')
+    if (reason === 'setupFailed')
+      log.warn(
+        { workerId, err: error?.message },
+        "the app's setup failed in a worker; trying again after a pause",
+      );
+    else if (reason === 'crash' || reason === 'timeout')
       log.warn({ workerId, exitCode, reason, err: error?.message }, 'worker died; replacing it');
     else log.debug({ workerId, exitCode, reason }, 'worker exited');
   });

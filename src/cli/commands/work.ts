@@ -143,6 +143,7 @@ class WorkService {
     });
     this.#pool = pool;
     logPool(pool, this.#log);
+    pool.once('workerOnline', ({ workerId }) => this.#log.info({ workerId }, 'a worker is up'));
     pool.on('crashLoop', ({ taskName, error }) => {
       if (taskName !== undefined || this.#phase === 'draining' || this.#phase === 'stopped') return;
       // The app cannot boot in any worker: exit non-zero, so the orchestrator shows it.
