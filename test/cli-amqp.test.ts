@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import amqp from 'amqplib';
 import { METRIC, ROUTES } from '../src/http/routes.js';
 import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli, startWork } from './cli-helpers.js';
 import { eventually } from './helpers.js';
@@ -75,6 +76,27 @@ describe('multitask work (RabbitMQ)', { skip }, () => {
     const vhost = runCli(['status', '--url', `${AMQP_TEST_URL}/no-such-vhost`], { cwd });
     assert.equal(vhost.status, 1);
     assert.match(vhost.stderr, /ERR_BROKER_REFUSED: .* refused the virtual host/);
+  });
+
+  it('refuses to show a queue that does not exist, without creating it', async () => {
+    const cwd = tempDir();
+    const missing = uniqueQueue('cli-amqp-missing');
+    for (const args of [['status'], ['failed', 'list']]) {
+      const result = runCli([...args, '--url', AMQP_TEST_URL, '--queue', missing], { cwd });
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(`^multitask: invalid --queue \\(MULTITASK_QUEUE\\): no queue "${missing}" on amqp://`),
+      );
+    }
+    const connection = await amqp.connect(AMQP_TEST_URL);
+    try {
+      const channel = await connection.createChannel();
+      channel.on('error', () => {});
+      await assert.rejects(channel.checkQueue(missing), /404/, 'still not declared');
+    } finally {
+      await connection.close().catch(() => {});
+    }
   });
 
   it('consumes, reports ready and unacknowledged jobs, and drains on SIGTERM with nothing lost', async () => {

@@ -145,6 +145,14 @@ export class Queue extends EventEmitter {
     return this.#run(() => this.#transport.retryFailed(queueName(queue)));
   }
 
+  /**
+   * True when the queue is there, checked without creating it: on RabbitMQ, declared by a
+   * producer or a consumer; on SQLite, always (the file holds every queue).
+   */
+  exists(queue: string = DEFAULT_QUEUE): Promise<boolean> {
+    return this.#run(() => this.#transport.exists(queueName(queue)));
+  }
+
   /** Empties the failed store of a queue; resolves with how many jobs it held. */
   purgeFailed(queue: string = DEFAULT_QUEUE): Promise<number> {
     return this.#run(() => this.#transport.purgeFailed(queueName(queue)));

@@ -92,5 +92,7 @@ export interface Transport {
   failed(queue: string, limit: number): Promise<FailedJob[]>;
   retryFailed(queue: string): Promise<number>;
   purgeFailed(queue: string): Promise<number>;
+  /** True when the queue is there, without creating it (an open SQLite file holds every queue). */
+  exists(queue: string): Promise<boolean>;
   close(): Promise<void>;
 }

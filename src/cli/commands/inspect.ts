@@ -40,6 +40,8 @@ async function withQueue(
   const queue = await connectQueue({ command: 'inspect', url, log, timeoutMs });
   if (queue === undefined) return 1;
   try {
+    // Looking must not create: stats and the failed store would declare a mistyped queue.
+    if (!(await queue.exists(name))) throw new ConfigError('queue', `no queue "${name}" on ${queue.url}`);
     await use(queue, name);
     return 0;
   } finally {

@@ -295,6 +295,20 @@ export class AmqpTransport implements Transport, LaneHost {
     this.#lanes.delete(lane);
   }
 
+  async exists(queue: string): Promise<boolean> {
+    const channel = await this.openChannel();
+    try {
+      // Passive: a queue that is not there closes the channel with 404 instead of being made.
+      await channel.checkQueue(queue);
+      return true;
+    } catch (error) {
+      if (/\b404\b|NOT_FOUND/.test(String((error as Error)?.message))) return false;
+      throw this.#wrap(error);
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
   /** Runs `work` on a channel of its own, closed afterwards (unacked messages go back). */
   async #withChannel<T>(queue: string, work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
     const channel = await this.openChannel();

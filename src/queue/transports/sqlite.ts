@@ -131,6 +131,11 @@ export class SqliteTransport implements Transport {
     return this.store.db.open;
   }
 
+  /** Every queue of an open file is there: it is a name in its tables. */
+  async exists(): Promise<boolean> {
+    return true;
+  }
+
   /** An embedded file has no connection to lose. */
   watch(): void {}
 
