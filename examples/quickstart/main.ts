@@ -4,7 +4,7 @@
  * MULTITASK_URL the queue is an SQLite file, ./.multitask/queue.db. Some jobs fail on purpose
  * (see tasks.ts), to show retries, the failed store and a worker replaced after a crash.
  */
-import { maskUrl, openQueue, Pool, type SettledJob, type Task } from '../../src/index.js';
+import { openQueue, Pool, type SettledJob, type Task } from '../../src/index.js';
 import { untilSettled } from './progress.js';
 import { AlwaysFails, Checksum, Crash, Flaky, Thumbnail } from './tasks.js';
 
@@ -96,8 +96,8 @@ const rate = Math.round((completed + failed) / seconds);
 console.log(
   `done ${completed} · retried ${retried} · failed ${failed} · restarts ${restarts} · ${rate} jobs/s · ${seconds.toFixed(1)} s`,
 );
-const url = process.env.MULTITASK_URL ? ` --url '${maskUrl(process.env.MULTITASK_URL)}'` : '';
-console.log(`inspect what failed: npx multitask failed list --queue ${QUEUE}${url}`);
+// The command reads MULTITASK_URL as this script did: no --url to spell out (nor a password).
+console.log(`inspect what failed: npx multitask failed list --queue ${QUEUE}`);
 if (interrupted.signal.aborted) {
   console.log('interrupted: the jobs not done are back in the queue, and run on the next npm start');
   process.exitCode = 130;

@@ -92,12 +92,13 @@ export function failed(action: string, raw: RawSettings, log: Logger): Promise<n
             2,
           ),
         );
-      else printFailed(name, jobs);
+      // A URL typed as a flag must be typed again; one from MULTITASK_URL is read again.
+      else printFailed(name, jobs, raw.url !== undefined && raw.url !== process.env.MULTITASK_URL);
     }
   });
 }
 
-function printFailed(name: string, jobs: FailedJob[]): void {
+function printFailed(name: string, jobs: FailedJob[], urlFlag: boolean): void {
   if (jobs.length === 0) {
     print(`no failed jobs in "${name}"`);
     return;
@@ -114,7 +115,9 @@ function printFailed(name: string, jobs: FailedJob[]): void {
     );
   }
   print('');
-  print(`move them back with: multitask failed retry --queue ${name}`);
+  print(
+    `move them back with: multitask failed retry --queue ${name}${urlFlag ? ' --url <the same URL>' : ''}`,
+  );
 }
 
 function print(line: string): void {
