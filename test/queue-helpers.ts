@@ -67,7 +67,7 @@ export async function amqpSkipReason(): Promise<string | undefined> {
     });
   });
   if (reachable) return undefined;
-  const reason = `no RabbitMQ at ${maskUrl(AMQP_TEST_URL)}: start one (apt-get install rabbitmq-server && rabbitmq-server -detached) or set MULTITASK_TEST_AMQP_URL`;
+  const reason = `no RabbitMQ at ${maskUrl(AMQP_TEST_URL)}: start one (bash .ci/rabbitmq.sh installs Debian's and starts it on 127.0.0.1) or set MULTITASK_TEST_AMQP_URL`;
   if (process.env.CI) throw new Error(`${reason}. CI is set, so the RabbitMQ tests must run.`);
   return reason;
 }

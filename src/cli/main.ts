@@ -5,6 +5,7 @@
  * variable and exits with 2; a failure at run time exits with 1.
  */
 
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { hasCode } from '../errors.js';
@@ -55,9 +56,15 @@ function logger(raw: RawSettings, fd: 1 | 2): Logger {
   return createLogger({ level, format: logFormat(raw), fd });
 }
 
+/** The package's version, from its package.json (two levels up from src/cli and dist/cli alike). */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
 /** Builds the program; each action resolves with the process's exit code. */
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command('multitask')
+    .version(packageVersion(), '-V, --version')
     .description('Run tasks in parallel on worker threads, fed by RabbitMQ or an embedded SQLite queue.')
     .showSuggestionAfterError(true)
     .exitOverride()

@@ -86,7 +86,7 @@ export const SETTINGS = {
   logLevel: {
     flags: '--log-level <level>',
     env: 'MULTITASK_LOG_LEVEL',
-    description: 'trace, debug, info, warn, error or silent (job completions log at debug)',
+    description: 'trace, debug, info, warn, error, fatal or silent (job completions log at debug)',
     defaultValue: 'info',
   },
   logFormat: {

@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from 'pino';
+import { METRIC } from '../../http/routes.js';
 import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
@@ -22,35 +23,50 @@ import { readWorkersFile } from '../workers-file.js';
 import { logJobs, logPool } from './job-logs.js';
 import { readWorkSettings, type WorkSettings } from './work-settings.js';
 
+const NOT_READY_METRICS = `# HELP ${METRIC.ready} 1 while /readyz answers 200.\n# TYPE ${METRIC.ready} gauge\n${METRIC.ready} 0\n`;
+
 /** Where the service is in its life; only `running` is ready. */
 type Phase = 'connecting' | 'starting' | 'running' | 'draining' | 'stopped';
 
 /** Runs the service until a signal stops it; resolves with the exit code. */
 export async function work(raw: RawSettings, log: Logger): Promise<number> {
-  const settings = readWorkSettings(raw);
-  if (settings.workersFile !== undefined) {
-    if (settings.autoscale !== undefined)
-      throw new ConfigError(
-        'workersFile',
-        'sizes the pool by hand: not with the autoscaler (--min-workers, --max-workers)',
-      );
-    // The file holds the size now, as it will after a SIGHUP: a restarted pod starts from it.
-    settings.workers = await readWorkersFile(settings.workersFile);
-  }
-  const service = new WorkService(settings, await prepareApp(settings.app), log);
-  await service.listen();
+  // Listening first: a SIGTERM while the app loads must stop the process cleanly, not kill it.
+  let service: WorkService | undefined;
+  let stopBeforeStart = false;
   const removeSignals = handleSignals(
     {
-      graceful: (signal) => service.drain(signal),
-      immediate: (signal) => service.stopNow(signal),
-      reload: () => service.reload(),
+      graceful(signal) {
+        if (service === undefined) stopBeforeStart = true;
+        else service.drain(signal);
+      },
+      immediate(signal) {
+        if (service === undefined) stopBeforeStart = true;
+        else service.stopNow(signal);
+      },
+      reload: () => service?.reload(),
     },
     log,
   );
-  // Not awaited: a stop asked while connecting must not wait for the connection attempt.
-  service.start().catch((error: unknown) => service.fail(error));
   try {
-    return await service.finished;
+    const settings = readWorkSettings(raw);
+    if (settings.workersFile !== undefined) {
+      if (settings.autoscale !== undefined)
+        throw new ConfigError(
+          'workersFile',
+          'sizes the pool by hand: not with the autoscaler (--min-workers, --max-workers)',
+        );
+      // The file holds the size now, as it will after a SIGHUP: a restarted pod starts from it.
+      settings.workers = await readWorkersFile(settings.workersFile);
+    }
+    const app = await prepareApp(settings.app);
+    if (stopBeforeStart) return 0;
+    const started = new WorkService(settings, app, log);
+    await started.listen();
+    service = started;
+    if (stopBeforeStart) started.drain('SIGTERM');
+    // Not awaited: a stop asked while connecting must not wait for the connection attempt.
+    started.start().catch((error: unknown) => started.fail(error));
+    return await started.finished;
   } finally {
     removeSignals();
   }
@@ -95,7 +111,8 @@ class WorkService {
           ready: () => this.#readiness(),
           metrics: async () => ({
             contentType: this.#metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
-            body: this.#metrics === undefined ? '' : await this.#metrics.text(),
+            // Before the pool exists, still a scrape that says "not ready" rather than nothing.
+            body: this.#metrics === undefined ? NOT_READY_METRICS : await this.#metrics.text(),
           }),
           resize: (size) => this.#resize(requestedWorkers(size), 'POST /workers'),
         },
