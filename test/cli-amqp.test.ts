@@ -59,6 +59,11 @@ describe('multitask work (RabbitMQ)', { skip }, () => {
     const ready = await http(base, ROUTES.ready);
     assert.equal(ready.status, 503);
     assert.equal((ready.body as { phase: string }).phase, 'connecting');
+    assert.equal(
+      metricValue((await http(base, ROUTES.metrics)).text, METRIC.ready),
+      0,
+      'a scrape says not ready',
+    );
     // Well inside a connection attempt's ten seconds: stopping does not wait for it.
     assert.equal(await work.stop('SIGTERM', 5_000), 0, work.output);
     assert.ok(!work.output.includes('s3cr3t'), 'the password never reaches the log');
