@@ -120,25 +120,39 @@ describe('resizing multitask work', () => {
   });
 });
 
+/** `multitask run` of a fixture task with its fields. */
+function startRun(
+  cwd: string,
+  task: string,
+  workers: number,
+  http: string,
+  extra: string[],
+  fields: unknown,
+) {
+  return new CliProcess(
+    [
+      'run',
+      '--app',
+      QUEUE_APP_PATH,
+      '--task',
+      task,
+      '--workers',
+      String(workers),
+      '--http',
+      http,
+      ...extra,
+      JSON.stringify(fields),
+    ],
+    { cwd },
+  );
+}
+
 describe('multitask run', () => {
   it('supervises the task on every worker and stops on SIGTERM with exit 0', async () => {
     const cwd = tempDir();
     const file = join(cwd, 'runs');
-    const run = new CliProcess(
-      [
-        'run',
-        '--app',
-        QUEUE_APP_PATH,
-        '--task',
-        'Nap',
-        '--workers',
-        '2',
-        '--http',
-        '127.0.0.1:0',
-        JSON.stringify({ ms: 600_000, file, tag: 'svc' }),
-      ],
-      { cwd },
-    );
+    const run = startRun(cwd, 'Nap', 2, '127.0.0.1:0', [], { ms: 600_000, file, tag: 'svc' });
+
     const base = await run.httpBase();
     await eventually(() => runLines(file).filter((line) => line.kind === 'start').length === 2);
     assert.equal((await http(base, ROUTES.ready)).status, 200);
@@ -154,23 +168,8 @@ describe('multitask run', () => {
   it('stops at once on a second signal, even a task that ignores its signal', async () => {
     const cwd = tempDir();
     const file = join(cwd, 'runs');
-    const run = new CliProcess(
-      [
-        'run',
-        '--app',
-        QUEUE_APP_PATH,
-        '--task',
-        'Hang',
-        '--workers',
-        '1',
-        '--grace-ms',
-        '600000',
-        '--http',
-        'off',
-        JSON.stringify({ file }),
-      ],
-      { cwd },
-    );
+    const run = startRun(cwd, 'Hang', 1, 'off', ['--grace-ms', '600000'], { file });
+
     await eventually(() => runLines(file).length === 1);
     run.child.kill('SIGTERM');
     await run.waitForLine(/^stopping: the task sees its signal abort/);

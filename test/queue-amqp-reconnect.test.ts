@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { openQueue, Pool } from '../src/index.js';
+import { openQueue, Pool, type Queue } from '../src/index.js';
 import { Nap } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 import {
@@ -25,14 +25,33 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const skip = (await amqpSkipReason()) ?? ctlSkipReason();
 
+/** A queue on its own named connection (so the test can drop it) and a pool of 2 × 2, cleaned up after. */
+async function withOwnConnection(
+  body: (setup: {
+    name: string;
+    connectionName: string;
+    log: string;
+    queue: Queue;
+    pool: Pool;
+  }) => Promise<void>,
+): Promise<void> {
+  const name = uniqueQueue('reconnect');
+  const connectionName = `multitask-test-${name}`;
+  const log = join(dir, `${name}.log`);
+  const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP, connectionName });
+  const pool = new Pool({ app: QUEUE_APP, size: 2, concurrency: 2 });
+  try {
+    await body({ name, connectionName, log, queue, pool });
+  } finally {
+    await pool.close({ graceMs: 0 });
+    await queue.close();
+    await deleteAmqpQueue(name);
+  }
+}
+
 describe('RabbitMQ reconnection', { skip }, () => {
   test('the queue reconnects after the broker drops it; no confirmed job is lost', async () => {
-    const name = uniqueQueue('reconnect');
-    const connectionName = `multitask-test-${name}`;
-    const log = join(dir, `${name}.log`);
-    const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP, connectionName });
-    const pool = new Pool({ app: QUEUE_APP, size: 2, concurrency: 2 });
-    try {
+    await withOwnConnection(async ({ name, connectionName, log, queue, pool }) => {
       for (let i = 0; i < 20; i++) await queue.dispatch(new Nap(100, log, `a${i}`), { queue: name });
       const consumer = pool.consume(queue, { queue: name });
       await eventually(() => runLines(log).filter((line) => line.kind === 'end').length >= 4);
@@ -50,22 +69,13 @@ describe('RabbitMQ reconnection', { skip }, () => {
       );
       await consumer.stop({ graceMs: 5_000 });
       assert.deepEqual(await queue.stats(name), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
-    } finally {
-      await pool.close({ graceMs: 0 });
-      await queue.close();
-      await deleteAmqpQueue(name);
-    }
+    });
   });
 });
 
 describe('RabbitMQ connection lost under running jobs', { skip }, () => {
   test('a job that finishes after its channel closed is not counted: the broker runs it again, counted once', async () => {
-    const name = uniqueQueue('reconnect');
-    const connectionName = `multitask-test-${name}`;
-    const log = join(dir, `${name}.log`);
-    const queue = await openQueue(AMQP_TEST_URL, { app: QUEUE_APP, connectionName });
-    const pool = new Pool({ app: QUEUE_APP, size: 2, concurrency: 2 });
-    try {
+    await withOwnConnection(async ({ name, connectionName, log, queue, pool }) => {
       for (let i = 0; i < 4; i++) await queue.dispatch(new Nap(1_500, log, `c${i}`), { queue: name });
       const consumer = pool.consume(queue, { queue: name });
       const unrecorded: Array<string | undefined> = [];
@@ -79,11 +89,7 @@ describe('RabbitMQ connection lost under running jobs', { skip }, () => {
       await consumer.stop({ graceMs: 5_000 });
       assert.equal(consumer.counts.completed, 4, 'counted once each');
       assert.deepEqual(await queue.stats(name), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
-    } finally {
-      await pool.close({ graceMs: 0 });
-      await queue.close();
-      await deleteAmqpQueue(name);
-    }
+    });
   });
 });
 
