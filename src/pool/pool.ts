@@ -190,6 +190,7 @@ export class Pool extends EventEmitter {
       submit: (spec) => engine.submit(spec),
       emit: this.#emitEvent,
       finished: () => engine.state !== 'running',
+      closing: () => engine.state === 'closing' || engine.state === 'closed',
     };
     const start = (loaded: LoadedApp) => {
       const name = loaded.registry.nameOf(task);

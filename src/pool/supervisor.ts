@@ -26,6 +26,8 @@ export interface SupervisorHost {
   emit: EmitPoolEvent;
   /** True once the pool will not run anything again (closed, or its app cannot boot). */
   finished(): boolean;
+  /** True once the pool was asked to close (not: gave up because its app cannot boot). */
+  closing(): boolean;
 }
 
 export class Supervision implements Service {
@@ -72,14 +74,14 @@ export class Supervision implements Service {
         const error = failure as Error;
         if (hasCode(error, ErrorCode.POOL_CLOSED)) throw error;
         // The pool is closing (its signal aborted the task): an ending, not a crash loop.
-        if (this.host.finished()) {
+        if (this.host.closing()) {
           throw new MultitaskError(
             ErrorCode.POOL_CLOSED,
             `The pool closed while task ${this.name} (replica ${replica}) ran: ${error?.message ?? error}`,
             { cause: error, taskName: this.name },
           );
         }
-        const delayMs = tracker.next();
+        const delayMs = this.host.finished() ? undefined : tracker.next();
         if (delayMs === undefined) throw this.#giveUp(replica, error);
         this.#restarts++;
         this.host.emit('restart', { taskName: this.name, replica, attempt: attempt + 1, delayMs, error });
