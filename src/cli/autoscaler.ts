@@ -16,7 +16,7 @@ export interface AutoscaleOptions {
   /** Jobs one worker runs at once: a worker per `concurrency` jobs of backlog. */
   concurrency: number;
   /** Between two checks (ms). */
-  intervalMs?: number;
+  intervalMs: number;
   /** Checks in a row that must all want fewer workers before the pool shrinks. */
   shrinkAfter?: number;
 }
@@ -59,7 +59,7 @@ export class Autoscaler {
     this.#pool = pool;
     this.#queue = queue;
     this.#queueName = queueName;
-    this.#options = { intervalMs: 2_000, shrinkAfter: 3, ...options };
+    this.#options = { shrinkAfter: 3, ...options };
     this.#log = log;
   }
 

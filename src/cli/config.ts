@@ -10,7 +10,7 @@ import { LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from '../observabi
 import { resolveSize } from '../pool/sizing.js';
 import { queueName } from '../queue/options.js';
 import { maskUrl, parseQueueUrl } from '../queue/url.js';
-import { DEFAULT_HTTP, SETTINGS, type SettingName, settingLabel } from './settings.js';
+import { SETTINGS, type Setting, type SettingName, settingLabel } from './settings.js';
 
 /** The user asked for something the command cannot do as asked: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -58,14 +58,29 @@ export function optional(raw: RawSettings, name: SettingName): string | undefine
   return text(raw, name);
 }
 
-/** An integer setting within bounds; by default at most what a timer takes, as most are times. */
-export function integer(
+/** The value given, else the settings table's default: one place holds each default. */
+function valueOrDefault(raw: RawSettings, name: SettingName): string | undefined {
+  return text(raw, name) ?? (SETTINGS[name] as Setting).defaultValue;
+}
+
+/**
+ * An integer setting within bounds, else its default from the settings table (a setting with
+ * no default is then required). By default at most what a timer takes, as most are times.
+ */
+export function integer(raw: RawSettings, name: SettingName, min: number, max = MAX_TIMER_MS): number {
+  const value = optionalInteger(raw, name, min, max, valueOrDefault(raw, name));
+  if (value === undefined) throw new ConfigError(name, 'is required');
+  return value;
+}
+
+/** An integer setting within bounds, or undefined when it is not given. */
+export function optionalInteger(
   raw: RawSettings,
   name: SettingName,
   min: number,
   max = MAX_TIMER_MS,
+  value = text(raw, name),
 ): number | undefined {
-  const value = text(raw, name);
   if (value === undefined) return undefined;
   const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max)
@@ -140,7 +155,7 @@ function credentialsEncoded(url: string): boolean {
 
 /** A queue name. */
 export function queue(raw: RawSettings): string {
-  const value = text(raw, 'queue') ?? 'default';
+  const value = valueOrDefault(raw, 'queue')!;
   try {
     return queueName(value);
   } catch (error) {
@@ -150,7 +165,7 @@ export function queue(raw: RawSettings): string {
 
 /** `host:port`, or `off`; a bare port means loopback. */
 export function httpAddress(raw: RawSettings): { host: string; port: number } | undefined {
-  const value = text(raw, 'http') ?? DEFAULT_HTTP;
+  const value = valueOrDefault(raw, 'http')!;
   if (value === 'off') return undefined;
   const match = /^(?:(\[[0-9a-f:]+\]|[\w.-]+):)?(\d{1,5})$/i.exec(value);
   const port = match === null ? Number.NaN : Number(match[2]);
@@ -171,7 +186,7 @@ export function flag(raw: RawSettings, name: SettingName, env: NodeJS.ProcessEnv
 
 /** A log level name. */
 export function logLevel(raw: RawSettings): LogLevelName {
-  const value = text(raw, 'logLevel') ?? 'info';
+  const value = valueOrDefault(raw, 'logLevel')!;
   if (!(LOG_LEVEL_NAMES as readonly string[]).includes(value))
     throw wrong('logLevel', value, LOG_LEVEL_NAMES.join(', '));
   return value as LogLevelName;

@@ -6,6 +6,7 @@
  */
 
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../errors.js';
 import { backoffDelay } from '../pool/restart-policy.js';
@@ -70,7 +71,8 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
         { url: where, attempt: tries, retryInMs: Math.round(pause), err: (error as Error).message },
         'broker unreachable, retrying',
       );
-      await sleep(pause, signal);
+      // An abort ends the pause early; the loop's first line then returns.
+      await sleep(pause, undefined, { signal }).catch(() => {});
     }
   }
 }
@@ -78,16 +80,4 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
 /** What the broker's connection list shows for this process, so an operator finds it. */
 export function connectionName(command: string): string {
   return `multitask ${command} ${hostname()} ${process.pid}`;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }

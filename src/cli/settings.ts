@@ -4,6 +4,10 @@
  * table, the deploy test checks the manifests' variable names against it, and `--help` shows it.
  */
 
+import { POOL_DEFAULTS } from '../pool/options.js';
+import { DEFAULT_ATTEMPTS } from '../queue/message.js';
+import { DEFAULT_QUEUE } from '../queue/options.js';
+
 /** One setting: `--flag <value>` or `ENV`. */
 export interface Setting {
   /** Commander's flag spelling, e.g. `--workers <n>`. */
@@ -36,13 +40,13 @@ export const SETTINGS = {
     flags: '--queue <name>',
     env: 'MULTITASK_QUEUE',
     description: 'the queue name',
-    defaultValue: 'default',
+    defaultValue: DEFAULT_QUEUE,
   },
   workers: {
     flags: '--workers <n>',
     env: 'MULTITASK_WORKERS',
     description: 'worker threads: a count, or a share of the CPUs (50%, 0.5)',
-    defaultValue: '100%',
+    defaultValue: POOL_DEFAULTS.size,
   },
   concurrency: {
     flags: '--concurrency <n>',
@@ -105,7 +109,7 @@ export const SETTINGS = {
     flags: '--attempts <n>',
     env: 'MULTITASK_ATTEMPTS',
     description: 'attempts before a job goes to the failed store',
-    defaultValue: '3',
+    defaultValue: String(DEFAULT_ATTEMPTS),
   },
   timeoutMs: {
     flags: '--timeout-ms <ms>',

@@ -18,6 +18,7 @@ import {
   integer,
   jsonObject,
   optional,
+  optionalInteger,
   queue as queueSetting,
   queueUrl,
   type RawSettings,
@@ -45,12 +46,12 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
   const url = queueUrl(raw);
   const defaults: DispatchOptions = {
     queue: queueSetting(raw),
-    attempts: integer(raw, 'attempts', 1) ?? 3,
-    delayMs: integer(raw, 'delayMs', 0) ?? 0,
+    attempts: integer(raw, 'attempts', 1),
+    delayMs: integer(raw, 'delayMs', 0),
   };
-  const timeoutMs = integer(raw, 'timeoutMs', 1);
+  const timeoutMs = optionalInteger(raw, 'timeoutMs', 1);
   if (timeoutMs !== undefined) defaults.timeoutMs = timeoutMs;
-  const connectTimeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
+  const connectTimeoutMs = integer(raw, 'connectTimeoutMs', 0);
   const taskName = optional(raw, 'task');
   const app = await prepareApp(appPath);
   const registry = app.loaded.registry;

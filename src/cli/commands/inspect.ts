@@ -29,7 +29,7 @@ async function withQueue(
 ): Promise<number> {
   const url = queueUrl(raw);
   const name = queueSetting(raw);
-  const timeoutMs = integer(raw, 'connectTimeoutMs', 0) ?? 30_000;
+  const timeoutMs = integer(raw, 'connectTimeoutMs', 0);
   const location = parseQueueUrl(url);
   // Looking at a queue must not create one: from the wrong directory that would show zeros.
   if (location.kind === 'sqlite' && !existsSync(location.path))
@@ -75,7 +75,7 @@ export function status(raw: RawSettings, log: Logger): Promise<number> {
 export function failed(action: string, raw: RawSettings, log: Logger): Promise<number> {
   if (action !== 'list' && action !== 'retry' && action !== 'purge')
     throw new UsageError(`unknown action "${action}": failed list, failed retry or failed purge`);
-  const limit = integer(raw, 'limit', 1) ?? 100;
+  const limit = integer(raw, 'limit', 1);
   const json = flag(raw, 'json');
   return withQueue(raw, log, async (queue, name) => {
     if (action === 'retry') {

@@ -7,13 +7,13 @@ import type { Logger } from 'pino';
 import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
+import { POOL_DEFAULTS } from '../../pool/options.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
 import { prepareApp } from '../app.js';
 import { httpAddress, integer, jsonObject, type RawSettings, required, workerCount } from '../config.js';
 import { handleSignals } from '../lifecycle.js';
 import { serveHttp } from '../serve.js';
-import { DEFAULT_GRACE_MS } from '../settings.js';
 import { logPool } from './job-logs.js';
 import { taskFromSettings } from './task-instance.js';
 
@@ -21,9 +21,9 @@ import { taskFromSettings } from './task-instance.js';
 export async function run(raw: RawSettings, fieldsText: string | undefined, log: Logger): Promise<number> {
   const appPath = required(raw, 'app');
   const taskName = required(raw, 'task');
-  const workers = workerCount(raw, 'workers') ?? resolveSize('100%');
-  const concurrency = integer(raw, 'concurrency', 1, 10_000) ?? 1;
-  const graceMs = integer(raw, 'graceMs', 0) ?? DEFAULT_GRACE_MS;
+  const workers = workerCount(raw, 'workers') ?? resolveSize(POOL_DEFAULTS.size);
+  const concurrency = integer(raw, 'concurrency', 1, 10_000);
+  const graceMs = integer(raw, 'graceMs', 0);
   const listen = httpAddress(raw);
   const fields = jsonObject(fieldsText, 'the task fields');
   const app = await prepareApp(appPath);

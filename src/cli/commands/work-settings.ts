@@ -3,6 +3,7 @@
  * mistake costs nothing but its one-line message.
  */
 
+import { POOL_DEFAULTS } from '../../pool/options.js';
 import { resolveSize } from '../../pool/sizing.js';
 import {
   ConfigError,
@@ -15,7 +16,6 @@ import {
   required,
   workerCount,
 } from '../config.js';
-import { DEFAULT_GRACE_MS } from '../settings.js';
 
 /** `work`'s settings, checked. */
 export interface WorkSettings {
@@ -42,7 +42,7 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   if (min !== undefined && max !== undefined && min > max)
     throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
   const workers = workerCount(raw, 'workers');
-  const intervalMs = integer(raw, 'scaleIntervalMs', 100) ?? 2_000;
+  const intervalMs = integer(raw, 'scaleIntervalMs', 100);
   const autoscale = min === undefined || max === undefined ? undefined : { min, max, intervalMs };
   return {
     app: required(raw, 'app'),
@@ -50,10 +50,10 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
     queue: queueSetting(raw),
     workers:
       autoscale === undefined
-        ? (workers ?? resolveSize('100%'))
+        ? (workers ?? resolveSize(POOL_DEFAULTS.size))
         : Math.min(max!, Math.max(min!, workers ?? min!)),
-    concurrency: integer(raw, 'concurrency', 1, 10_000) ?? 1,
-    graceMs: integer(raw, 'graceMs', 0) ?? DEFAULT_GRACE_MS,
+    concurrency: integer(raw, 'concurrency', 1, 10_000),
+    graceMs: integer(raw, 'graceMs', 0),
     http: httpAddress(raw),
     autoscale,
     workersFile: optional(raw, 'workersFile'),
