@@ -103,3 +103,20 @@ export function describeValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/*
+ * Every error multitask raises is built below, one function per kind of error, so that each
+ * wording lives once. Callers elsewhere in src/ call these; they never `new MultitaskError`.
+ * (Sections by layer; keep each section's functions together.)
+ */
+
+// ───────────────────────────── tasks, app and options ─────────────────────────────
+// (errors of src/task, src/app and option validation)
+
+// ───────────────────────────── pool and workers ─────────────────────────────
+// (errors of src/pool and src/worker: crashes, timeouts, closes, setup failures, aborts)
+
+// ───────────────────────────── queue and transports ─────────────────────────────
+// (errors of src/queue: broker, closed queue, bad messages, exhausted attempts)
+
+// ───────────────────────────── end of the error builders ─────────────────────────────

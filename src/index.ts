@@ -10,6 +10,14 @@ export {
   MultitaskError,
   type MultitaskErrorDetails,
 } from './errors.js';
+export type {
+  ConsumeOptions,
+  Consumer,
+  ConsumerCounts,
+  ConsumerEvents,
+  SettledJob,
+  StopOptions,
+} from './pool/consumer.js';
 export type { PoolEventName, PoolEvents } from './pool/events.js';
 export type { PoolOptions, RecycleOptions } from './pool/options.js';
 export {
@@ -24,20 +32,12 @@ export type { RestartOptions } from './pool/restart-policy.js';
 export type { Percentiles } from './pool/run-stats.js';
 export type { PoolSize } from './pool/sizing.js';
 export type { Service } from './pool/supervisor.js';
+export type { WorkerState } from './pool/worker-handle.js';
 export type { PoolState } from './pool/workforce.js';
-export type {
-  ConsumeOptions,
-  Consumer,
-  ConsumerCounts,
-  ConsumerEvents,
-  SettledJob,
-  StopOptions,
-} from './queue/consumer.js';
 export { type JobBody, MESSAGE_VERSION, type StoredError } from './queue/message.js';
 export type { ConnectRetry, DispatchOptions, OpenQueueOptions } from './queue/options.js';
 export { type FailedListOptions, openQueue, Queue, type QueueEvents } from './queue/queue.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';
 export { type ResultOf, Task, type TaskClass, type TaskContext, type TaskLogger } from './task/task.js';
-export type { WorkerState } from './worker/handle.js';
-export type { TaskLogLevel, TaskLogRecord } from './worker/task-logger.js';
+export type { LogLevelOption, TaskLogLevel, TaskLogRecord } from './worker/task-logger.js';

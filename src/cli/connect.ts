@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCode, hasCode } from '../errors.js';
-import { backoffDelay } from '../pool/restart-policy.js';
+import { backoffDelay } from '../internal/backoff.js';
 import { openQueue, type Queue } from '../queue/queue.js';
 import { maskUrl, parseQueueUrl } from '../queue/url.js';
 

@@ -50,10 +50,7 @@ function command(
 
 /** The logger a command asked for; services log to stdout, one-shot commands to stderr. */
 function logger(raw: RawSettings, fd: 1 | 2): Logger {
-  const level = logLevel(raw);
-  // Workers read it too: their ctx.log lines obey the same level.
-  process.env.MULTITASK_LOG_LEVEL = level;
-  return createLogger({ level, format: logFormat(raw), fd });
+  return createLogger({ level: logLevel(raw), format: logFormat(raw), fd });
 }
 
 /** The package's version, from its package.json (two levels up from src/cli and dist/cli alike). */

@@ -7,8 +7,8 @@
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { METRIC } from '../http/routes.js';
+import type { Consumer, SettledJob } from '../pool/consumer.js';
 import type { Pool } from '../pool/pool.js';
-import type { Consumer, SettledJob } from '../queue/consumer.js';
 import type { Queue } from '../queue/queue.js';
 import type { QueueStats } from '../queue/transport.js';
 

@@ -1,6 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { TaskFields } from '../task/fields.js';
-import type { WorkerHandle } from '../worker/handle.js';
+import type { WorkerHandle } from './worker-handle.js';
 
 /** One submitted task on its way through the pool: queued, then held by a worker, then settled. */
 export interface Call {

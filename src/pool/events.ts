@@ -1,6 +1,6 @@
 import type { MultitaskError } from '../errors.js';
-import type { TerminationReason } from '../worker/handle.js';
 import type { TaskLogRecord } from '../worker/task-logger.js';
+import type { TerminationReason } from './worker-handle.js';
 
 /** The events a {@link Pool} emits, with their payloads. Listening is optional and costs nothing otherwise. */
 export interface PoolEvents {

@@ -1,7 +1,7 @@
 import { ErrorCode, MultitaskError } from '../errors.js';
-import type { WorkerHandle } from '../worker/handle.js';
 import { fromWireError, type WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
+import type { WorkerHandle } from './worker-handle.js';
 
 /**
  * What a started call is told when its worker thread ends: the task that caused a termination

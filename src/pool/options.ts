@@ -1,6 +1,8 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { type AppLocation, appUrl } from '../app/load-app.js';
 import { invalidOption } from '../errors.js';
+import { nonNegative, positiveInteger } from '../internal/validate.js';
+import { LOG_LEVELS, type LogLevelOption } from '../worker/task-logger.js';
 import { type ResolvedRestartOptions, type RestartOptions, resolveRestart } from './restart-policy.js';
 import { type PoolSize, resolveSize } from './sizing.js';
 
@@ -18,7 +20,7 @@ export interface PoolOptions {
   app: AppLocation;
   /**
    * Number of workers: an integer >= 1, or a share > 0 of `os.availableParallelism()` (0.5, '50%',
-   * '150%'), rounded up. Default: `MULTITASK_WORKERS`, else one worker per CPU.
+   * '150%'), rounded up. Default: one worker per CPU.
    */
   size?: PoolSize;
   /** Tasks one worker runs at once (async tasks). Default 1. */
@@ -33,6 +35,8 @@ export interface PoolOptions {
   graceMs?: number;
   /** Node flags for worker threads. Default: the parent's `process.execArgv` (so tsx carries over). */
   execArgv?: string[];
+  /** The lowest level of `ctx.log` lines workers send to the pool; `'silent'` for none. Default `'info'`. */
+  logLevel?: LogLevelOption;
 }
 
 /** Options after validation, with every default filled in. */
@@ -45,43 +49,30 @@ export interface ResolvedPoolOptions {
   recycle: { maxTasks: number; maxHeapBytes: number };
   graceMs: number;
   execArgv: string[] | undefined;
+  logLevel: LogLevelOption;
 }
 
-export const POOL_DEFAULTS = Object.freeze({ size: '100%', concurrency: 1, graceMs: 10_000 });
+export const POOL_DEFAULTS = Object.freeze({
+  size: '100%',
+  concurrency: 1,
+  graceMs: 10_000,
+  logLevel: 'info' as LogLevelOption,
+});
 
 /** Validates every option and fills in defaults; each mistake is an `ERR_INVALID_OPTION` quoting the value. */
-export function resolvePoolOptions(options: PoolOptions, env = process.env): ResolvedPoolOptions {
+export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
-  const size =
-    options.size !== undefined
-      ? resolveSize(options.size, 'size')
-      : env.MULTITASK_WORKERS
-        ? resolveSize(env.MULTITASK_WORKERS, 'MULTITASK_WORKERS')
-        : resolveSize(POOL_DEFAULTS.size);
   return {
     appUrl: appUrl(options.app),
-    size,
+    size: resolveSize(options.size === undefined ? POOL_DEFAULTS.size : options.size, 'size'),
     concurrency: positiveInteger('concurrency', options.concurrency ?? POOL_DEFAULTS.concurrency),
     resourceLimits: resolveResourceLimits(options.resourceLimits),
     restart: resolveRestart(options.restart),
     recycle: resolveRecycle(options.recycle),
     graceMs: nonNegative('graceMs', options.graceMs ?? POOL_DEFAULTS.graceMs),
     execArgv: resolveExecArgv(options.execArgv),
+    logLevel: resolveLogLevel(options.logLevel),
   };
-}
-
-/** An integer >= 1, or `ERR_INVALID_OPTION`. */
-export function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw invalidOption(name, value, 'an integer >= 1');
-  return value;
-}
-
-/** A finite number >= 0, or `ERR_INVALID_OPTION`. */
-export function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0)
-    throw invalidOption(name, value, 'a number >= 0');
-  return value;
 }
 
 function resolveResourceLimits(limits: ResourceLimits | undefined): ResourceLimits | undefined {
@@ -120,6 +111,13 @@ function resolveRecycle(recycle: RecycleOptions | undefined): ResolvedPoolOption
     maxTasks,
     maxHeapBytes: maxHeapMb === undefined ? Number.POSITIVE_INFINITY : maxHeapMb * 1024 * 1024,
   };
+}
+
+function resolveLogLevel(level: LogLevelOption | undefined): LogLevelOption {
+  if (level === undefined) return POOL_DEFAULTS.logLevel;
+  if (level !== 'silent' && !(typeof level === 'string' && Object.hasOwn(LOG_LEVELS, level)))
+    throw invalidOption('logLevel', level, `one of ${Object.keys(LOG_LEVELS).join(', ')}, silent`);
+  return level;
 }
 
 function resolveExecArgv(execArgv: string[] | undefined): string[] | undefined {

@@ -8,25 +8,21 @@ import { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption } from '../errors.js';
-import { type ConsumeOptions, Consumer } from '../queue/consumer.js';
-import { Queue } from '../queue/queue.js';
+import { nonNegative, positiveInteger } from '../internal/validate.js';
+import { portOf } from '../queue/port.js';
+import type { Queue } from '../queue/queue.js';
 import { cloneableFields } from '../task/fields.js';
 import type { ResultOf, Task } from '../task/task.js';
-import type { WorkerState } from '../worker/handle.js';
 import { type TaskLogRecord, writeTaskLogLine } from '../worker/task-logger.js';
+import { type ConsumeOptions, Consumer } from './consumer.js';
 import type { PoolEventName, PoolEvents } from './events.js';
-import {
-  nonNegative,
-  type PoolOptions,
-  positiveInteger,
-  type ResolvedPoolOptions,
-  resolvePoolOptions,
-} from './options.js';
+import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { type RestartOptions, resolveRestart } from './restart-policy.js';
 import type { Percentiles } from './run-stats.js';
 import type { EmitPoolEvent } from './scheduler.js';
 import { type PoolSize, resolveSize } from './sizing.js';
 import { type Service, Supervision, type SupervisorHost } from './supervisor.js';
+import type { WorkerState } from './worker-handle.js';
 import { type PoolState, Workforce } from './workforce.js';
 
 /** Options of one {@link Pool.run} call. */
@@ -208,8 +204,7 @@ export class Pool extends EventEmitter {
    * what is in flight.
    */
   consume(queue: Queue, options: ConsumeOptions = {}): Consumer {
-    if (!(queue instanceof Queue)) throw invalidOption('queue', queue, 'a Queue from openQueue()');
-    const { transport, options: queueOptions } = Queue.internals(queue);
+    const port = portOf(queue);
     const engine = this.#engine;
     const consumer = new Consumer(
       {
@@ -220,8 +215,7 @@ export class Pool extends EventEmitter {
         concurrency: this.#options.concurrency,
         graceMs: this.#options.graceMs,
       },
-      transport,
-      queueOptions,
+      port,
       options,
     );
     this.#consumers.add(consumer);

@@ -1,4 +1,5 @@
 import { invalidOption } from '../errors.js';
+import { backoffDelay } from '../internal/backoff.js';
 
 /** How a supervisor restarts what failed: exponential backoff with jitter, within a crash-loop limit. */
 export interface RestartOptions {
@@ -74,19 +75,4 @@ export class RestartTracker {
     if (recent > maxRestarts) return undefined;
     return backoffDelay(recent, initialDelayMs, maxDelayMs);
   }
-
-  /** Restarts counted in the current window. */
-  get recent(): number {
-    return this.#times.length;
-  }
-}
-
-/**
- * The delay before try number `failures` + 1: exponential from `initialDelayMs`, capped at
- * `maxDelayMs`, with "equal jitter" (at least half the exponential delay), so that retries
- * spread out but still back off.
- */
-export function backoffDelay(failures: number, initialDelayMs: number, maxDelayMs: number): number {
-  const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (failures - 1));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
 }

@@ -7,7 +7,6 @@
 
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, MultitaskError } from '../errors.js';
-import type { WorkerHandle, WorkerListener } from '../worker/handle.js';
 import { ResultStatus, type ResultWire } from '../worker/protocol.js';
 import type { TaskLogRecord } from '../worker/task-logger.js';
 import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.js';
@@ -17,6 +16,7 @@ import type { PoolEvents } from './events.js';
 import { abortError, timeoutError } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { SampleWindow } from './run-stats.js';
+import type { WorkerHandle, WorkerListener } from './worker-handle.js';
 
 export type { SubmitSpec } from './call.js';
 

@@ -3,28 +3,18 @@
  * when the app cannot boot, retiring on resize and recycling, and closing.
  */
 import { ErrorCode, MultitaskError } from '../errors.js';
-import { WorkerHandle } from '../worker/handle.js';
-import { usesTsx } from '../worker/loader-flags.mjs';
-import type { TaskLogRecord } from '../worker/task-logger.js';
+import { logThreshold, type TaskLogRecord } from '../worker/task-logger.js';
 import type { WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
 import { crashError, errorForStartedCall, setupFailedError } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { RestartTracker } from './restart-policy.js';
 import { ABORT_GRACE_MS, type EmitPoolEvent, Scheduler } from './scheduler.js';
+import { threadFiles, WORKER_EXTRA_EXEC_ARGV } from './thread-files.js';
+import { WorkerHandle } from './worker-handle.js';
 
 /** The pool's lifecycle: taking work, closing, closed, or given up because its app cannot boot. */
 export type PoolState = 'running' | 'closing' | 'closed' | 'broken';
-
-/** The worker's code: TypeScript under tsx (tests, development), JavaScript once built. */
-const THREAD_ENTRY = new URL(
-  import.meta.url.endsWith('.ts') ? '../worker/thread-entry.ts' : '../worker/thread-entry.js',
-  import.meta.url,
-);
-/** A plain JavaScript shim that registers tsx in the thread before the entry (see its header). */
-const TSX_BOOT = new URL('../worker/thread-boot.mjs', import.meta.url);
-/** Inside workers, `import 'multitask'` resolves to the light worker API (see worker-api.ts). */
-const WORKER_CONDITION = '--conditions=multitask-worker';
 
 export class Workforce extends Scheduler {
   #target: number;
@@ -79,20 +69,19 @@ export class Workforce extends Scheduler {
   }
 
   #spawn(): WorkerHandle {
-    const execArgv = this.options.execArgv ?? process.execArgv;
-    // Without a TypeScript loader the thread starts at the entry itself: one module load less.
-    const boot = usesTsx(execArgv) || THREAD_ENTRY.pathname.endsWith('.ts') ? TSX_BOOT : THREAD_ENTRY;
+    const { boot, entry } = threadFiles(this.options.execArgv ?? process.execArgv);
     const worker = new WorkerHandle(
       {
         id: this.#nextWorkerId++,
         boot,
-        entry: THREAD_ENTRY.href,
+        entry,
         appUrl: this.options.appUrl,
         concurrency: this.options.concurrency,
         resourceLimits: this.options.resourceLimits,
         reportHeap: Number.isFinite(this.options.recycle.maxHeapBytes),
+        logThreshold: logThreshold(this.options.logLevel),
         execArgv: this.options.execArgv,
-        extraExecArgv: [WORKER_CONDITION],
+        extraExecArgv: WORKER_EXTRA_EXEC_ARGV,
       },
       this,
     );

@@ -1,5 +1,5 @@
 import { invalidOption } from '../errors.js';
-import { nonNegative, positiveInteger } from '../pool/options.js';
+import { nonNegative, positiveInteger } from '../internal/validate.js';
 import { DEFAULT_ATTEMPTS } from './message.js';
 
 /** Options of {@link openQueue}. */

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
 import { ErrorCode, invalidOption, MultitaskError } from '../errors.js';
-import { positiveInteger } from '../pool/options.js';
+import { positiveInteger } from '../internal/validate.js';
 import { jsonFields } from '../task/json-fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
@@ -20,6 +20,7 @@ import {
   resolveDispatch,
   resolveQueueOptions,
 } from './options.js';
+import { attachPort } from './port.js';
 import type { FailedJob, QueueStats, Transport } from './transport.js';
 import { parseQueueUrl } from './url.js';
 
@@ -47,7 +48,6 @@ export class Queue extends EventEmitter {
   /** The URL, its password masked: safe to log. */
   readonly url: string;
   readonly #transport: Transport;
-  readonly #options: ResolvedQueueOptions;
   readonly #app: Promise<LoadedApp> | undefined;
   #registry: TaskRegistry | undefined;
   #closed = false;
@@ -57,8 +57,8 @@ export class Queue extends EventEmitter {
     super();
     this.url = transport.safeUrl;
     this.#transport = transport;
-    this.#options = options;
     this.#app = app;
+    attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen() });
     transport.watch((event) => {
       if (event.type === 'reconnecting') {
         const { type: _, ...retry } = event;
@@ -186,12 +186,6 @@ export class Queue extends EventEmitter {
   // biome-ignore lint/suspicious/noExplicitAny: the overload above types the listeners.
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
-  }
-
-  /** @internal What {@link Pool.consume} needs. */
-  static internals(queue: Queue): { transport: Transport; options: ResolvedQueueOptions } {
-    queue.#assertOpen();
-    return { transport: queue.#transport, options: queue.#options };
   }
 }
 

@@ -24,6 +24,8 @@ export interface WorkerBoot {
   running: SharedArrayBuffer;
   /** Report heap usage with results (only when the pool recycles on heap size). */
   reportHeap: boolean;
+  /** `ctx.log` lines below this pino level are dropped in the thread (the pool's `logLevel`). */
+  logThreshold: number;
 }
 
 /** One task to run: [id, registered name, fields, attempt]. Tuples clone faster than objects. */

@@ -17,13 +17,12 @@ export interface TaskLogRecord {
   callId?: number;
 }
 
-/** The lowest level that is written, from `MULTITASK_LOG_LEVEL` (default info). */
-export function logThreshold(env: NodeJS.ProcessEnv = process.env): number {
-  const wanted = env.MULTITASK_LOG_LEVEL;
-  if (wanted === 'silent') return Number.POSITIVE_INFINITY;
-  return wanted !== undefined && wanted in LOG_LEVELS
-    ? LOG_LEVELS[wanted as keyof typeof LOG_LEVELS]
-    : LOG_LEVELS.info;
+/** A pool's `logLevel`: the lowest level of `ctx.log` lines its workers send, or none. */
+export type LogLevelOption = keyof typeof LOG_LEVELS | 'silent';
+
+/** The numeric threshold of a level name: lines below it cost one comparison and go nowhere. */
+export function logThreshold(level: LogLevelOption): number {
+  return level === 'silent' ? Number.POSITIVE_INFINITY : LOG_LEVELS[level];
 }
 
 /**
@@ -34,9 +33,9 @@ export function logThreshold(env: NodeJS.ProcessEnv = process.env): number {
 export function createTaskLogger(
   bindings: Record<string, unknown>,
   sink: (record: TaskLogRecord) => void,
+  minimum: number,
   callId?: number,
 ): TaskLogger {
-  const minimum = logThreshold();
   const write = (level: TaskLogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LOG_LEVELS[level] < minimum) return;
     const record: TaskLogRecord = { level, time: Date.now(), msg, fields: { ...bindings, ...fields } };

@@ -75,6 +75,7 @@ class RunContext implements TaskContext<unknown> {
     this.#log ??= createTaskLogger(
       { workerId: boot.workerId, task: this.#taskName, attempt: this.attempt },
       sendLog,
+      boot.logThreshold,
       this.#callId,
     );
     return this.#log;
@@ -209,7 +210,7 @@ function finishStop(): Promise<void> {
     try {
       await teardown?.(app);
     } catch (error) {
-      createTaskLogger({ workerId: boot.workerId }, sendLog).error('app teardown failed', {
+      createTaskLogger({ workerId: boot.workerId }, sendLog, boot.logThreshold).error('app teardown failed', {
         error: toWireError(error),
       });
     }

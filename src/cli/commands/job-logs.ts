@@ -5,8 +5,8 @@
  */
 
 import type { Logger } from 'pino';
+import type { Consumer, SettledJob } from '../../pool/consumer.js';
 import type { Pool } from '../../pool/pool.js';
-import type { Consumer, SettledJob } from '../../queue/consumer.js';
 
 const LEVEL: Record<SettledJob['outcome'], 'debug' | 'info' | 'warn' | 'error'> = {
   completed: 'debug',

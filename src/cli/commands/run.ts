@@ -10,6 +10,7 @@ import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { POOL_DEFAULTS } from '../../pool/options.js';
 import { Pool } from '../../pool/pool.js';
 import { resolveSize } from '../../pool/sizing.js';
+import type { LogLevelOption } from '../../worker/task-logger.js';
 import { prepareApp } from '../app.js';
 import { httpAddress, integer, jsonObject, type RawSettings, required, workerCount } from '../config.js';
 import { handleSignals } from '../lifecycle.js';
@@ -29,7 +30,15 @@ export async function run(raw: RawSettings, fieldsText: string | undefined, log:
   const app = await prepareApp(appPath);
   const task = taskFromSettings(app.loaded.registry, taskName, fields);
 
-  const pool = new Pool({ app: app.url, size: workers, concurrency, graceMs, execArgv: app.workerExecArgv });
+  const pool = new Pool({
+    app: app.url,
+    size: workers,
+    concurrency,
+    graceMs,
+    execArgv: app.workerExecArgv,
+    // Tasks' ctx.log lines obey the command's level.
+    logLevel: log.level as LogLevelOption,
+  });
   logPool(pool, log);
   let stopping = false;
   const liveness = new LivenessMonitor();

@@ -10,9 +10,10 @@ import { METRIC } from '../../http/routes.js';
 import type { HttpService } from '../../http/server.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
+import type { Consumer } from '../../pool/consumer.js';
 import { Pool } from '../../pool/pool.js';
-import type { Consumer } from '../../queue/consumer.js';
 import type { Queue } from '../../queue/queue.js';
+import type { LogLevelOption } from '../../worker/task-logger.js';
 import { type PreparedApp, prepareApp } from '../app.js';
 import { Autoscaler } from '../autoscaler.js';
 import { ConfigError, type RawSettings, requestedWorkers } from '../config.js';
@@ -157,6 +158,8 @@ class WorkService {
       concurrency: settings.concurrency,
       graceMs: settings.graceMs,
       execArgv: this.#app.workerExecArgv,
+      // Tasks' ctx.log lines obey the command's level.
+      logLevel: this.#log.level as LogLevelOption,
     });
     this.#pool = pool;
     logPool(pool, this.#log);

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
 import { ErrorCode, MultitaskError } from '../../errors.js';
-import { backoffDelay } from '../../pool/restart-policy.js';
+import { backoffDelay } from '../../internal/backoff.js';
 import type { ConnectRetry } from '../options.js';
 
 const RECONNECT_INITIAL_MS = 100;

@@ -7,13 +7,22 @@
 
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption, MultitaskError } from '../errors.js';
-import type { Call, SubmitSpec } from '../pool/call.js';
-import { nonNegative, positiveInteger } from '../pool/options.js';
-import { backoffDelay } from '../pool/restart-policy.js';
+import { backoffDelay } from '../internal/backoff.js';
+import { nonNegative, positiveInteger } from '../internal/validate.js';
+import {
+  DEFAULT_QUEUE,
+  type Delivery,
+  decodeJob,
+  type Job,
+  type Lane,
+  type QueuePort,
+  queueName,
+  type StoredError,
+  storedError,
+  type Transport,
+} from '../queue/port.js';
 import type { TaskRegistry } from '../task/registry.js';
-import { decodeJob, type Job, type StoredError, storedError } from './message.js';
-import { DEFAULT_QUEUE, queueName, type ResolvedQueueOptions } from './options.js';
-import type { Delivery, Lane, Transport } from './transport.js';
+import type { Call, SubmitSpec } from './call.js';
 
 /** Options of {@link Pool.consume}. */
 export interface ConsumeOptions {
@@ -96,7 +105,7 @@ export class Consumer extends EventEmitter {
   readonly ready: Promise<void>;
   readonly #host: ConsumerHost;
   readonly #transport: Transport;
-  readonly #retry: ResolvedQueueOptions['retry'];
+  readonly #retry: QueuePort['retry'];
   readonly #concurrency: number;
   readonly #lanes: LaneSlot[] = [];
   /** One signal for every job of this consumer: aborted when stop() gives back what is still running. */
@@ -109,19 +118,14 @@ export class Consumer extends EventEmitter {
   #endGrace: (() => void) | undefined;
   #graceCut = false;
 
-  constructor(
-    host: ConsumerHost,
-    transport: Transport,
-    queueOptions: ResolvedQueueOptions,
-    options: ConsumeOptions,
-  ) {
+  constructor(host: ConsumerHost, port: QueuePort, options: ConsumeOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
     this.queue = queueName(options.queue ?? DEFAULT_QUEUE);
     this.#concurrency = positiveInteger('concurrency', options.concurrency ?? host.concurrency);
     this.#host = host;
-    this.#transport = transport;
-    this.#retry = queueOptions.retry;
+    this.#transport = port.transport;
+    this.#retry = port.retry;
     // Every job in flight listens on this one signal: hundreds of listeners are expected.
     setMaxListeners(0, this.#giveBack.signal);
     this.ready = host.registry.then(async (registry) => {

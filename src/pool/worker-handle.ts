@@ -4,10 +4,10 @@
  * scheduling: the pool's scheduler decides what to send and what a death means.
  */
 import { type ResourceLimits, type TransferListItem, Worker } from 'node:worker_threads';
-import type { Call } from '../pool/call.js';
-import type { FromWorker, ResultWire, TaskWire, ToWorker, WorkerBoot } from './protocol.js';
-import type { TaskLogRecord } from './task-logger.js';
-import type { WireError } from './wire-error.js';
+import type { FromWorker, ResultWire, TaskWire, ToWorker, WorkerBoot } from '../worker/protocol.js';
+import type { TaskLogRecord } from '../worker/task-logger.js';
+import type { WireError } from '../worker/wire-error.js';
+import type { Call } from './call.js';
 
 /** A worker's lifecycle: booting its app, taking work, or on its way out. */
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping';
@@ -36,9 +36,10 @@ export interface WorkerSpawnOptions {
   concurrency: number;
   resourceLimits: ResourceLimits | undefined;
   reportHeap: boolean;
+  logThreshold: number;
   execArgv: string[] | undefined;
   /** Flags that help but are not required (the light-API export condition). */
-  extraExecArgv: string[];
+  extraExecArgv: readonly string[];
 }
 
 /**
@@ -116,6 +117,7 @@ export class WorkerHandle {
       concurrency: options.concurrency,
       running,
       reportHeap: options.reportHeap,
+      logThreshold: options.logThreshold,
     };
     this.#thread = startThread(options, boot);
     this.#thread.on('message', (message: FromWorker) => {
