@@ -7,6 +7,15 @@ import type { ListenAddress } from '../../http/server.js';
 import { POOL_DEFAULTS } from '../../pool/options.js';
 import { resolveSize } from '../../pool/sizing.js';
 import { httpAddress, integer, type RawSettings, workerCount } from '../config.js';
+import type { SettingName } from '../settings.js';
+
+/** The settings {@link readServiceSettings} reads: every long-running command takes these flags. */
+export const SERVICE_SETTINGS = [
+  'workers',
+  'concurrency',
+  'graceMs',
+  'http',
+] as const satisfies readonly SettingName[];
 
 /** A service's pool and probes, checked. */
 export interface ServiceSettings {
