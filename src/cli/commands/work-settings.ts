@@ -37,18 +37,16 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   const url = queueUrl(raw);
   const queue = queueSetting(raw);
   const autoscale = readAutoscale(raw);
-  const service = readServiceSettings(raw);
+  const service = readServiceSettings(raw, autoscale?.min);
   const workersFile = optional(raw, 'workersFile');
   if (workersFile !== undefined && autoscale !== undefined)
     throw new ConfigError(
       'workersFile',
       'sizes the pool by hand: not with the autoscaler (--min-workers, --max-workers)',
     );
-  if (autoscale !== undefined) {
-    // With the autoscaler the pool starts at the minimum, or at --workers kept within the bounds.
-    const asked = workerCount(raw, 'workers') ?? autoscale.min;
-    service.workers = Math.min(autoscale.max, Math.max(autoscale.min, asked));
-  }
+  // With the autoscaler the pool starts at the minimum, or at --workers kept within the bounds.
+  if (autoscale !== undefined)
+    service.workers = Math.min(autoscale.max, Math.max(autoscale.min, service.workers));
   return { ...service, app, url, queue, autoscale, workersFile };
 }
 

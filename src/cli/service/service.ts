@@ -24,7 +24,7 @@ import { handleSignals } from './signals.js';
 import type { ServiceContext, ServiceQueue, Workload } from './workload.js';
 
 /** Where the service is in its life; only `running` is ready. */
-export type Phase = 'connecting' | 'starting' | 'running' | 'draining' | 'stopped';
+type Phase = 'connecting' | 'starting' | 'running' | 'draining' | 'stopped';
 
 /** Resizing by hand: `POST /workers` and SIGHUP. */
 export interface ResizePolicy {

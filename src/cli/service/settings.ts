@@ -29,10 +29,16 @@ export interface ServiceSettings {
   http: ListenAddress | undefined;
 }
 
-/** Reads and checks the service settings; `--workers` left out is the pool's own default. */
-export function readServiceSettings(raw: RawSettings): ServiceSettings {
+/**
+ * Reads and checks the service settings. `--workers` left out is `defaultWorkers`: the pool's
+ * own default, unless the command starts elsewhere (the autoscaler at its minimum).
+ */
+export function readServiceSettings(
+  raw: RawSettings,
+  defaultWorkers: number = resolveSize(POOL_DEFAULTS.size),
+): ServiceSettings {
   return {
-    workers: workerCount(raw, 'workers') ?? resolveSize(POOL_DEFAULTS.size),
+    workers: workerCount(raw, 'workers') ?? defaultWorkers,
     concurrency: integer(raw, 'concurrency', 1, 10_000),
     graceMs: integer(raw, 'graceMs', 0),
     http: httpAddress(raw),
