@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
-import { METRIC, ROUTES } from '../src/http/routes.js';
+import { ROUTES } from '../src/http/routes.js';
+import { METRIC } from '../src/observability/metric-names.js';
 import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli, startWork } from './cli-helpers.js';
 import { eventually } from './helpers.js';
 import {

@@ -1,14 +1,15 @@
 /**
  * Resizing a running instance without a restart: SIGHUP re-reads the workers file, `POST
  * /workers` answers loopback clients, and the autoscaler follows the backlog between its
- * bounds. And `multitask run`, which supervises a long-running task on every worker.
+ * bounds. (`multitask run` has its own file, cli-run.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { METRIC, ROUTES } from '../src/http/routes.js';
+import { ROUTES } from '../src/http/routes.js';
+import { METRIC } from '../src/observability/metric-names.js';
 import { CliProcess, http, metricValue, QUEUE_APP_PATH, runCli } from './cli-helpers.js';
 import { eventually } from './helpers.js';
 import { runLines, tempDir } from './queue-helpers.js';
@@ -117,89 +118,5 @@ describe('resizing multitask work', () => {
       30_000,
     );
     assert.equal(await work.stop(), 0, work.output);
-  });
-});
-
-/** `multitask run` of a fixture task with its fields. */
-function startRun(
-  cwd: string,
-  task: string,
-  workers: number,
-  http: string,
-  extra: string[],
-  fields: unknown,
-) {
-  return new CliProcess(
-    [
-      'run',
-      '--app',
-      QUEUE_APP_PATH,
-      '--task',
-      task,
-      '--workers',
-      String(workers),
-      '--http',
-      http,
-      ...extra,
-      JSON.stringify(fields),
-    ],
-    { cwd },
-  );
-}
-
-describe('multitask run', () => {
-  it('supervises the task on every worker and stops on SIGTERM with exit 0', async () => {
-    const cwd = tempDir();
-    const file = join(cwd, 'runs');
-    const run = startRun(cwd, 'Nap', 2, '127.0.0.1:0', [], { ms: 600_000, file, tag: 'svc' });
-
-    const base = await run.httpBase();
-    await eventually(() => runLines(file).filter((line) => line.kind === 'start').length === 2);
-    assert.equal((await http(base, ROUTES.ready)).status, 200);
-    assert.equal(await run.stop('SIGTERM'), 0, run.output);
-    await run.waitForLine('stopped');
-    assert.deepEqual(
-      run.lines.filter((line) => (line.level as number) >= 50),
-      [],
-      'a requested stop is no crash loop',
-    );
-  });
-
-  it('stops at once on a second signal, even a task that ignores its signal', async () => {
-    const cwd = tempDir();
-    const file = join(cwd, 'runs');
-    const run = startRun(cwd, 'Hang', 1, 'off', ['--grace-ms', '600000'], { file });
-
-    await eventually(() => runLines(file).length === 1);
-    run.child.kill('SIGTERM');
-    await run.waitForLine(/^stopping: the task sees its signal abort/);
-    // Well inside the ten-minute grace: the second signal ended it.
-    assert.equal(await run.stop('SIGTERM', 20_000), 0, run.output);
-    await run.waitForLine('stopping now');
-  });
-
-  it('exits 0 once every replica returned, and 2 for a task that is not registered', () => {
-    const cwd = tempDir();
-    const file = join(cwd, 'runs');
-    const done = runCli(
-      [
-        'run',
-        '--app',
-        QUEUE_APP_PATH,
-        '--task',
-        'Record',
-        '--workers',
-        '2',
-        '--http',
-        'off',
-        JSON.stringify({ file, tag: 'once' }),
-      ],
-      { cwd },
-    );
-    assert.equal(done.status, 0, done.stderr + done.stdout);
-    assert.equal(runLines(file).length, 2, 'one run per replica');
-    const missing = runCli(['run', '--app', QUEUE_APP_PATH, '--task', 'Nope', '--http', 'off'], { cwd });
-    assert.equal(missing.status, 2);
-    assert.match(missing.stderr, /--task \(MULTITASK_TASK\): Task "Nope" is not registered/);
   });
 });

@@ -8,7 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { METRIC, ROUTES } from '../src/http/routes.js';
+import { ROUTES } from '../src/http/routes.js';
+import { METRIC } from '../src/observability/metric-names.js';
 import {
   CLI,
   CliProcess,

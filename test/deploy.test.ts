@@ -13,7 +13,8 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_GRACE_MS, ENV_NAMES } from '../src/cli/settings.js';
-import { METRIC, ROUTES } from '../src/http/routes.js';
+import { ROUTES } from '../src/http/routes.js';
+import { METRIC } from '../src/observability/metric-names.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const K8S_DIR = join(ROOT, 'deploy/k8s');

@@ -15,6 +15,7 @@ import { failed, status } from './commands/inspect.js';
 import { run } from './commands/run.js';
 import { work } from './commands/work.js';
 import { logFormat, logLevel, type RawSettings, UsageError } from './config.js';
+import { SERVICE_SETTINGS } from './service/settings.js';
 import { SETTINGS, type Setting, type SettingName } from './settings.js';
 
 /** Exit codes: 2 for what the user must fix before trying again. */
@@ -79,10 +80,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       'app',
       'url',
       'queue',
-      'workers',
-      'concurrency',
-      'graceMs',
-      'http',
+      ...SERVICE_SETTINGS,
       'minWorkers',
       'maxWorkers',
       'scaleIntervalMs',
@@ -95,7 +93,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     program,
     'run',
     'supervise a long-running task on every worker, restarted when it fails',
-    ['app', 'task', 'workers', 'concurrency', 'graceMs', 'http'],
+    ['app', 'task', ...SERVICE_SETTINGS],
     `multitask run --app ./dist/app.js --task Listen --workers 4 -- '{"topic":"events"}'`,
   )
     .argument('[fields]', "the task's fields as a JSON object")

@@ -5,9 +5,17 @@
  */
 
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import type { ProbeReport } from '../http/server.js';
 
 const TICK_MS = 500;
+
+/** The `/healthz` answer: alive or not, and how the event loop fares (a type, so it fits any JSON report). */
+export type LivenessReport = {
+  ok: boolean;
+  /** How long past a tick the loop has gone without turning (ms). */
+  eventLoopStalledMs: number;
+  /** The 99th percentile of the event loop's delay (ms). */
+  eventLoopDelayP99Ms: number;
+};
 
 /** Watches the main thread's event loop. */
 export class LivenessMonitor {
@@ -21,6 +29,7 @@ export class LivenessMonitor {
     this.#limitMs = limitMs;
   }
 
+  /** Starts watching; the timer does not keep the process alive. */
   start(): void {
     this.#delay.enable();
     this.#timer = setInterval(() => {
@@ -29,13 +38,14 @@ export class LivenessMonitor {
     this.#timer.unref();
   }
 
+  /** Stops watching. */
   stop(): void {
     clearInterval(this.#timer);
     this.#delay.disable();
   }
 
   /** The `/healthz` answer. */
-  report(): ProbeReport {
+  report(): LivenessReport {
     const sinceTickMs = Math.round(performance.now() - this.#lastTick);
     return {
       ok: sinceTickMs < this.#limitMs,

@@ -6,11 +6,11 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { METRIC } from '../http/routes.js';
 import type { Consumer, SettledJob } from '../pool/consumer.js';
 import type { Pool } from '../pool/pool.js';
 import type { Queue } from '../queue/queue.js';
 import type { QueueStats } from '../queue/transport.js';
+import { METRIC } from './metric-names.js';
 
 /** Job durations span milliseconds (a lookup) to minutes (a report): seconds, as Prometheus counts them. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];

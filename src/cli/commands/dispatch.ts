@@ -20,12 +20,11 @@ import {
   optional,
   optionalInteger,
   queue as queueSetting,
-  queueUrl,
   type RawSettings,
   required,
   UsageError,
 } from '../config.js';
-import { connectQueue } from '../connect.js';
+import { readQueueTarget, withQueue } from '../one-shot.js';
 import { taskFromSettings, taskInstance } from './task-instance.js';
 
 /** One job to send, and the input line it came from. */
@@ -43,7 +42,7 @@ const BAR_FROM = 200;
 /** Sends the jobs; resolves with the exit code. */
 export async function dispatch(raw: RawSettings, input: string | undefined, log: Logger): Promise<number> {
   const appPath = required(raw, 'app');
-  const url = queueUrl(raw);
+  const target = readQueueTarget(raw);
   const defaults: DispatchOptions = {
     queue: queueSetting(raw),
     attempts: integer(raw, 'attempts', 1),
@@ -51,7 +50,6 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
   };
   const timeoutMs = optionalInteger(raw, 'timeoutMs', 1);
   if (timeoutMs !== undefined) defaults.timeoutMs = timeoutMs;
-  const connectTimeoutMs = integer(raw, 'connectTimeoutMs', 0);
   const taskName = optional(raw, 'task');
   const app = await prepareApp(appPath);
   const registry = app.loaded.registry;
@@ -64,18 +62,10 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
     jobs = await readJobLines(input, registry, defaults);
   }
 
-  const queue = await connectQueue({
-    command: 'dispatch',
-    url,
-    app: app.url,
-    log,
-    timeoutMs: connectTimeoutMs,
-  });
-  if (queue === undefined) return 1;
-  try {
+  return withQueue(target, { command: 'dispatch', log, app: app.url }, async (queue) => {
     if (taskName !== undefined) {
       process.stdout.write(`${await queue.dispatch(jobs[0]!.task, jobs[0]!.options)}\n`);
-      return 0;
+      return;
     }
     const started = performance.now();
     await sendAll(queue, jobs);
@@ -83,10 +73,7 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
     process.stdout.write(
       `dispatched ${jobs.length} job${jobs.length === 1 ? '' : 's'} to ${perQueue(jobs)} in ${seconds.toFixed(2)} s (${Math.round(jobs.length / Math.max(seconds, 0.001))} jobs/s)\n`,
     );
-    return 0;
-  } finally {
-    await queue.close();
-  }
+  });
 }
 
 /** Reads and checks every line; the first bad one is a usage error naming its line number. */

@@ -3,56 +3,30 @@
  * failed store). They need no app: they read and move messages, they run no task.
  */
 
-import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Queue } from '../../queue/queue.js';
 import type { FailedJob } from '../../queue/transport.js';
-import { parseQueueUrl } from '../../queue/url.js';
-import {
-  ConfigError,
-  flag,
-  integer,
-  queue as queueSetting,
-  queueUrl,
-  type RawSettings,
-  UsageError,
-} from '../config.js';
-import { connectQueue } from '../connect.js';
+import { flag, integer, queue as queueSetting, type RawSettings, UsageError } from '../config.js';
+import { readQueueTarget, withQueue } from '../one-shot.js';
 
 /** What `failed` does. */
 export type FailedAction = 'list' | 'retry' | 'purge';
 
-async function withQueue(
+/** A one-shot look at (or move in) the queue `--queue` names, which must exist already. */
+async function withExistingQueue(
   raw: RawSettings,
   log: Logger,
   use: (queue: Queue, name: string) => Promise<void>,
 ): Promise<number> {
-  const url = queueUrl(raw);
+  const target = readQueueTarget(raw);
   const name = queueSetting(raw);
-  const timeoutMs = integer(raw, 'connectTimeoutMs', 0);
-  const location = parseQueueUrl(url);
-  // Looking at a queue must not create one: from the wrong directory that would show zeros.
-  if (location.kind === 'sqlite' && !existsSync(location.path))
-    throw new ConfigError(
-      'url',
-      `no queue at ${location.safeUrl} (${location.path}): run where the workers run, or give the URL`,
-    );
-  const queue = await connectQueue({ command: 'inspect', url, log, timeoutMs });
-  if (queue === undefined) return 1;
-  try {
-    // Looking must not create: stats and the failed store would declare a mistyped queue.
-    if (!(await queue.exists(name))) throw new ConfigError('queue', `no queue "${name}" on ${queue.url}`);
-    await use(queue, name);
-    return 0;
-  } finally {
-    await queue.close();
-  }
+  return withQueue(target, { command: 'inspect', log, existing: name }, (queue) => use(queue, name));
 }
 
 /** `multitask status`: ready, in flight, delayed, failed. */
 export function status(raw: RawSettings, log: Logger): Promise<number> {
   const json = flag(raw, 'json');
-  return withQueue(raw, log, async (queue, name) => {
+  return withExistingQueue(raw, log, async (queue, name) => {
     const stats = await queue.stats(name);
     // Over AMQP the broker reports ready messages only; unacknowledged ones are each consumer's
     // (its multitask_queue_unacked gauge), so this process, which holds none, cannot count them.
@@ -77,7 +51,7 @@ export function failed(action: string, raw: RawSettings, log: Logger): Promise<n
     throw new UsageError(`unknown action "${action}": failed list, failed retry or failed purge`);
   const limit = integer(raw, 'limit', 1);
   const json = flag(raw, 'json');
-  return withQueue(raw, log, async (queue, name) => {
+  return withExistingQueue(raw, log, async (queue, name) => {
     if (action === 'retry') {
       print(`moved ${await queue.retryFailed(name)} failed jobs back to "${name}"`);
     } else if (action === 'purge') {

@@ -1,105 +1,86 @@
 /**
  * `multitask run --task Listen --workers 32 [fields]`: a long-running task supervised on every
  * worker (one replica each), restarted when it fails, until each returns or a signal stops it.
+ * The service around it (probes, metrics, signals) is the same as `work`'s (see
+ * ../service/service.ts); what is `run`'s own is here.
  */
 
 import type { Logger } from 'pino';
-import type { HttpService } from '../../http/server.js';
-import { LivenessMonitor } from '../../observability/liveness.js';
-import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
-import { POOL_DEFAULTS } from '../../pool/options.js';
-import { Pool } from '../../pool/pool.js';
-import { resolveSize } from '../../pool/sizing.js';
-import type { LogLevelOption } from '../../worker/task-logger.js';
+import type { Pool } from '../../pool/pool.js';
+import type { Task } from '../../task/task.js';
 import { prepareApp } from '../app.js';
-import { httpAddress, integer, jsonObject, type RawSettings, required, workerCount } from '../config.js';
-import { handleSignals } from '../lifecycle.js';
-import { serveHttp } from '../serve.js';
-import { logPool } from './job-logs.js';
+import { jsonObject, type RawSettings, required } from '../config.js';
+import { runService } from '../service/service.js';
+import { readServiceSettings } from '../service/settings.js';
+import type { ServiceContext, Workload } from '../service/workload.js';
 import { taskFromSettings } from './task-instance.js';
 
 /** Runs the supervised task until it ends or a signal stops it; resolves with the exit code. */
-export async function run(raw: RawSettings, fieldsText: string | undefined, log: Logger): Promise<number> {
-  const appPath = required(raw, 'app');
-  const taskName = required(raw, 'task');
-  const workers = workerCount(raw, 'workers') ?? resolveSize(POOL_DEFAULTS.size);
-  const concurrency = integer(raw, 'concurrency', 1, 10_000);
-  const graceMs = integer(raw, 'graceMs', 0);
-  const listen = httpAddress(raw);
-  const fields = jsonObject(fieldsText, 'the task fields');
-  const app = await prepareApp(appPath);
-  const task = taskFromSettings(app.loaded.registry, taskName, fields);
-
-  const pool = new Pool({
-    app: app.url,
-    size: workers,
-    concurrency,
-    graceMs,
-    execArgv: app.workerExecArgv,
-    // Tasks' ctx.log lines obey the command's level.
-    logLevel: log.level as LogLevelOption,
+export function run(raw: RawSettings, fieldsText: string | undefined, log: Logger): Promise<number> {
+  return runService(log, async () => {
+    const appPath = required(raw, 'app');
+    const taskName = required(raw, 'task');
+    const settings = readServiceSettings(raw);
+    const fields = jsonObject(fieldsText, 'the task fields');
+    const app = await prepareApp(appPath);
+    const task = taskFromSettings(app.loaded.registry, taskName, fields);
+    return { settings, app, workload: new Supervise(task, taskName, settings.workers, log) };
   });
-  logPool(pool, log);
-  let stopping = false;
-  const liveness = new LivenessMonitor();
-  liveness.start();
-  const readiness = () => {
-    const { state } = pool.stats();
-    const alive = workersAlive(pool);
-    return { ok: !stopping && state === 'running' && alive > 0, state, workersAlive: alive };
+}
+
+/** What `pool.supervise` returns: the replicas' `done` and `restarts`. */
+type Supervised = ReturnType<Pool['supervise']>;
+
+/** One replica of the task per worker; the work ends when every replica returned or one gave up. */
+class Supervise implements Workload {
+  readonly messages = {
+    draining: 'stopping: the task sees its signal abort and has the grace to return',
+    stoppingNow: 'stopping now',
   };
-  const metrics = new ServiceMetrics({ pool, ready: () => readiness().ok });
-  let http: HttpService | undefined;
-  try {
-    http = await serveHttp(
-      listen,
-      {
-        health: () => liveness.report(),
-        ready: readiness,
-        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.text() }),
-      },
-      log,
-    );
-  } catch (error) {
-    liveness.stop();
-    await pool.close();
-    throw error;
+  readonly #task: Task<unknown, never>;
+  readonly #taskName: string;
+  readonly #replicas: number;
+  readonly #log: Logger;
+  #pool: Pool | undefined;
+  #supervised: Supervised | undefined;
+
+  constructor(task: Task<unknown, never>, taskName: string, replicas: number, log: Logger) {
+    this.#task = task;
+    this.#taskName = taskName;
+    this.#replicas = replicas;
+    this.#log = log;
   }
 
-  const service = pool.supervise(task, { replicas: workers });
-  log.info({ task: taskName, replicas: workers }, 'supervising');
-  const stop = (graceMs: number) => {
-    stopping = true;
-    return pool.close({ graceMs });
-  };
-  const removeSignals = handleSignals(
-    {
-      graceful(signal) {
-        log.info({ signal, graceMs }, 'stopping: the task sees its signal abort and has the grace to return');
-        void stop(graceMs);
+  async start(context: ServiceContext): Promise<void> {
+    this.#pool = context.pool;
+    const supervised = context.pool.supervise(this.#task, { replicas: this.#replicas });
+    this.#supervised = supervised;
+    this.#log.info({ task: this.#taskName, replicas: this.#replicas }, 'supervising');
+    // After a stop, the replicas end because the pool closed: no news, whatever they say.
+    supervised.done.then(
+      () => {
+        if (context.stopping) return;
+        this.#log.info({ task: this.#taskName, restarts: supervised.restarts }, 'every replica returned');
+        context.end(0);
       },
-      immediate(signal) {
-        log.warn({ signal }, 'stopping now');
-        void stop(0);
+      (error: unknown) => {
+        if (context.stopping) return;
+        this.#log.error({ err: error }, 'the task gave up');
+        context.end(1);
       },
-    },
-    log,
-  );
-  let code = 0;
-  try {
-    await service.done;
-    if (!stopping) log.info({ task: taskName, restarts: service.restarts }, 'every replica returned');
-  } catch (error) {
-    if (!stopping) {
-      log.error({ err: error }, 'the task gave up');
-      code = 1;
-    }
-  } finally {
-    removeSignals();
-    await stop(stopping ? graceMs : 0);
-    await http?.close();
-    liveness.stop();
+    );
   }
-  log.info({ task: taskName, restarts: service.restarts, exitCode: code }, 'stopped');
-  return code;
+
+  /** The task sees its signal abort; the pool's grace is its time to return. */
+  drain(graceMs: number): Promise<void> {
+    return this.#pool?.close({ graceMs }) ?? Promise.resolve();
+  }
+
+  stopNow(): void {
+    void this.#pool?.close({ graceMs: 0 });
+  }
+
+  summary(): Record<string, unknown> {
+    return { task: this.#taskName, restarts: this.#supervised?.restarts ?? 0 };
+  }
 }

@@ -3,11 +3,8 @@
  * mistake costs nothing but its one-line message.
  */
 
-import { POOL_DEFAULTS } from '../../pool/options.js';
-import { resolveSize } from '../../pool/sizing.js';
 import {
   ConfigError,
-  httpAddress,
   integer,
   optional,
   queue as queueSetting,
@@ -16,22 +13,44 @@ import {
   required,
   workerCount,
 } from '../config.js';
+import { readServiceSettings, type ServiceSettings } from '../service/settings.js';
+
+/** The autoscaler's bounds and pace (`--min-workers`, `--max-workers`, `--scale-interval-ms`). */
+export interface AutoscaleSettings {
+  min: number;
+  max: number;
+  intervalMs: number;
+}
 
 /** `work`'s settings, checked. */
-export interface WorkSettings {
+export interface WorkSettings extends ServiceSettings {
   app: string;
   url: string | undefined;
   queue: string;
-  workers: number;
-  concurrency: number;
-  graceMs: number;
-  http: { host: string; port: number } | undefined;
-  autoscale: { min: number; max: number; intervalMs: number } | undefined;
+  autoscale: AutoscaleSettings | undefined;
   workersFile: string | undefined;
 }
 
 /** Checks every setting before anything starts, so a mistake costs nothing but its message. */
 export function readWorkSettings(raw: RawSettings): WorkSettings {
+  const app = required(raw, 'app');
+  const url = queueUrl(raw);
+  const queue = queueSetting(raw);
+  const autoscale = readAutoscale(raw);
+  const service = readServiceSettings(raw, autoscale?.min);
+  const workersFile = optional(raw, 'workersFile');
+  if (workersFile !== undefined && autoscale !== undefined)
+    throw new ConfigError(
+      'workersFile',
+      'sizes the pool by hand: not with the autoscaler (--min-workers, --max-workers)',
+    );
+  // With the autoscaler the pool starts at the minimum, or at --workers kept within the bounds.
+  if (autoscale !== undefined)
+    service.workers = Math.min(autoscale.max, Math.max(autoscale.min, service.workers));
+  return { ...service, app, url, queue, autoscale, workersFile };
+}
+
+function readAutoscale(raw: RawSettings): AutoscaleSettings | undefined {
   const min = workerCount(raw, 'minWorkers');
   const max = workerCount(raw, 'maxWorkers');
   if ((min === undefined) !== (max === undefined))
@@ -39,23 +58,9 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
       min === undefined ? 'minWorkers' : 'maxWorkers',
       'the autoscaler needs both --min-workers and --max-workers',
     );
-  if (min !== undefined && max !== undefined && min > max)
-    throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
-  const workers = workerCount(raw, 'workers');
+  // Checked even without the autoscaler: a wrong value in a manifest should not wait to matter.
   const intervalMs = integer(raw, 'scaleIntervalMs', 100);
-  const autoscale = min === undefined || max === undefined ? undefined : { min, max, intervalMs };
-  return {
-    app: required(raw, 'app'),
-    url: queueUrl(raw),
-    queue: queueSetting(raw),
-    workers:
-      autoscale === undefined
-        ? (workers ?? resolveSize(POOL_DEFAULTS.size))
-        : Math.min(max!, Math.max(min!, workers ?? min!)),
-    concurrency: integer(raw, 'concurrency', 1, 10_000),
-    graceMs: integer(raw, 'graceMs', 0),
-    http: httpAddress(raw),
-    autoscale,
-    workersFile: optional(raw, 'workersFile'),
-  };
+  if (min === undefined || max === undefined) return undefined;
+  if (min > max) throw new ConfigError('minWorkers', `${min} is above --max-workers (${max})`);
+  return { min, max, intervalMs };
 }

@@ -1,12 +1,14 @@
 /**
- * What the service logs about jobs and workers. Every job line carries the job id, task, queue,
+ * How the service's events become log lines: jobs, workers, supervised tasks, and the broker
+ * connection. Every job line carries the job id, task, queue,
  * attempt and worker id, so one grep follows a job across retries and instances. Completions
  * log at debug: at thousands of jobs a second, info is for what needs a look.
  */
 
 import type { Logger } from 'pino';
-import type { Consumer, SettledJob } from '../../pool/consumer.js';
-import type { Pool } from '../../pool/pool.js';
+import type { Consumer, SettledJob } from '../pool/consumer.js';
+import type { Pool } from '../pool/pool.js';
+import type { Queue } from '../queue/queue.js';
 
 const LEVEL: Record<SettledJob['outcome'], 'debug' | 'info' | 'warn' | 'error'> = {
   completed: 'debug',
@@ -74,4 +76,33 @@ export function logPool(pool: Pool, log: Logger): void {
     ),
   );
   pool.on('log', (record) => log[record.level](record.fields, record.msg));
+}
+
+/** What a failed try to reach the broker says; `url` is masked. */
+export interface BrokerRetry {
+  url: string;
+  attempt: number;
+  delayMs: number;
+  error: Error;
+}
+
+/**
+ * Logs one failed try to reach the broker: the same line whether the command is still opening
+ * the queue or the open queue lost its connection, so one search finds every outage.
+ */
+export function logBrokerRetry(log: Logger, { url, attempt, delayMs, error }: BrokerRetry): void {
+  log.warn(
+    { url, attempt, retryInMs: Math.round(delayMs), err: error.message },
+    'broker unreachable, retrying',
+  );
+}
+
+/** Logs the broker connection going and coming back (readiness follows it). */
+export function logConnection(queue: Queue, log: Logger): void {
+  const url = queue.url;
+  queue.on('disconnected', () => log.warn({ url }, 'broker connection lost; not ready until it is back'));
+  queue.on('reconnecting', ({ attempt, delayMs, error }) =>
+    logBrokerRetry(log, { url, attempt, delayMs, error }),
+  );
+  queue.on('connected', () => log.info({ url }, 'broker connection back'));
 }

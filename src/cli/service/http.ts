@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
-import { type HttpHandlers, type HttpService, type ListenAddress, startHttpServer } from '../http/server.js';
-import { ConfigError } from './config.js';
+import {
+  type HttpHandlers,
+  type HttpService,
+  type ListenAddress,
+  startHttpServer,
+} from '../../http/server.js';
+import { ConfigError } from '../config.js';
 
 /**
  * Starts the probes-and-metrics server of a long-running command, or none for `--http off`.
