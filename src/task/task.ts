@@ -38,3 +38,16 @@ export type ResultOf<T> = T extends Task<infer R, never> ? R : T extends Task<in
 /** A concrete task class, as registered in an app. */
 // biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
 export type TaskClass = abstract new (...args: any[]) => Task<unknown, any>;
+
+/**
+ * A task class whose `run` accepts a context with `ctx.app` of type `App`. `run` is compared as a
+ * function property, not a method, so that its parameter is checked contravariantly: a task that
+ * needs `{ db }` does not accept an app of `{}`. A task whose `run` takes no context, or reads
+ * `ctx.app` as `unknown`, fits every app.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
+export type TaskClassFor<App> = abstract new (
+  ...args: any[]
+) => {
+  run: (ctx: TaskContext<App>) => unknown;
+};
