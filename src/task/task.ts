@@ -45,8 +45,8 @@ export type TaskClass = abstract new (...args: any[]) => Task<unknown, any>;
  * needs `{ db }` does not accept an app of `{}`. A task whose `run` takes no context, or reads
  * `ctx.app` as `unknown`, fits every app.
  */
-// biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
 export type TaskClassFor<App> = abstract new (
+  // biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
   ...args: any[]
 ) => {
   run: (ctx: TaskContext<App>) => unknown;
