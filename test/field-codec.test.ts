@@ -5,6 +5,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, openQueue, Pool, type Queue } from '../src/index.js';
+import { privateInstanceMember, scanClassSource } from '../src/task/private-members.js';
 import { Inspect, look, Secret } from './fixtures/codec-app.js';
 import { eventually } from './helpers.js';
 import { tempDir } from './queue-helpers.js';
@@ -151,3 +152,78 @@ describe('refused at both call sites, with the same error naming the field', () 
     assert.deepEqual(await queue.stats('refused'), { ready: 0, inFlight: 0, delayed: 0, failed: 0 });
   });
 });
+
+describe('what producers in other languages write: plain JSON, and tags', () => {
+  it('plain JSON decodes to itself; tagged values arrive as their types', async () => {
+    const file = join(dir, 'producer.log');
+    const value = {
+      plain: { $type: 'x', value: [1, { multitask: true }], '$multitask ': 'a lookalike key' },
+      when: { $multitask: 'Date', value: '2026-12-01T10:00:00+00:00' },
+      big: { $multitask: 'BigInt', value: '-123456789012345678901' },
+      tags: { $multitask: 'Set', value: ['a', { $multitask: 'URL', value: 'https://example.com/x' }] },
+    };
+    const body = JSON.stringify({ v: 1, task: 'Inspect', fields: { file, value } });
+    await queue.dispatchMessage('producer', body);
+    const consumer = pool.consume(queue, { queue: 'producer' });
+    await eventually(() => readLines(file).length > 0);
+    await consumer.stop();
+    assert.equal(
+      readLines(file)[0],
+      look({
+        plain: value.plain,
+        when: new Date('2026-12-01T10:00:00Z'),
+        big: -123456789012345678901n,
+        tags: new Set(['a', new URL('https://example.com/x')]),
+      }),
+    );
+  });
+
+  it('a malformed tag fails the job with ERR_INVALID_TASK_FIELD naming the field', async () => {
+    const value = { at: { $multitask: 'Date', value: 'not a date' } };
+    const body = JSON.stringify({ v: 1, task: 'Inspect', fields: { file: '', value }, attempts: 1 });
+    await queue.dispatchMessage('malformed', body);
+    const consumer = pool.consume(queue, { queue: 'malformed' });
+    await eventually(async () => (await queue.stats('malformed')).failed === 1);
+    await consumer.stop();
+    const [failed] = await queue.failed('malformed');
+    assert.equal(failed?.error.code, ErrorCode.INVALID_TASK_FIELD);
+    assert.match(failed?.error.message ?? '', /field "value\.at"/);
+  });
+});
+
+describe('finding #private members in a class source', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['class A { #x = 1; }', '#x'],
+    ['class A {\n  a = 1\n  #b\n}', '#b'],
+    ['class A { #m() { return 1; } }', '#m'],
+    ['class A { get #v() { return 1; } }', '#v'],
+    ['class A { static #count = 0; static #next() { return A.#count++; } }', undefined],
+    ['class A { static {\n this.#y = 1; } static #y; }', undefined],
+    ['class A { a = "#x"; b = `#y`; /* #z */ c = 1; // #w\n }', undefined],
+    ['class A { run() { return this.#fromOuterClass; } }', undefined],
+    ['class A extends B { constructor(readonly n) { super(); } run() { return "#"; } }', undefined],
+  ];
+  for (const [source, expected] of cases) {
+    it(`${JSON.stringify(source)} -> ${expected ?? 'none'}`, () => {
+      assert.equal(scanClassSource(source), expected);
+    });
+  }
+
+  it('an inherited #private member counts: the worker skips every constructor', () => {
+    class Child extends Secret {}
+    assert.equal(privateInstanceMember(new Child('')), '#secret');
+    assert.equal(privateInstanceMember(new Inspect('', 1)), undefined);
+  });
+});
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as string);
+  } catch {
+    return [];
+  }
+}

@@ -9,14 +9,19 @@ import type { Task } from './task.js';
  */
 export function privateInstanceMember(task: Task<unknown, never>): string | undefined {
   const taskClass = (task as { constructor?: unknown }).constructor;
-  if (typeof taskClass !== 'function') return undefined;
+  // The last class found clean: a stream of one task class costs one comparison per call.
+  if (taskClass === lastClean || typeof taskClass !== 'function') return undefined;
   let found = cache.get(taskClass);
   if (found === undefined) {
     found = scanChain(taskClass) ?? '';
     cache.set(taskClass, found);
   }
-  return found === '' ? undefined : found;
+  if (found !== '') return found;
+  lastClean = taskClass;
+  return undefined;
 }
+
+let lastClean: unknown;
 
 // '' means "none": a WeakMap lookup is the whole cost per call once a class was read.
 const cache = new WeakMap<Function, string>();
