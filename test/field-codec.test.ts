@@ -72,7 +72,7 @@ const intact: Array<[string, unknown]> = [
       new Uint8Array([9, 8]).buffer,
     ],
   ],
-  ['nesting at the limit (100 levels)', deep(99)],
+  ['nesting at the limit (100 levels)', deep(100)],
 ];
 
 for (const [label, value] of intact) {

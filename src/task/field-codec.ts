@@ -1,8 +1,7 @@
 import { invalidTaskField } from '../errors.js';
-import { TAG_KEY, TYPED_ARRAYS, tag, toBase64 } from './field-tags.js';
-import type { TaskFields } from './fields.js';
+import { MAX_DEPTH, TAG_KEY, TYPED_ARRAYS, tag, toBase64 } from './field-tags.js';
 import { privateInstanceMember } from './private-members.js';
-import type { Task } from './task.js';
+import type { Task, TaskFields } from './task.js';
 
 /**
  * One rule set for a task's fields, whether they cross to a worker (`pool.run`, `supervise`) or
@@ -20,7 +19,8 @@ import type { Task } from './task.js';
  *   than {@link MAX_DEPTH}, a plain object with a `"$multitask"` key, and a task class with an
  *   instance `#private` member (the worker does not run the constructor that would set it).
  */
-export const MAX_DEPTH = 100;
+
+export { MAX_DEPTH };
 
 /** The task's fields for a worker (`pool.run`, `supervise`), refused as described above. */
 export function cloneableFields(task: Task<unknown, never>, taskName: string): TaskFields {

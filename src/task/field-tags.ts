@@ -1,5 +1,8 @@
 import { invalidTaskField } from '../errors.js';
-import type { TaskFields } from './fields.js';
+import type { TaskFields } from './task.js';
+
+/** How deep fields may nest, the same limit as the encoder's. */
+export const MAX_DEPTH = 100;
 
 /**
  * The one key under which a field carries a value JSON has no type for:
@@ -53,47 +56,53 @@ export function toBase64(bytes: Uint8Array): string {
 export function decodeFields(fields: TaskFields, taskName: string): TaskFields {
   for (const key in fields) {
     const value = fields[key];
-    if (typeof value === 'object' && value !== null) fields[key] = decode(value, key, taskName);
+    if (typeof value === 'object' && value !== null) fields[key] = decode(value, key, taskName, 1);
   }
   return fields;
 }
 
-function decode(value: object, path: string, taskName: string): unknown {
+function decode(value: object, path: string, taskName: string, depth: number): unknown {
+  // A producer's JSON may nest deeper than the encoder allows; refuse it rather than overflow the stack.
+  if (depth > MAX_DEPTH) throw invalidTaskField(taskName, path, `nested deeper than ${MAX_DEPTH} levels`);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      if (typeof item === 'object' && item !== null) value[i] = decode(item, `${path}[${i}]`, taskName);
+      if (typeof item === 'object' && item !== null)
+        value[i] = decode(item, `${path}[${i}]`, taskName, depth + 1);
     }
     return value;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) {
     const record = value as Record<string, unknown>;
-    if (Object.hasOwn(record, TAG_KEY)) return decodeTag(record, path, taskName);
+    if (Object.hasOwn(record, TAG_KEY)) return decodeTag(record, path, taskName, depth);
     for (const key in record) {
       const item = record[key];
-      if (typeof item === 'object' && item !== null) record[key] = decode(item, `${path}.${key}`, taskName);
+      if (typeof item === 'object' && item !== null)
+        record[key] = decode(item, `${path}.${key}`, taskName, depth + 1);
     }
     return value;
   }
   // Structured clone carries Map and Set; their contents may hold tags (a URL).
   if (proto === Map.prototype) {
     const entries = [...(value as Map<unknown, unknown>)].map(([k, v], i) => [
-      decodeAny(k, `${path}.<key ${i}>`, taskName),
-      decodeAny(v, `${path}.get(${String(k)})`, taskName),
+      decodeAny(k, `${path}.<key ${i}>`, taskName, depth + 1),
+      decodeAny(v, `${path}.get(${String(k)})`, taskName, depth + 1),
     ]);
     return new Map(entries as Array<[unknown, unknown]>);
   }
   if (proto === Set.prototype)
-    return new Set([...(value as Set<unknown>)].map((v, i) => decodeAny(v, `${path}.<item ${i}>`, taskName)));
+    return new Set(
+      [...(value as Set<unknown>)].map((v, i) => decodeAny(v, `${path}.<item ${i}>`, taskName, depth + 1)),
+    );
   return value;
 }
 
-function decodeAny(value: unknown, path: string, taskName: string): unknown {
-  return typeof value === 'object' && value !== null ? decode(value, path, taskName) : value;
+function decodeAny(value: unknown, path: string, taskName: string, depth: number): unknown {
+  return typeof value === 'object' && value !== null ? decode(value, path, taskName, depth) : value;
 }
 
-function decodeTag(record: Record<string, unknown>, path: string, taskName: string): unknown {
+function decodeTag(record: Record<string, unknown>, path: string, taskName: string, depth: number): unknown {
   const type = record[TAG_KEY];
   const value = record.value;
   const bad = (why: string) =>
@@ -117,13 +126,13 @@ function decodeTag(record: Record<string, unknown>, path: string, taskName: stri
         throw bad('needs an array of [key, value] pairs');
       return new Map(
         value.map(([k, v], i) => [
-          decodeAny(k, `${path}.<key ${i}>`, taskName),
-          decodeAny(v, `${path}.get(${String(k)})`, taskName),
+          decodeAny(k, `${path}.<key ${i}>`, taskName, depth + 1),
+          decodeAny(v, `${path}.get(${String(k)})`, taskName, depth + 1),
         ]),
       );
     case 'Set':
       if (!Array.isArray(value)) throw bad('needs an array');
-      return new Set(value.map((v, i) => decodeAny(v, `${path}.<item ${i}>`, taskName)));
+      return new Set(value.map((v, i) => decodeAny(v, `${path}.<item ${i}>`, taskName, depth + 1)));
     default:
       return decodeBytes(type, value, bad);
   }

@@ -1,10 +1,8 @@
 import { decodeFields } from './field-tags.js';
-import type { Task, TaskClass } from './task.js';
-
-/** A task's own enumerable fields: its whole input. */
-export type TaskFields = Record<string, unknown>;
+import type { Task, TaskClass, TaskFields } from './task.js';
 
 export { cloneableFields } from './field-codec.js';
+export type { TaskFields } from './task.js';
 
 /**
  * Rebuilds a task from its class and fields without calling the constructor (like PHP's

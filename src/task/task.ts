@@ -1,3 +1,6 @@
+/** A task's own enumerable fields: its whole input. */
+export type TaskFields = Record<string, unknown>;
+
 /** A minimal structured logger handed to tasks as `ctx.log`. */
 export interface TaskLogger {
   debug(message: string, fields?: Record<string, unknown>): void;
