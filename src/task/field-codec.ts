@@ -1,14 +1,9 @@
-import { invalidTaskField } from '../errors.js';
-import { MAX_DEPTH, TAG_KEY, TYPED_ARRAYS, tag, toBase64 } from './field-tags.js';
-import { privateInstanceMember } from './private-members.js';
-import type { Task, TaskFields } from './task.js';
-
 /**
  * One rule set for a task's fields, whether they cross to a worker (`pool.run`, `supervise`) or
  * into a queued job (`queue.dispatch`): a field is accepted only if it arrives intact both ways.
  *
  * - as they are: strings, finite numbers, booleans, null, arrays, plain objects (an `undefined`
- *   property arrives as a missing one);
+ *   property reads back undefined; in a queued job it is left out, as JSON does);
  * - tagged as `{ "$multitask": "<type>", "value": <JSON> }` (see field-tags.ts): bigint, Date, Map,
  *   Set, URL, ArrayBuffer and typed arrays. In a queued job every one of them is tagged; to a
  *   worker only URL is (structured clone carries the others itself). The worker decodes tags in
@@ -20,6 +15,12 @@ import type { Task, TaskFields } from './task.js';
  *   instance `#private` member (the worker does not run the constructor that would set it).
  */
 
+import { invalidTaskField } from '../errors.js';
+import { MAX_DEPTH, TAG_KEY, TYPED_ARRAYS, tag, toBase64 } from './field-tags.js';
+import { privateInstanceMember } from './private-members.js';
+import type { Task, TaskFields } from './task.js';
+
+/** How deep fields may nest (levels of arrays, objects, Maps and Sets). */
 export { MAX_DEPTH };
 
 /** The task's fields for a worker (`pool.run`, `supervise`), refused as described above. */
