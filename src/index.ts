@@ -2,7 +2,13 @@
  * multitask: run TypeScript work in parallel on Node.js — tasks, an app every worker boots
  * from, supervised pools of worker threads, and durable queues. Public exports only.
  */
-export { type AppDefinition, type DefinedApp, defineApp } from './app/define-app.js';
+export {
+  type AppDefinition,
+  type AppOf,
+  type AppTasks,
+  type DefinedApp,
+  defineApp,
+} from './app/define-app.js';
 export {
   ErrorCode,
   type ErrorCodeValue,
@@ -39,5 +45,12 @@ export type { ConnectRetry, DispatchOptions, OpenQueueOptions } from './queue/op
 export { type FailedListOptions, openQueue, Queue, type QueueEvents } from './queue/queue.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';
-export { type ResultOf, Task, type TaskClass, type TaskContext, type TaskLogger } from './task/task.js';
+export {
+  type ResultOf,
+  Task,
+  type TaskClass,
+  type TaskClassFor,
+  type TaskContext,
+  type TaskLogger,
+} from './task/task.js';
 export type { LogLevelOption, TaskLogLevel, TaskLogRecord } from './worker/task-logger.js';

@@ -4,7 +4,7 @@
  * pool's main-thread engine, so that a worker stays close to a bare thread in memory and
  * start-up time. Types come from the full entry, so code type-checks the same everywhere.
  */
-import { ErrorCode, MultitaskError } from './errors.js';
+import { poolInWorker } from './errors.js';
 
 export { defineApp } from './app/define-app.js';
 export { ErrorCode, hasCode, MultitaskError } from './errors.js';
@@ -16,9 +16,6 @@ export { Task } from './task/task.js';
  */
 export class Pool {
   constructor() {
-    throw new MultitaskError(
-      ErrorCode.INVALID_OPTION,
-      'A Pool cannot be created inside a multitask worker thread; create pools in the main thread',
-    );
+    throw poolInWorker();
   }
 }

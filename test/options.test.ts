@@ -132,6 +132,7 @@ describe('pool options', () => {
         () => pool.supervise(new Inc(1), { restart: { windowMs: -1 } }),
         invalid('restart.windowMs', '-1'),
       );
+      // @ts-expect-error: a PoolSize is a number or a percentage; the call checks at run time too
       await assert.rejects(pool.resize('none'), invalid('size', '"none"'));
       await assert.rejects(pool.resize(0), invalid('size', '0'));
     });

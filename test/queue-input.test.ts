@@ -35,12 +35,14 @@ describe('queue input', () => {
   it('refuses task fields that are not JSON, naming the field, and dispatches nothing', async () => {
     const queue = await openQueue(sqliteUrl, { app: QUEUE_APP });
     try {
+      // Date, Map and bigint are carried (tagged; see test/field-codec.test.ts): what would not
+      // arrive intact is refused.
       const cases: Array<[unknown, string]> = [
-        [new Date(0), 'file'],
-        [new Map([[1, 2]]), 'file'],
+        [new Date(Number.NaN), 'file'],
+        [new Map([[1, new WithField(1)]]), 'file.get(1)'],
         [{ deep: [1, () => 0] }, 'file.deep[1]'],
         [Number.NaN, 'file'],
-        [10n, 'file'],
+        [Buffer.from('x'), 'file'],
       ];
       for (const [value, field] of cases) {
         await assert.rejects(

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeValue, ErrorCode, MultitaskError } from '../errors.js';
+import { appImportFailed, appNotDefined, invalidOption } from '../errors.js';
 import { TaskRegistry } from '../task/registry.js';
 import { type DefinedApp, isDefinedApp } from './define-app.js';
 
@@ -14,13 +14,7 @@ export function appUrl(location: AppLocation): string {
     if (/^[a-z][a-z0-9+.-]*:/i.test(location) && !isAbsolute(location)) return new URL(location).href;
     return pathToFileURL(resolve(location)).href;
   }
-  throw new MultitaskError(
-    ErrorCode.INVALID_OPTION,
-    `Invalid option "app": expected a path or URL, got ${describeValue(location)}`,
-    {
-      field: 'app',
-    },
-  );
+  throw invalidOption('app', location, 'a path or URL');
 }
 
 /** A loaded app: its definition and its registry. */
@@ -35,20 +29,11 @@ export async function loadApp(url: string): Promise<LoadedApp> {
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new MultitaskError(
-      ErrorCode.APP_INVALID,
-      `Cannot import the app module ${url}: ${(error as Error)?.message ?? error}`,
-      {
-        cause: error,
-      },
-    );
+    throw appImportFailed(url, error);
   }
   const definition = [module.default, module.app].find(isDefinedApp);
   if (definition === undefined) {
-    throw new MultitaskError(
-      ErrorCode.APP_INVALID,
-      `The app module ${url} does not export an app made by defineApp() (as its default export or as "app")`,
-    );
+    throw appNotDefined(url);
   }
   return { definition, registry: new TaskRegistry(definition.tasks) };
 }

@@ -1,17 +1,21 @@
 import { availableParallelism } from 'node:os';
 import { invalidOption } from '../errors.js';
 
-/** A pool size as users write it: a worker count, a share of the CPUs (0.5), or a percentage ('50%'). */
-export type PoolSize = number | string;
+/**
+ * A pool size as users write it: a worker count (4), a share of the CPUs (0.5), or a percentage
+ * of them ('50%', '150%').
+ */
+export type PoolSize = number | `${number}%`;
 
 const EXPECTED = 'an integer >= 1, a share > 0 of the CPUs (0.5) or a percentage ("50%", "150%")';
 
 /**
  * Turns a size into a worker count: integers are counts, other positive numbers and percentages
  * are shares of `os.availableParallelism()`, rounded up and at least 1. `option` names the
- * option (or environment variable) in the error, which quotes the value.
+ * option (or environment variable) in the error, which quotes the value. Any string is read, as
+ * the command line and the environment give strings ('4', '0.5').
  */
-export function resolveSize(size: PoolSize, option = 'size', cpus = availableParallelism()): number {
+export function resolveSize(size: PoolSize | string, option = 'size', cpus = availableParallelism()): number {
   let share: number | undefined;
   if (typeof size === 'number') {
     if (Number.isInteger(size) && size >= 1) return size;

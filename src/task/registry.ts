@@ -1,4 +1,4 @@
-import { ErrorCode, MultitaskError } from '../errors.js';
+import { appTaskNotAClass, taskClassNotRegistered, taskNameNotRegistered } from '../errors.js';
 import type { Task, TaskClass } from './task.js';
 
 /**
@@ -12,11 +12,7 @@ export class TaskRegistry {
   constructor(tasks: Record<string, TaskClass>) {
     for (const [name, taskClass] of Object.entries(tasks)) {
       if (typeof taskClass !== 'function' || typeof taskClass.prototype?.run !== 'function') {
-        throw new MultitaskError(
-          ErrorCode.APP_INVALID,
-          `App task "${name}" is not a class with a run() method`,
-          { taskName: name },
-        );
+        throw appTaskNotAClass(name);
       }
       this.#byName.set(name, taskClass);
       // A class registered under two names keeps the first: names must be unambiguous on the way back.
@@ -29,11 +25,7 @@ export class TaskRegistry {
     const name = typeof task === 'object' && task !== null ? this.#byClass.get(task.constructor) : undefined;
     if (name === undefined) {
       const className = (task as { constructor?: { name?: string } })?.constructor?.name ?? typeof task;
-      throw new MultitaskError(
-        ErrorCode.TASK_NOT_REGISTERED,
-        `Task class ${className} is not registered in the app's tasks (registered: ${this.names().join(', ') || 'none'})`,
-        { taskName: className },
-      );
+      throw taskClassNotRegistered(className, this.names());
     }
     return name;
   }
@@ -42,11 +34,7 @@ export class TaskRegistry {
   classOf(name: string): TaskClass {
     const taskClass = this.#byName.get(name);
     if (taskClass === undefined) {
-      throw new MultitaskError(
-        ErrorCode.TASK_NOT_REGISTERED,
-        `Task "${name}" is not registered in the app's tasks (registered: ${this.names().join(', ') || 'none'})`,
-        { taskName: name },
-      );
+      throw taskNameNotRegistered(name, this.names());
     }
     return taskClass;
   }

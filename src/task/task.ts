@@ -1,3 +1,6 @@
+/** A task's own enumerable fields: its whole input. */
+export type TaskFields = Record<string, unknown>;
+
 /** A minimal structured logger handed to tasks as `ctx.log`. */
 export interface TaskLogger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -38,3 +41,16 @@ export type ResultOf<T> = T extends Task<infer R, never> ? R : T extends Task<in
 /** A concrete task class, as registered in an app. */
 // biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
 export type TaskClass = abstract new (...args: any[]) => Task<unknown, any>;
+
+/**
+ * A task class whose `run` accepts a context with `ctx.app` of type `App`. `run` is compared as a
+ * function property, not a method, so that its parameter is checked contravariantly: a task that
+ * needs `{ db }` does not accept an app of `{}`. A task whose `run` takes no context, or reads
+ * `ctx.app` as `unknown`, fits every app.
+ */
+export type TaskClassFor<App> = abstract new (
+  // biome-ignore lint/suspicious/noExplicitAny: constructor parameters are the task's own business
+  ...args: any[]
+) => {
+  run: (ctx: TaskContext<App>) => unknown;
+};
