@@ -14,7 +14,8 @@ export class AckBatcher {
   #done = new Map<number, Settle>();
   #flushQueued = false;
 
-  constructor(readonly channel: Channel) {}
+  /** `channel`: anything that acks as an amqplib channel does (a unit test passes a recorder). */
+  constructor(readonly channel: Pick<Channel, 'ack'>) {}
 
   track(message: Message): void {
     this.#outstanding.set(message.fields.deliveryTag, message);
