@@ -8,6 +8,7 @@
 
 import type { Channel, Message } from 'amqplib';
 
+/** The ack coalescer of one channel; see the module comment. */
 export class AckBatcher {
   /** Delivered and not acknowledged, in delivery-tag order (a Map keeps insertion order). */
   readonly #outstanding = new Map<number, Message>();

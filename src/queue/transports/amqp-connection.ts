@@ -1,6 +1,6 @@
 /**
- * One AMQP connection that comes back by itself: opened with retries until a deadline, and
- * reopened with backoff whenever the broker drops it. Lanes and publishers ask for the current
+ * One AMQP connection that comes back by itself: opened with retries until a deadline (or for
+ * ever, until the caller's signal aborts), and reopened with backoff whenever the broker drops it. Lanes and publishers ask for the current
  * connection and listen for `connected` to set themselves up again.
  */
 
@@ -43,6 +43,7 @@ export interface AmqpConnectionEvents {
   reconnecting: [retry: ConnectRetry];
 }
 
+/** See the module comment; its events are {@link AmqpConnectionEvents}. */
 export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   #model: ChannelModel | undefined;
   #closing = false;
