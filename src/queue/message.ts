@@ -6,7 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MultitaskError } from '../errors.js';
+import { badMessage, ErrorCode, type MultitaskError } from '../errors.js';
 import type { TaskFields } from '../task/fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 
@@ -97,7 +97,7 @@ export function decodeJob(content: string, registry: TaskRegistry, fallbackId?: 
 }
 
 function bad(reason: string): Decoded {
-  return { error: new MultitaskError(ErrorCode.BAD_MESSAGE, `Message is not a job: ${reason}`) };
+  return { error: badMessage(reason) };
 }
 
 /** What the failed store keeps of an error: plain data that survives JSON. */
@@ -141,16 +141,28 @@ function hasStringCode(error: unknown): error is { code: string } {
   );
 }
 
-/** The task and fields of a stored body, when it is a readable job (for listings). */
-export function peekJob(body: string): { id?: string; task?: string; fields?: Record<string, unknown> } {
+/** What a listing shows of a stored body, when it is a readable job. */
+export interface PeekedJob {
+  id?: string;
+  task?: string;
+  fields?: Record<string, unknown>;
+  /** The body's `attempts`, when it is a valid count. */
+  attempts?: number;
+}
+
+/** The id, task, fields and attempts of a stored body, when it is a readable job (for listings). */
+export function peekJob(body: string): PeekedJob {
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>;
     if (typeof parsed !== 'object' || parsed === null) return {};
-    const peeked: { id?: string; task?: string; fields?: Record<string, unknown> } = {};
+    const peeked: PeekedJob = {};
     if (typeof parsed.id === 'string') peeked.id = parsed.id;
     if (typeof parsed.task === 'string') peeked.task = parsed.task;
     if (typeof parsed.fields === 'object' && parsed.fields !== null && !Array.isArray(parsed.fields)) {
       peeked.fields = parsed.fields as Record<string, unknown>;
+    }
+    if (Number.isInteger(parsed.attempts) && (parsed.attempts as number) >= 1) {
+      peeked.attempts = parsed.attempts as number;
     }
     return peeked;
   } catch {
@@ -167,7 +179,3 @@ export function parseStoredError(text: string | undefined | null): StoredError |
   } catch {}
   return { name: 'Error', message: text };
 }
-
-/** How the failed store explains a job whose consumers all died before it could fail by itself. */
-export const ATTEMPTS_EXHAUSTED_REASON =
-  'every process (or worker) that took this job died before it finished';

@@ -8,8 +8,16 @@ export interface OpenQueueOptions {
   app?: string | URL;
   /** Backoff between the attempts of a job that threw. Default 1 s, doubling, up to 5 min. */
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
-  /** How long opening, and each dispatch, wait for an unreachable broker (ms). Default 10 000. */
+  /**
+   * How long opening, and each dispatch, wait for an unreachable broker (ms): a number > 0, or
+   * `Number.POSITIVE_INFINITY` to retry until `signal` aborts. Default 10 000.
+   */
   connectTimeoutMs?: number;
+  /**
+   * Stops the connection attempts of `openQueue`: it then rejects with an `AbortError`.
+   * Only opening listens to it; close the queue to end it once open.
+   */
+  signal?: AbortSignal;
   /** RabbitMQ: deliveries of one message after which the broker dead-letters it. Default 20. */
   deliveryLimit?: number;
   /** RabbitMQ: the connection's name as the broker shows it (management UI, rabbitmqctl). Default "multitask". */
@@ -19,8 +27,11 @@ export interface OpenQueueOptions {
   /** SQLite: how often an idle consumer looks for jobs dispatched by other processes (ms). Default 100. */
   pollMs?: number;
   /**
-   * RabbitMQ: called before each new connection attempt after a failed one, when opening and
-   * when reconnecting, so that a service can say what it is waiting for.
+   * RabbitMQ: called for every failed connection attempt (before the next one), when opening
+   * and when reconnecting, so that a service can say what it is waiting for. The same thing as
+   * the Queue's `reconnecting` event (which only listeners added after `openQueue` resolved
+   * hear); `attempt` counts from 1 in each run of attempts. A refused login or virtual host
+   * (`ERR_BROKER_REFUSED`) fails `openQueue` at once, with no retry.
    */
   onConnectRetry?: (retry: ConnectRetry) => void;
 }
@@ -82,7 +93,7 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
   return {
     connectionName,
     retry: { initialDelayMs, maxDelayMs },
-    connectTimeoutMs: nonNegative(
+    connectTimeoutMs: timeoutOrForever(
       'connectTimeoutMs',
       options.connectTimeoutMs ?? QUEUE_DEFAULTS.connectTimeoutMs,
     ),
@@ -91,6 +102,20 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
     onConnectRetry: optionalFunction('onConnectRetry', options.onConnectRetry),
   };
+}
+
+/** A number > 0 (ms), or `Infinity` for "as long as it takes". */
+function timeoutOrForever(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0))
+    throw invalidOption(name, value, 'a number > 0 (ms), or Infinity to retry until aborted');
+  return value;
+}
+
+/** An AbortSignal, or undefined. */
+export function optionalSignal(value: unknown): AbortSignal | undefined {
+  if (value !== undefined && !(value instanceof AbortSignal))
+    throw invalidOption('signal', value, 'an AbortSignal');
+  return value;
 }
 
 function optionalFunction<F>(name: string, value: F | undefined): F | undefined {

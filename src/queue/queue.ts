@@ -5,16 +5,18 @@
 
 import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
-import { ErrorCode, invalidOption, MultitaskError } from '../errors.js';
+import { invalidOption, queueClosed } from '../errors.js';
 import { positiveInteger } from '../internal/validate.js';
 import { jsonFields } from '../task/json-fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
 import { newJobBody } from './message.js';
+import { openTransport } from './open-transport.js';
 import {
   DEFAULT_QUEUE,
   type DispatchOptions,
   type OpenQueueOptions,
+  optionalSignal,
   queueName,
   type ResolvedQueueOptions,
   resolveDispatch,
@@ -34,7 +36,10 @@ export interface FailedListOptions {
 export interface QueueEvents {
   /** The connection dropped; consumers and dispatches wait for it to come back. */
   disconnected: undefined;
-  /** A reconnection attempt failed; the next one is in `delayMs`. */
+  /**
+   * A connection attempt failed; the next one is in `delayMs`. The same thing as
+   * `openQueue`'s `onConnectRetry` callback, which also hears the attempts made while opening.
+   */
   reconnecting: { attempt: number; delayMs: number; error: Error };
   /** The connection is back; consumers subscribed again. */
   connected: undefined;
@@ -166,7 +171,7 @@ export class Queue extends EventEmitter {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MultitaskError(ErrorCode.QUEUE_CLOSED, `Queue ${this.url} is closed`);
+    if (this.#closed) throw queueClosed(this.url);
   }
 
   async #run<T>(operation: () => Promise<T>): Promise<T> {
@@ -193,21 +198,17 @@ export class Queue extends EventEmitter {
  * Opens a queue: `amqp://user:pass@host:5672/vhost` for RabbitMQ, `sqlite:path.db` or
  * `sqlite:///abs/path.db` for the embedded queue, nothing for `./.multitask/queue.db`.
  * Rejects with `ERR_BROKER_UNAVAILABLE` (URL masked) when the broker stays unreachable for
- * `connectTimeoutMs`.
+ * `connectTimeoutMs` (`Infinity`: retries until `signal` aborts, then rejects with an
+ * AbortError), and at once with `ERR_BROKER_REFUSED` when it refuses the login or the vhost.
  */
 export async function openQueue(url: string | undefined, options: OpenQueueOptions = {}): Promise<Queue> {
-  const location = parseQueueUrl(url);
+  // A bad URL or option fails before anything is loaded or dialled.
+  parseQueueUrl(url);
   const resolved = resolveQueueOptions(options);
+  const signal = optionalSignal(options.signal);
   const app = options.app === undefined ? undefined : loadApp(appUrl(options.app));
   // Surface a bad app now rather than at the first dispatch.
   if (app !== undefined) await app;
-  let transport: Transport;
-  if (location.kind === 'sqlite') {
-    const { SqliteTransport } = await import('./transports/sqlite.js');
-    transport = new SqliteTransport(location.path, location.safeUrl, resolved);
-  } else {
-    const { AmqpTransport } = await import('./transports/amqp.js');
-    transport = await AmqpTransport.connect(location.url, location.safeUrl, resolved);
-  }
+  const transport = await openTransport(url, resolved, signal);
   return new Queue(transport, resolved, app);
 }

@@ -71,7 +71,11 @@ export interface FailedJob {
   body: string;
 }
 
-/** A change of a transport's connection to its broker, as {@link Queue} re-emits it. */
+/**
+ * A change of a transport's connection to its broker, as {@link Queue} re-emits it.
+ * `reconnecting` is a failed connection attempt (the next in `delayMs`): the same report
+ * `openQueue`'s `onConnectRetry` receives.
+ */
 export type ConnectionEvent =
   | { type: 'connected' }
   | { type: 'disconnected' }

@@ -8,13 +8,15 @@
 
 import type { Channel, Message } from 'amqplib';
 
+/** The ack coalescer of one channel; see the module comment. */
 export class AckBatcher {
   /** Delivered and not acknowledged, in delivery-tag order (a Map keeps insertion order). */
   readonly #outstanding = new Map<number, Message>();
   #done = new Map<number, Settle>();
   #flushQueued = false;
 
-  constructor(readonly channel: Channel) {}
+  /** `channel`: anything that acks as an amqplib channel does (a unit test passes a recorder). */
+  constructor(readonly channel: Pick<Channel, 'ack'>) {}
 
   track(message: Message): void {
     this.#outstanding.set(message.fields.deliveryTag, message);

@@ -8,10 +8,12 @@
  */
 
 import type { ConfirmChannel, Message } from 'amqplib';
+import { deliveryChannelGone } from '../../errors.js';
 import type { StoredError } from '../message.js';
 import { parseStoredError } from '../message.js';
 import type { Delivery, Lane } from '../transport.js';
 import type { AckBatcher } from './amqp-acks.js';
+import type { AmqpChannels, ConsumeChannel } from './amqp-channels.js';
 import {
   carriedHeaders,
   deliveryAttempt,
@@ -27,29 +29,10 @@ import { delayTarget, failedQueueOf, HEADER, HOLD_BELOW_MS } from './amqp-topolo
 /** How long a lane whose channel the broker closed waits before it subscribes again (ms). */
 const RESUBSCRIBE_DELAY_MS = 1_000;
 
-/** What a lane needs of its transport. */
-export interface LaneHost {
-  readonly connection: {
-    readonly current: unknown;
-    readonly closing: boolean;
-    on(event: 'connected', listener: () => void): unknown;
-    off(event: 'connected', listener: () => void): unknown;
-  };
-  /** The process's consume channel for `queue`, topology declared; shared by its lanes. */
-  consumeChannel(queue: string): Promise<ConfirmChannel>;
-  /** Runs `step` alone on `channel`: a lane's prefetch-then-consume must not interleave with another's. */
-  serialize<T>(channel: ConfirmChannel, step: () => Promise<T>): Promise<T>;
-  countInFlight(queue: string, change: number): void;
-  /** The ack coalescer of `channel`: every delivery on it goes through it. */
-  acks(channel: ConfirmChannel): AckBatcher;
-  forget(lane: AmqpLane): void;
-}
-
-const CHANNEL_GONE =
-  'the channel this job came on closed before its outcome was recorded: the broker delivers it again';
-
+/** A consumer on the queue's shared consume channel; see the module comment. */
 export class AmqpLane implements Lane {
-  #channel: ConfirmChannel | undefined;
+  /** The consume channel this lane is subscribed on, while it is. */
+  #on: ConsumeChannel | undefined;
   #consumerTag: string | undefined;
   #subscribing: Promise<void> | undefined;
   #stopped = false;
@@ -60,26 +43,37 @@ export class AmqpLane implements Lane {
   };
 
   constructor(
-    readonly host: LaneHost,
+    readonly channels: AmqpChannels,
     readonly queue: string,
     readonly prefetch: number,
     readonly onDelivery: (delivery: Delivery) => void,
+    /** Called once, when the lane closes: its owner forgets it. */
+    readonly onClose: () => void = () => {},
   ) {}
 
+  /**
+   * Deliveries handed to the consumer and not settled yet: the source of the transport's
+   * in-flight count (AMQP tells nobody how many messages are unacknowledged).
+   */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
   async start(): Promise<void> {
-    this.host.connection.on('connected', this.#onConnected);
+    const { connection } = this.channels;
+    connection.on('connected', this.#onConnected);
     try {
       await this.#subscribe();
     } catch (error) {
       // The connection dropped while subscribing: the lane subscribes again once it is back.
-      if (this.host.connection.current !== undefined || this.host.connection.closing) throw error;
+      if (connection.current !== undefined || connection.closing) throw error;
     }
   }
 
   /** Subscribes unless subscribed or on the way: reconnection and a broker's channel close can both ask. */
   #subscribe(): Promise<void> {
     if (this.#subscribing !== undefined) return this.#subscribing;
-    if (this.#channel !== undefined) return Promise.resolve();
+    if (this.#on !== undefined) return Promise.resolve();
     const subscribing = this.#consume().finally(() => {
       this.#subscribing = undefined;
     });
@@ -88,26 +82,27 @@ export class AmqpLane implements Lane {
   }
 
   async #consume(): Promise<void> {
-    const channel = await this.host.consumeChannel(this.queue);
+    const on = await this.channels.consumer(this.queue);
     if (this.#stopped) return;
-    this.#channel = channel;
+    const { channel } = on;
+    this.#on = on;
     this.#unsettled.clear();
     channel.once('close', () => {
-      if (this.#channel !== channel) return;
-      this.#channel = undefined;
+      if (this.#on !== on) return;
+      this.#on = undefined;
       this.#consumerTag = undefined;
       // Closed by the broker while the connection lives (a deleted queue, a channel error): come back.
-      if (!this.#stopped && this.host.connection.current !== undefined) this.#resubscribeSoon();
+      if (!this.#stopped && this.channels.connection.current !== undefined) this.#resubscribeSoon();
     });
-    const { consumerTag } = await this.host.serialize(channel, async () => {
+    const { consumerTag } = await on.serialize(async () => {
       await channel.prefetch(this.prefetch);
       return channel.consume(
         this.queue,
         (message) => {
-          if (message !== null) this.#receive(channel, message);
+          if (message !== null) this.#receive(on, message);
           // null: the broker cancelled this consumer (its queue was deleted): subscribe again.
-          else if (this.#channel === channel) {
-            this.#channel = undefined;
+          else if (this.#on === on) {
+            this.#on = undefined;
             if (!this.#stopped) this.#resubscribeSoon();
           }
         },
@@ -119,14 +114,14 @@ export class AmqpLane implements Lane {
 
   #resubscribeSoon(): void {
     setTimeout(() => {
-      if (!this.#stopped && this.#channel === undefined) {
+      if (!this.#stopped && this.#on === undefined) {
         void this.#subscribe().catch(() => this.#resubscribeSoon());
       }
     }, RESUBSCRIBE_DELAY_MS).unref();
   }
 
-  #receive(channel: ConfirmChannel, message: Message): void {
-    const acks = this.host.acks(channel);
+  #receive(on: ConsumeChannel, message: Message): void {
+    const { channel, acks } = on;
     acks.track(message);
     const headers = message.properties.headers ?? {};
     const attempt = deliveryAttempt(headers);
@@ -142,12 +137,7 @@ export class AmqpLane implements Lane {
       // Due within a rung's TTL: wait here, so that a delay is never cut short.
       setTimeout(() => {
         if (!this.#stopped) return this.#deliver(channel, message, attempt, acks);
-        acks.forget(message);
-        try {
-          channel.nack(message, false, true);
-        } catch {
-          // The channel closed: the broker gives it back itself.
-        }
+        giveBack(on, message);
       }, remaining);
     } else {
       this.#deliver(channel, message, attempt, acks);
@@ -156,22 +146,20 @@ export class AmqpLane implements Lane {
 
   #deliver(channel: ConfirmChannel, message: Message, attempt: number, acks: AckBatcher): void {
     const headers = message.properties.headers ?? {};
-    const { host, queue } = this;
-    host.countInFlight(queue, 1);
+    const { queue } = this;
     this.#unsettled.add(message);
     const settle = async (target: string | undefined, headers: Headers) => {
       try {
-        if (!this.#unsettled.has(message)) throw new Error(CHANNEL_GONE);
+        if (!this.#unsettled.has(message)) throw deliveryChannelGone();
         if (target !== undefined) {
           await sendConfirmed(channel, target, message.content, republishProperties(message, headers));
         }
         // Gone from the set: its channel closed (or the lane gave it back), and the broker
         // delivers it again. Settling it now must fail, or it would count as done twice.
-        if (!this.#unsettled.delete(message)) throw new Error(CHANNEL_GONE);
+        if (!this.#unsettled.delete(message)) throw deliveryChannelGone();
         await acks.ack(message);
       } finally {
         this.#unsettled.delete(message);
-        host.countInFlight(queue, -1);
       }
     };
     this.onDelivery({
@@ -212,8 +200,8 @@ export class AmqpLane implements Lane {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.host.connection.off('connected', this.#onConnected);
-    const channel = this.#channel;
+    this.channels.connection.off('connected', this.#onConnected);
+    const channel = this.#on?.channel;
     const tag = this.#consumerTag;
     this.#consumerTag = undefined;
     if (channel !== undefined && tag !== undefined) await channel.cancel(tag).catch(() => {});
@@ -222,19 +210,21 @@ export class AmqpLane implements Lane {
   /** Stops, and gives back (nack, requeue) what is still unsettled: the channel stays for other lanes. */
   async close(): Promise<void> {
     await this.stop();
-    this.host.forget(this);
-    const channel = this.#channel;
-    this.#channel = undefined;
-    if (channel === undefined) return;
-    const acks = this.host.acks(channel);
-    for (const message of this.#unsettled) {
-      acks.forget(message);
-      try {
-        channel.nack(message, false, true);
-      } catch {
-        // The channel closed meanwhile: the broker gives them back itself.
-      }
-    }
+    this.onClose();
+    const on = this.#on;
+    this.#on = undefined;
+    if (on === undefined) return;
+    for (const message of this.#unsettled) giveBack(on, message);
     this.#unsettled.clear();
+  }
+}
+
+/** Nacks a delivery back to the queue (requeued), out of the channel's ack batch. */
+function giveBack(on: ConsumeChannel, message: Message): void {
+  on.acks.forget(message);
+  try {
+    on.channel.nack(message, false, true);
+  } catch {
+    // The channel closed meanwhile: the broker gives it back itself.
   }
 }

@@ -4,8 +4,8 @@
  */
 
 import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
-import { ErrorCode } from '../../errors.js';
-import { ATTEMPTS_EXHAUSTED_REASON, parseStoredError, peekJob, type StoredError } from '../message.js';
+import { attemptsExhausted } from '../../errors.js';
+import { DEFAULT_ATTEMPTS, parseStoredError, peekJob, type StoredError } from '../message.js';
 import type { FailedJob } from '../transport.js';
 import { HEADER } from './amqp-topology.js';
 
@@ -80,17 +80,13 @@ export function toFailedJob(queue: string, message: GetMessage): FailedJob {
   const body = message.content.toString('utf8');
   const peeked = peekJob(body);
   const deliveries = deliveryAttempt(headers);
-  const byBroker = stringHeader(headers['x-first-death-reason']);
+  const id = message.properties.messageId ?? peeked.id ?? `amqp-${message.fields.deliveryTag}`;
+  // No error of ours: the broker dead-lettered it past its delivery limit, every consumer having died on it.
   const error =
-    parseStoredError(stringHeader(headers[HEADER.error])) ??
-    ({
-      name: 'MultitaskError',
-      code: ErrorCode.ATTEMPTS_EXHAUSTED,
-      message: `${ATTEMPTS_EXHAUSTED_REASON}: dead-lettered by RabbitMQ (${byBroker ?? 'unknown reason'}) after ${deliveries} deliveries`,
-    } satisfies StoredError);
+    parseStoredError(stringHeader(headers[HEADER.error])) ?? brokerDeadLettered(id, peeked, deliveries);
   const failedAt = numberHeader(headers[HEADER.failedAt]);
   return {
-    id: message.properties.messageId ?? peeked.id ?? `amqp-${message.fields.deliveryTag}`,
+    id,
     queue,
     task: peeked.task,
     fields: peeked.fields,
@@ -99,4 +95,18 @@ export function toFailedJob(queue: string, message: GetMessage): FailedJob {
     failedAt: failedAt === undefined ? new Date() : new Date(failedAt),
     body,
   };
+}
+
+/** The failed store's record of a job the broker dead-lettered by itself. */
+function brokerDeadLettered(
+  id: string,
+  peeked: { task?: string; attempts?: number },
+  deliveries: number,
+): StoredError {
+  const error = attemptsExhausted(
+    { id, task: peeked.task, attempts: peeked.attempts ?? DEFAULT_ATTEMPTS },
+    deliveries,
+  );
+  // No stack: it would show where the listing ran, not where the job died.
+  return { name: error.name, code: error.code, message: error.message };
 }

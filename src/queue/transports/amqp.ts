@@ -1,15 +1,15 @@
 /**
  * The RabbitMQ transport (amqplib): durable quorum queues, publisher confirms, one consumer
  * per lane (per worker) with prefetch equal to its slots on a channel the process's lanes of a
- * queue share (see amqp-lane.ts), manual acks. A message that
+ * queue share (see amqp-lane.ts and amqp-channels.ts), manual acks. A message that
  * moves on (retry, give back, failed store, a hop up the delay ladder) is republished and
  * confirmed before the delivery is acked, so a crash in between duplicates it but never loses it.
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
-import { ErrorCode, hasCode, MultitaskError } from '../../errors.js';
-import type { ConnectRetry, ResolvedQueueOptions } from '../options.js';
+import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
+import type { ResolvedQueueOptions } from '../options.js';
 import type {
   ConnectionEvent,
   Delivery,
@@ -19,9 +19,9 @@ import type {
   QueueStats,
   Transport,
 } from '../transport.js';
-import { AckBatcher } from './amqp-acks.js';
+import { AmqpChannels } from './amqp-channels.js';
 import { AmqpConnection } from './amqp-connection.js';
-import { AmqpLane, type LaneHost } from './amqp-lane.js';
+import { AmqpLane } from './amqp-lane.js';
 import {
   carriedHeaders,
   type Headers,
@@ -29,14 +29,7 @@ import {
   sendConfirmed,
   toFailedJob,
 } from './amqp-message.js';
-import {
-  DELAY_LEVELS,
-  declareTopology,
-  delayQueueOf,
-  delayTarget,
-  failedQueueOf,
-  HEADER,
-} from './amqp-topology.js';
+import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
 
 /** How long a listing of the failed store waits for the broker to take its messages back (ms). */
 const RETURN_WAIT_MS = 2_000;
@@ -45,34 +38,19 @@ const RETURN_WAIT_MS = 2_000;
 const RETRY_BATCH = 500;
 
 /** The RabbitMQ {@link Transport}. */
-export class AmqpTransport implements Transport, LaneHost {
+export class AmqpTransport implements Transport {
   readonly safeUrl: string;
   readonly connection: AmqpConnection;
+  readonly channels: AmqpChannels;
   readonly options: ResolvedQueueOptions;
-  readonly #declared = new Map<string, Promise<void>>();
+  /** Every open lane: their unsettled deliveries are this process's jobs in flight. */
   readonly #lanes = new Set<AmqpLane>();
-  readonly #inFlight = new Map<string, number>();
-  #publisher: Promise<ConfirmChannel> | undefined;
-  /** The publisher channel once open, and the queues whose declaration completed: the fast path of publish. */
-  #openPublisher: ConfirmChannel | undefined;
-  readonly #declaredQueues = new Set<string>();
-  /** Ids of messages the broker returned as unroutable, until their publish sees it. */
-  readonly #returned = new Set<string>();
-  readonly #consumeChannels = new Map<string, Promise<ConfirmChannel>>();
-  readonly #serialized = new WeakMap<ConfirmChannel, Promise<unknown>>();
-  readonly #acks = new WeakMap<ConfirmChannel, AckBatcher>();
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
     this.safeUrl = connection.safeUrl;
     this.options = options;
-    connection.on('disconnected', () => {
-      this.#publisher = undefined;
-      this.#openPublisher = undefined;
-      this.#declared.clear();
-      this.#declaredQueues.clear();
-      this.#consumeChannels.clear();
-    });
+    this.channels = new AmqpChannels(connection, options);
   }
 
   get connected(): boolean {
@@ -82,109 +60,26 @@ export class AmqpTransport implements Transport, LaneHost {
   watch(listener: (event: ConnectionEvent) => void): void {
     this.connection.on('connected', () => listener({ type: 'connected' }));
     this.connection.on('disconnected', () => listener({ type: 'disconnected' }));
-    this.connection.on('retrying', (retry: ConnectRetry) => listener({ type: 'reconnecting', ...retry }));
+    this.connection.on('reconnecting', (retry) => listener({ type: 'reconnecting', ...retry }));
   }
 
-  /** Connects (retrying for `connectTimeoutMs`) and returns the transport. */
-  static async connect(url: string, safeUrl: string, options: ResolvedQueueOptions): Promise<AmqpTransport> {
-    return new AmqpTransport(
-      await AmqpConnection.open(
-        url,
-        safeUrl,
-        options.connectionName,
-        options.connectTimeoutMs,
-        options.onConnectRetry,
-      ),
-      options,
-    );
-  }
-
-  /** A new confirm channel on the live connection (waiting for a reconnection up to the timeout). */
-  async openChannel(): Promise<ConfirmChannel> {
-    const model = await this.connection.get(this.options.connectTimeoutMs);
-    const channel = await model.createConfirmChannel();
-    channel.on('error', () => {
-      // A channel error (a missing queue, a precondition) closes the channel; its callers see it.
+  /**
+   * Connects (retrying for `connectTimeoutMs`, or until `signal` aborts) and returns the
+   * transport; `options.onConnectRetry` hears of every failed attempt.
+   */
+  static async connect(
+    url: string,
+    safeUrl: string,
+    options: ResolvedQueueOptions,
+    signal?: AbortSignal,
+  ): Promise<AmqpTransport> {
+    const connection = await AmqpConnection.open(url, safeUrl, {
+      name: options.connectionName,
+      timeoutMs: options.connectTimeoutMs,
+      onRetry: options.onConnectRetry,
+      signal,
     });
-    return channel;
-  }
-
-  /** Declares a queue's topology once per connection. */
-  ensureTopology(channel: ConfirmChannel, queue: string): Promise<void> {
-    let declared = this.#declared.get(queue);
-    if (declared === undefined) {
-      declared = declareTopology(channel, queue, this.options.deliveryLimit);
-      this.#declared.set(queue, declared);
-      declared.then(
-        () => this.#declaredQueues.add(queue),
-        () => this.#declared.delete(queue),
-      );
-    }
-    return declared;
-  }
-
-  #publisherChannel(): Promise<ConfirmChannel> {
-    this.#publisher ??= this.#sharedChannel(
-      () => {
-        this.#publisher = undefined;
-        this.#openPublisher = undefined;
-      },
-      async (channel) => {
-        channel.on('return', (returned: Message) => {
-          const id = returned.properties.messageId;
-          if (typeof id === 'string') this.#returned.add(id);
-        });
-      },
-    );
-    return this.#publisher;
-  }
-
-  /** A channel opened once and forgotten (by `forget`) when it closes or fails to open. */
-  #sharedChannel(
-    forget: () => void,
-    prepare?: (channel: ConfirmChannel) => Promise<void>,
-  ): Promise<ConfirmChannel> {
-    const opening = this.openChannel().then(async (channel) => {
-      channel.once('close', forget);
-      await prepare?.(channel);
-      return channel;
-    });
-    opening.catch(forget);
-    return opening;
-  }
-
-  consumeChannel(queue: string): Promise<ConfirmChannel> {
-    let channel = this.#consumeChannels.get(queue);
-    if (channel === undefined) {
-      const opening = this.#sharedChannel(
-        () => {
-          if (this.#consumeChannels.get(queue) === opening) this.#consumeChannels.delete(queue);
-        },
-        (opened) => this.ensureTopology(opened, queue),
-      );
-      channel = opening;
-      this.#consumeChannels.set(queue, opening);
-    }
-    return channel;
-  }
-
-  acks(channel: ConfirmChannel): AckBatcher {
-    let batcher = this.#acks.get(channel);
-    if (batcher === undefined) {
-      batcher = new AckBatcher(channel);
-      this.#acks.set(channel, batcher);
-    }
-    return batcher;
-  }
-
-  serialize<T>(channel: ConfirmChannel, step: () => Promise<T>): Promise<T> {
-    const previous = this.#serialized.get(channel) ?? Promise.resolve();
-    const next = previous.then(step, step);
-    this.#serialized.set(
-      channel,
-      next.catch(() => {}),
-    );
-    return next;
+    return new AmqpTransport(connection, options);
   }
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
@@ -206,13 +101,13 @@ export class AmqpTransport implements Transport, LaneHost {
     }
     const deadline = Date.now() + this.options.connectTimeoutMs;
     // Fast path, the common case: channel open and queue declared, no promise to wait for first.
-    const open = this.#openPublisher;
-    if (open === undefined || !this.#declaredQueues.has(queue)) {
+    const open = this.channels.readyPublisher(queue);
+    if (open === undefined) {
       return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
     }
     return sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties).then(
       () => {
-        if (this.#wasReturned(queue, messageId)) {
+        if (this.channels.wasReturned(queue, messageId)) {
           return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
         }
       },
@@ -233,15 +128,13 @@ export class AmqpTransport implements Transport, LaneHost {
   ): Promise<void> {
     for (;;) {
       try {
-        const channel = await this.#publisherChannel();
-        await this.ensureTopology(channel, queue);
+        const channel = await this.channels.publisher();
+        await this.channels.declare(channel, queue);
         await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
-        if (this.#wasReturned(queue, properties.messageId)) {
-          if (Date.now() >= deadline)
-            throw new Error(`queue ${queue} keeps refusing the message (unroutable)`);
+        if (this.channels.wasReturned(queue, properties.messageId)) {
+          if (Date.now() >= deadline) throw messageUnroutable(queue);
           continue;
         }
-        this.#openPublisher = channel;
         return;
       } catch (error) {
         // A connection that dropped before the confirm: publish again once it is back (at least once).
@@ -249,17 +142,6 @@ export class AmqpTransport implements Transport, LaneHost {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-  }
-
-  /**
-   * True when the broker returned the message as unroutable (its queue is gone): the queue is
-   * declared again and the message published again. RabbitMQ sends the return before the confirm.
-   */
-  #wasReturned(queue: string, messageId: string): boolean {
-    if (!this.#returned.delete(messageId)) return false;
-    this.#declared.delete(queue);
-    this.#declaredQueues.delete(queue);
-    return true;
   }
 
   #isConnectionLoss(error: unknown): boolean {
@@ -271,32 +153,25 @@ export class AmqpTransport implements Transport, LaneHost {
   }
 
   #wrap(error: unknown): Error {
-    if (error instanceof MultitaskError) return error;
-    return new MultitaskError(
-      ErrorCode.BROKER_UNAVAILABLE,
-      `RabbitMQ at ${this.safeUrl}: ${(error as Error)?.message ?? String(error)}`,
-      { cause: error },
-    );
+    return error instanceof MultitaskError ? error : brokerUnavailable(this.safeUrl, error);
   }
 
   async subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane> {
-    const lane = new AmqpLane(this, queue, prefetch, onDelivery);
+    const lane = new AmqpLane(this.channels, queue, prefetch, onDelivery, () => this.#lanes.delete(lane));
     this.#lanes.add(lane);
     await lane.start();
     return lane;
   }
 
-  /** Counts this process's deliveries in flight: AMQP reports only ready counts. */
-  countInFlight(queue: string, change: number): void {
-    this.#inFlight.set(queue, (this.#inFlight.get(queue) ?? 0) + change);
-  }
-
-  forget(lane: AmqpLane): void {
-    this.#lanes.delete(lane);
+  /** This process's deliveries of `queue` in flight: AMQP reports only ready counts. */
+  #inFlight(queue: string): number {
+    let count = 0;
+    for (const lane of this.#lanes) if (lane.queue === queue) count += lane.unsettled;
+    return count;
   }
 
   async exists(queue: string): Promise<boolean> {
-    const channel = await this.openChannel();
+    const channel = await this.channels.open();
     try {
       // Passive: a queue that is not there closes the channel with 404 instead of being made.
       await channel.checkQueue(queue);
@@ -311,9 +186,9 @@ export class AmqpTransport implements Transport, LaneHost {
 
   /** Runs `work` on a channel of its own, closed afterwards (unacked messages go back). */
   async #withChannel<T>(queue: string, work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
-    const channel = await this.openChannel();
+    const channel = await this.channels.open();
     try {
-      await this.ensureTopology(channel, queue);
+      await this.channels.declare(channel, queue);
       return await work(channel);
     } catch (error) {
       throw this.#wrap(error);
@@ -331,7 +206,7 @@ export class AmqpTransport implements Transport, LaneHost {
       ]);
       return {
         ready: main.messageCount,
-        inFlight: this.#inFlight.get(queue) ?? 0,
+        inFlight: this.#inFlight(queue),
         delayed: delays.reduce((sum, delay) => sum + delay.messageCount, 0),
         failed: failed.messageCount,
       };
@@ -401,10 +276,7 @@ export class AmqpTransport implements Transport, LaneHost {
 
   async close(): Promise<void> {
     for (const lane of [...this.#lanes]) await lane.close();
-    const channels = [this.#publisher, ...this.#consumeChannels.values()];
-    this.#publisher = undefined;
-    this.#consumeChannels.clear();
-    for (const channel of channels) await channel?.then((opened) => opened.close()).catch(() => {});
+    await this.channels.close();
     await this.connection.close();
   }
 }
