@@ -324,7 +324,7 @@ export function poolCrashLoop(maxRestarts: number, windowMs: number, cause: Erro
   );
 }
 
-/** A supervised replica gives up; as for {@link poolCrashLoop}, `cause` alone carries the last error. */
+/** A supervised replica gives up after too many failures; `cause` is the last one. */
 export function serviceCrashLoop(
   taskName: string,
   replica: number,
@@ -334,7 +334,7 @@ export function serviceCrashLoop(
 ): MultitaskError {
   return new MultitaskError(
     ErrorCode.CRASH_LOOP,
-    `Task ${taskName} (replica ${replica}) failed more than ${maxRestarts} times in ${windowMs} ms and gave up`,
+    `Task ${taskName} (replica ${replica}) failed more than ${maxRestarts} times in ${windowMs} ms and gave up; last error: ${cause?.message ?? cause}`,
     { cause, taskName },
   );
 }
