@@ -8,7 +8,7 @@
 /** Prefetch at most this many tasks beyond `concurrency` into one worker. */
 export const MAX_PREFETCH = 256;
 /** Prefetch only as much work as a worker gets through in about this long (ms). */
-export const PREFETCH_BUDGET_MS = 4;
+const PREFETCH_BUDGET_MS = 4;
 /** At most this many tasks in one message, so a worker always has the next batch waiting. */
 export const MAX_BATCH = 64;
 
