@@ -1,8 +1,8 @@
 /**
  * The pool's workers over time: spawning to the target size, replacing the dead, backing off
  * when the app cannot boot, retiring on resize and recycling, and closing. It hands every
- * worker whose app is up to the {@link Scheduler}, and tells it when one is gone; it never
- * decides where a call goes.
+ * worker whose app is up to the scheduler (a {@link CallRouter}), and tells it when one is
+ * gone; it never decides where a call goes.
  */
 import {
   appSetupFailed,
@@ -15,20 +15,41 @@ import type { Grace } from '../internal/grace.js';
 import type { ResultWire } from '../worker/protocol.js';
 import { logThreshold, type TaskLogRecord } from '../worker/task-logger.js';
 import { fromWireError, type WireError } from '../worker/wire-error.js';
+import type { Call } from './call.js';
 import type { EmitPoolEvent } from './events.js';
 import { crashError, errorForStartedCall } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { RestartTracker } from './restart-policy.js';
-import { ABORT_GRACE_MS, type Scheduler } from './scheduler.js';
+import { ABORT_GRACE_MS } from './scheduler.js';
 import { threadFiles, WORKER_EXTRA_EXEC_ARGV } from './thread-files.js';
 import { WorkerHandle, type WorkerListener } from './worker-handle.js';
 
 /** The pool's lifecycle: taking work, closing, closed, or given up because its app cannot boot. */
 export type PoolState = 'running' | 'closing' | 'closed' | 'broken';
 
+/**
+ * What the workforce needs of the pool's scheduler (the `Scheduler` is one): it hands over a
+ * worker whose app is up, passes its results on, takes it back when its thread is gone, and
+ * says when work must be refused.
+ */
+export interface CallRouter {
+  /** A worker's app is up: send it calls. */
+  enlist(worker: WorkerHandle): void;
+  /** A worker's thread exited: fail what it ran (with `errorFor`), run the rest elsewhere. */
+  workerGone(worker: WorkerHandle, errorFor: (call: Call) => Error): void;
+  /** A worker reported results: settle their calls. */
+  takeResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void;
+  /** Send queued calls to workers with room. */
+  pump(): void;
+  /** Refuse new calls from now on, with what `reason` builds. */
+  refuse(reason: () => Error): void;
+  /** Reject the queued calls `filter` accepts (all by default). */
+  rejectQueued(error: Error, filter?: (call: Call) => boolean): void;
+}
+
 export class Workforce implements WorkerListener {
   readonly #options: ResolvedPoolOptions;
-  readonly #calls: Scheduler;
+  readonly #calls: CallRouter;
   readonly #emit: EmitPoolEvent;
   /** Every thread of the pool, from spawn to exit. */
   readonly #workers = new Set<WorkerHandle>();
@@ -42,7 +63,7 @@ export class Workforce implements WorkerListener {
   #workerRestarts = 0;
   #recycled = 0;
 
-  constructor(options: ResolvedPoolOptions, calls: Scheduler, emit: EmitPoolEvent) {
+  constructor(options: ResolvedPoolOptions, calls: CallRouter, emit: EmitPoolEvent) {
     this.#options = options;
     this.#calls = calls;
     this.#emit = emit;
