@@ -1,6 +1,5 @@
 import type { TransferListItem } from 'node:worker_threads';
 import type { TaskFields } from '../task/fields.js';
-import type { WorkerHandle } from './worker-handle.js';
 
 /** One submitted task on its way through the pool: queued, then held by a worker, then settled. */
 export interface Call {
@@ -18,7 +17,11 @@ export interface Call {
   readonly promise: Promise<unknown>;
   resolve(value: unknown): void;
   reject(error: Error): void;
-  worker: WorkerHandle | undefined;
+  /**
+   * The worker holding it (its pool id), while one does; a call knows its worker by id only, so
+   * that calls and worker handles do not depend on each other.
+   */
+  workerId: number | undefined;
   timer: NodeJS.Timeout | undefined;
   abortListener: (() => void) | undefined;
   settled: boolean;
@@ -65,7 +68,7 @@ export function createCall(id: number, spec: SubmitSpec): Call {
     promise,
     resolve,
     reject,
-    worker: undefined,
+    workerId: undefined,
     timer: undefined,
     abortListener: undefined,
     settled: false,

@@ -8,6 +8,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption, MultitaskError } from '../errors.js';
 import { backoffDelay } from '../internal/backoff.js';
+import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
 import {
   DEFAULT_QUEUE,
@@ -89,6 +90,7 @@ const CRASHES: readonly string[] = [ErrorCode.WORKER_CRASHED, ErrorCode.WORKER_O
 /** The pool cannot run anything (its app's setup fails, or it gave up): not the job's fault. */
 const POOL_FAULTS: readonly ErrorCodeValue[] = [ErrorCode.APP_SETUP_FAILED, ErrorCode.CRASH_LOOP];
 
+/** One lane and the jobs it holds: the consumer's only count of jobs in flight. */
 interface LaneSlot {
   lane: Promise<Lane>;
   inFlight: number;
@@ -100,7 +102,7 @@ export class Consumer extends EventEmitter {
   /** The queue consumed. */
   readonly queue: string;
   /** Live counts; read them any time. */
-  readonly counts: ConsumerCounts = { completed: 0, retried: 0, failed: 0, inFlight: 0 };
+  readonly counts: ConsumerCounts;
   /** Resolves once the consumer is taking jobs; rejects when it cannot start (app or broker). */
   readonly ready: Promise<void>;
   readonly #host: ConsumerHost;
@@ -112,14 +114,24 @@ export class Consumer extends EventEmitter {
   readonly #giveBack = new AbortController();
   #registry: TaskRegistry | undefined;
   #state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
+  /** Set while a stop waits for the jobs in flight to settle. */
   #idle: (() => void) | undefined;
-  #stopped: Promise<void> | undefined;
-  /** Ends the grace of a stop in progress at once. */
-  #endGrace: (() => void) | undefined;
-  #graceCut = false;
+  readonly #stopping = new GracefulStop();
 
   constructor(host: ConsumerHost, port: QueuePort, options: ConsumeOptions) {
     super();
+    const lanes = this.#lanes;
+    this.counts = {
+      completed: 0,
+      retried: 0,
+      failed: 0,
+      // Derived from the lanes, which hold the one count: it cannot drift from theirs.
+      get inFlight() {
+        let total = 0;
+        for (const slot of lanes) total += slot.inFlight;
+        return total;
+      },
+    };
     if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
     this.queue = queueName(options.queue ?? DEFAULT_QUEUE);
     this.#concurrency = positiveInteger('concurrency', options.concurrency ?? host.concurrency);
@@ -162,7 +174,6 @@ export class Consumer extends EventEmitter {
 
   #take(slot: LaneSlot, delivery: Delivery): void {
     slot.inFlight++;
-    this.counts.inFlight++;
     const startedAt = performance.now();
     const decoded = decodeJob(delivery.body, this.#registry!, delivery.id);
     if (decoded.error !== undefined) {
@@ -192,7 +203,7 @@ export class Consumer extends EventEmitter {
     });
     // The worker is read when the call settles: a crash may have moved the job to another one.
     call.promise.then(
-      () => this.#settle(slot, delivery, job, startedAt, 'completed', undefined, call.worker?.id),
+      () => this.#settle(slot, delivery, job, startedAt, 'completed', undefined, call.workerId),
       (error: unknown) =>
         this.#settle(
           slot,
@@ -202,7 +213,7 @@ export class Consumer extends EventEmitter {
           // Its worker was retired under it (a shrinking resize): not the job's fault.
           call.preempted ? 'released' : this.#outcomeOf(error, delivery, job),
           storedError(error),
-          call.worker?.id ?? (error as { workerId?: number })?.workerId,
+          call.workerId ?? (error as { workerId?: number })?.workerId,
         ),
     );
   }
@@ -269,9 +280,8 @@ export class Consumer extends EventEmitter {
       )
       .finally(() => {
         slot.inFlight--;
-        this.counts.inFlight--;
         if (slot.retiring) this.#closeIfDrained(slot);
-        if (this.counts.inFlight === 0) this.#idle?.();
+        if (this.#idle !== undefined && this.counts.inFlight === 0) this.#idle();
       });
     if (this.listenerCount('settled') > 0) {
       const settled: SettledJob = {
@@ -301,54 +311,42 @@ export class Consumer extends EventEmitter {
    * Called again while stopping with `graceMs: 0`, it cuts the grace short (a second SIGTERM).
    */
   stop(options: StopOptions = {}): Promise<void> {
-    if (this.#stopped !== undefined) {
-      if (options.graceMs === 0) {
-        this.#graceCut = true;
-        this.#endGrace?.();
-      }
-      return this.#stopped;
-    }
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#host.graceMs);
+    return this.#stopping.request(graceMs, (grace) => this.#stop(grace));
+  }
+
+  async #stop(grace: Grace): Promise<void> {
     const wasStarting = this.#state === 'starting';
     this.#state = 'stopping';
-    this.#stopped = (async () => {
-      if (!wasStarting) await this.ready.catch(() => {});
-      await Promise.all(
-        this.#lanes.map((slot) =>
-          slot.lane.then(
-            (lane) => lane.stop(),
-            () => {},
-          ),
+    if (!wasStarting) await this.ready.catch(() => {});
+    await Promise.all(
+      this.#lanes.map((slot) =>
+        slot.lane.then(
+          (lane) => lane.stop(),
+          () => {},
         ),
-      );
-      if (this.counts.inFlight > 0) {
-        const drained = new Promise<void>((resolve) => {
-          this.#idle = resolve;
-        });
-        let timer: NodeJS.Timeout | undefined;
-        const graceOver = new Promise<'grace'>((resolve) => {
-          this.#endGrace = () => resolve('grace');
-          timer = setTimeout(this.#endGrace, this.#graceCut ? 0 : graceMs);
-        });
-        if ((await Promise.race([drained, graceOver])) === 'grace') {
-          this.#giveBack.abort();
-          await drained;
-        }
-        clearTimeout(timer);
+      ),
+    );
+    if (this.counts.inFlight > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      if ((await Promise.race([drained, grace.over.then(() => 'grace' as const)])) === 'grace') {
+        this.#giveBack.abort();
+        await drained;
       }
-      await Promise.all(
-        this.#lanes.map((slot) =>
-          slot.lane.then(
-            (lane) => lane.close(),
-            () => {},
-          ),
+    }
+    await Promise.all(
+      this.#lanes.map((slot) =>
+        slot.lane.then(
+          (lane) => lane.close(),
+          () => {},
         ),
-      );
-      this.#lanes.length = 0;
-      this.#state = 'stopped';
-      this.emit('stopped');
-    })();
-    return this.#stopped;
+      ),
+    );
+    this.#lanes.length = 0;
+    this.#state = 'stopped';
+    this.emit('stopped');
   }
 
   override on<E extends keyof ConsumerEvents>(event: E, listener: (payload: ConsumerEvents[E]) => void): this;

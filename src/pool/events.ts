@@ -9,6 +9,10 @@ export interface PoolEvents {
   /** A worker thread ended: `reason` is why the pool ended it, or 'crash'. */
   workerExit: {
     workerId: number;
+    /**
+     * The thread's exit code; 0 for a worker that stopped cleanly (it finished, tore its app
+     * down and said so) even though the pool then ends the thread to reclaim it.
+     */
     exitCode: number;
     reason: TerminationReason | 'crash' | 'stopped';
     error?: Error;
@@ -28,3 +32,6 @@ export interface PoolEvents {
 
 /** Names of {@link PoolEvents}. */
 export type PoolEventName = keyof PoolEvents;
+
+/** How the pool's parts tell the facade what happened (it emits the events). */
+export type EmitPoolEvent = <E extends PoolEventName>(event: E, payload: PoolEvents[E]) => void;

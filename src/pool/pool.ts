@@ -1,13 +1,15 @@
 /**
- * The public pool: a thin facade over the {@link Workforce} engine (as Piscina's class sits
- * over its thread pool). It resolves options, turns task instances into calls, and emits typed
- * events.
+ * The public pool: a thin facade (as Piscina's class sits over its thread pool) over two parts
+ * it builds and wires: the {@link Scheduler}, which moves calls to workers, and the
+ * {@link Workforce}, which keeps the workers alive. It resolves options, turns task instances
+ * into calls, and emits typed events.
  */
 
 import { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption } from '../errors.js';
+import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
 import { portOf } from '../queue/port.js';
 import type { Queue } from '../queue/queue.js';
@@ -15,15 +17,16 @@ import { cloneableFields } from '../task/fields.js';
 import type { ResultOf, Task } from '../task/task.js';
 import { type TaskLogRecord, writeTaskLogLine } from '../worker/task-logger.js';
 import { type ConsumeOptions, Consumer } from './consumer.js';
-import type { PoolEventName, PoolEvents } from './events.js';
+import type { EmitPoolEvent, PoolEventName, PoolEvents } from './events.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { type RestartOptions, resolveRestart } from './restart-policy.js';
-import type { Percentiles } from './run-stats.js';
-import type { EmitPoolEvent } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
 import { type PoolSize, resolveSize } from './sizing.js';
+import { type PoolStats, poolStats } from './stats.js';
 import { type Service, Supervision, type SupervisorHost } from './supervisor.js';
-import type { WorkerState } from './worker-handle.js';
-import { type PoolState, Workforce } from './workforce.js';
+import { Workforce } from './workforce.js';
+
+export type { PoolStats, WorkerStats } from './stats.js';
 
 /** Options of one {@link Pool.run} call. */
 export interface RunOptions {
@@ -49,88 +52,23 @@ export interface CloseOptions {
   graceMs?: number;
 }
 
-/** One worker in {@link PoolStats}. */
-export interface WorkerStats {
-  id: number;
-  state: WorkerState;
-  /** Tasks it holds now (running or about to). */
-  inflight: number;
-  tasksDone: number;
-  tasksFailed: number;
-  /** Average run time of its recent tasks (ms). */
-  avgRunMs: number | undefined;
-  /** V8 heap in use (MiB), when recycling on heap size. */
-  heapUsedMb: number | undefined;
-}
-
-/** A snapshot of a pool, from {@link Pool.stats}. */
-export interface PoolStats {
-  state: PoolState;
-  /** The target number of workers. */
-  size: number;
-  workers: WorkerStats[];
-  /** Calls waiting for a worker. */
-  queueLength: number;
-  tasks: { running: number; done: number; failed: number };
-  /** Workers replaced after dying, plus supervised replicas restarted. */
-  restarts: number;
-  workerRestarts: number;
-  serviceRestarts: number;
-  recycled: number;
-  /** How long tasks ran in their worker. */
-  runTime: Percentiles;
-  /** How long tasks waited between `run()` and starting in a worker. */
-  waitTime: Percentiles;
-}
-
-class PoolEngine extends Workforce {
-  serviceRestarts = 0;
-
-  snapshot(): PoolStats {
-    const workers: WorkerStats[] = [...this.workers].map((worker) => ({
-      id: worker.id,
-      state: worker.state,
-      inflight: worker.inflight.size,
-      tasksDone: worker.tasksDone,
-      tasksFailed: worker.tasksFailed,
-      avgRunMs: worker.avgRunMs,
-      heapUsedMb: worker.heapUsed === undefined ? undefined : Math.round(worker.heapUsed / 1024 / 102.4) / 10,
-    }));
-    return {
-      state: this.state,
-      size: this.target,
-      workers,
-      queueLength: this.queueLength,
-      tasks: {
-        running: workers.reduce((sum, worker) => sum + worker.inflight, 0),
-        done: this.tasksDone,
-        failed: this.tasksFailed,
-      },
-      restarts: this.workerRestarts + this.serviceRestarts,
-      workerRestarts: this.workerRestarts,
-      serviceRestarts: this.serviceRestarts,
-      recycled: this.recycled,
-      runTime: this.runTimes.percentiles(),
-      waitTime: this.waitTimes.percentiles(),
-    };
-  }
-}
-
 /**
  * A fixed number of worker threads, each booting the app once, that run tasks, supervise
  * long-running ones, replace workers that die, and can be resized while running.
  */
 export class Pool extends EventEmitter {
   readonly #options: ResolvedPoolOptions;
-  readonly #engine: PoolEngine;
+  readonly #calls: Scheduler;
+  readonly #workforce: Workforce;
   readonly #app: Promise<LoadedApp>;
   #loaded: LoadedApp | undefined;
   readonly #consumers = new Set<Consumer>();
-  #stoppingConsumers: Promise<void> | undefined;
-  #closeNow = false;
-  #consumersStopped = false;
+  readonly #closing = new GracefulStop();
+  /** Aborted when close() is first called: supervised replicas waiting to restart end at once. */
+  readonly #closeRequested = new AbortController();
+  #serviceRestarts = 0;
   readonly #emitEvent: EmitPoolEvent = (event, payload) => {
-    if (event === 'restart') this.#engine.serviceRestarts++;
+    if (event === 'restart') this.#serviceRestarts++;
     if (event === 'log' && this.listenerCount('log') === 0) writeTaskLogLine(payload as TaskLogRecord);
     else this.emit(event, payload);
   };
@@ -138,7 +76,8 @@ export class Pool extends EventEmitter {
   constructor(options: PoolOptions) {
     super();
     this.#options = resolvePoolOptions(options);
-    this.#engine = new PoolEngine(this.#options, this.#emitEvent);
+    this.#calls = new Scheduler(this.#options.concurrency, this.#emitEvent);
+    this.#workforce = new Workforce(this.#options, this.#calls, this.#emitEvent);
     // The main thread imports the app only to read its registry; setup runs in workers alone.
     this.#app = loadApp(this.#options.appUrl).then((loaded) => {
       this.#loaded = loaded;
@@ -149,7 +88,7 @@ export class Pool extends EventEmitter {
 
   /** The target number of workers. */
   get size(): number {
-    return this.#engine.target;
+    return this.#workforce.target;
   }
 
   /** Resolves once the app module is loaded in this thread (rejects when it cannot be). */
@@ -164,9 +103,9 @@ export class Pool extends EventEmitter {
       // Two plain lookups, no wrapper object: this is the per-call hot path.
       const name = this.#loaded.registry.nameOf(task);
       const fields = cloneableFields(task, name);
-      if (options === undefined) return this.#engine.submit({ name, fields }).promise as Promise<ResultOf<T>>;
+      if (options === undefined) return this.#calls.submit({ name, fields }).promise as Promise<ResultOf<T>>;
       const { timeoutMs, signal, transfer } = validateRunOptions(options);
-      return this.#engine.submit({ name, fields, timeoutMs, signal, transfer }).promise as Promise<
+      return this.#calls.submit({ name, fields, timeoutMs, signal, transfer }).promise as Promise<
         ResultOf<T>
       >;
     } catch (error) {
@@ -181,12 +120,13 @@ export class Pool extends EventEmitter {
   supervise(task: Task<unknown, never>, options: SuperviseOptions = {}): Service {
     const replicas = positiveInteger('replicas', options.replicas ?? 1);
     const policy = resolveRestart(options.restart, this.#options.restart);
-    const engine = this.#engine;
+    const calls = this.#calls;
+    const workforce = this.#workforce;
     const host: SupervisorHost = {
-      submit: (spec) => engine.submit(spec),
+      submit: (spec) => calls.submit(spec),
       emit: this.#emitEvent,
-      finished: () => engine.state !== 'running',
-      closing: () => engine.state === 'closing' || engine.state === 'closed',
+      finished: () => workforce.state !== 'running',
+      closing: this.#closeRequested.signal,
     };
     const start = (loaded: LoadedApp) => {
       const name = loaded.registry.nameOf(task);
@@ -205,13 +145,14 @@ export class Pool extends EventEmitter {
    */
   consume(queue: Queue, options: ConsumeOptions = {}): Consumer {
     const port = portOf(queue);
-    const engine = this.#engine;
+    const calls = this.#calls;
+    const workforce = this.#workforce;
     const consumer = new Consumer(
       {
-        submit: (spec) => engine.submit(spec),
+        submit: (spec) => calls.submit(spec),
         registry: this.#app.then((loaded) => loaded.registry),
-        workers: () => (engine.state === 'running' ? engine.target : 0),
-        broken: () => engine.state === 'broken',
+        workers: () => (workforce.state === 'running' ? workforce.target : 0),
+        broken: () => workforce.state === 'broken',
         concurrency: this.#options.concurrency,
         graceMs: this.#options.graceMs,
       },
@@ -231,20 +172,20 @@ export class Pool extends EventEmitter {
     } catch (error) {
       return Promise.reject(error);
     }
-    const resized = this.#engine.resize(count);
+    const resized = this.#workforce.resize(count);
     for (const consumer of this.#consumers) consumer.fitLanes();
     return resized;
   }
 
   /** Workers, states, counts, restarts, queue length and timings. */
   stats(): PoolStats {
-    return this.#engine.snapshot();
+    return poolStats(this.#calls, this.#workforce, this.#serviceRestarts);
   }
 
   /** Resolves when nothing is queued or running. */
   onIdle(): Promise<void> {
-    // Calls made before the app module loaded reach the engine when it has: wait for them too.
-    const idle = () => this.#engine.onIdle();
+    // Calls made before the app module loaded reach the scheduler when it has: wait for them too.
+    const idle = () => this.#calls.onIdle();
     return this.#app.then(idle, idle);
   }
 
@@ -255,25 +196,21 @@ export class Pool extends EventEmitter {
    */
   close(options: CloseOptions = {}): Promise<void> {
     const graceMs = nonNegative('graceMs', options.graceMs ?? this.#options.graceMs);
-    if (this.#stoppingConsumers !== undefined) {
-      // Asked again with no grace (a second SIGTERM): cut the consumers' grace, then the threads'.
-      if (graceMs === 0) {
-        this.#closeNow = true;
-        for (const consumer of this.#consumers) void consumer.stop({ graceMs: 0 });
-        if (this.#consumersStopped) void this.#engine.close(0);
-      }
-      return this.#stoppingConsumers;
+    return this.#closing.request(graceMs, (grace) => this.#close(grace));
+  }
+
+  async #close(grace: Grace): Promise<void> {
+    this.#closeRequested.abort();
+    if (this.#consumers.size > 0) {
+      // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
+      // They share the pool's grace: when it ends (or a second close cuts it), they give back.
+      const consumers = [...this.#consumers];
+      void grace.over.then(() => {
+        for (const consumer of consumers) void consumer.stop({ graceMs: 0 });
+      });
+      await Promise.all(consumers.map((consumer) => consumer.stop({ graceMs: grace.remainingMs() })));
     }
-    if (this.#consumers.size === 0) return this.#engine.close(graceMs);
-    // Consumers first: their jobs in flight finish or go back to the queue, not to nowhere.
-    const started = performance.now();
-    this.#stoppingConsumers = Promise.all(
-      [...this.#consumers].map((consumer) => consumer.stop({ graceMs })),
-    ).then(() => {
-      this.#consumersStopped = true;
-      return this.#engine.close(this.#closeNow ? 0 : Math.max(0, graceMs - (performance.now() - started)));
-    });
-    return this.#stoppingConsumers;
+    await this.#workforce.close(grace);
   }
 
   override on<E extends PoolEventName>(event: E, listener: (payload: PoolEvents[E]) => void): this;

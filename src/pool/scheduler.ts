@@ -1,31 +1,29 @@
 /**
- * The pool's engine: a FIFO of calls, a set of worker threads, and the rules that move calls
- * from one to the other. Tasks are tiny or huge, so a worker is sent more than it can run at
- * once only while its tasks are short (an adaptive prefetch): the batching that makes tiny
- * tasks fast never leaves a long task queued behind another in a busy thread.
+ * The scheduler: a FIFO of calls, the workers that take them, and the rules that move calls
+ * from one to the other (batching, prefetch, timeouts, aborts, results, idleness). It knows
+ * nothing of how workers come and go: the workforce enlists a worker once its app is up, tells
+ * the scheduler when it is gone, and says when work must be refused.
  */
 
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, MultitaskError } from '../errors.js';
-import { ResultStatus, type ResultWire } from '../worker/protocol.js';
-import type { TaskLogRecord } from '../worker/task-logger.js';
-import { fromWireError, taskFailed, type WireError } from '../worker/wire-error.js';
+import { abortError, taskFailed, taskNotSendable, taskTimeout } from '../errors.js';
+import {
+  ResultStatus,
+  type ResultWire,
+  resultCount,
+  resultId,
+  resultRunMs,
+  resultStatus,
+  resultValue,
+} from '../worker/protocol.js';
+import { fromWireError, type WireError } from '../worker/wire-error.js';
 import { type Call, createCall, type SubmitSpec } from './call.js';
 import { CallQueue } from './call-queue.js';
-import type { PoolEvents } from './events.js';
-import { abortError, timeoutError } from './exit-errors.js';
-import type { ResolvedPoolOptions } from './options.js';
+import type { EmitPoolEvent } from './events.js';
+import { batchSize, pickWorker } from './pick.js';
 import { SampleWindow } from './run-stats.js';
-import type { WorkerHandle, WorkerListener } from './worker-handle.js';
+import type { WorkerHandle } from './worker-handle.js';
 
-export type { SubmitSpec } from './call.js';
-
-/** Prefetch at most this many tasks beyond `concurrency` into one worker. */
-const MAX_PREFETCH = 256;
-/** Prefetch only as much work as a worker gets through in about this long (ms). */
-const PREFETCH_BUDGET_MS = 4;
-/** At most this many tasks in one message, so a worker always has the next batch waiting. */
-const MAX_BATCH = 64;
 /**
  * A worker that has said nothing for this long (ms) while tasks wait in its prefetch is asked to
  * hand them back when another worker sits idle: a long task must not hold up short ones.
@@ -34,51 +32,69 @@ const REBALANCE_AFTER_MS = 2;
 /** An aborted task that has not stopped after this long (ms) has its thread terminated. */
 export const ABORT_GRACE_MS = 500;
 
-/** How the scheduler tells the pool's facade what happened. */
-export type EmitPoolEvent = <E extends keyof PoolEvents>(event: E, payload: PoolEvents[E]) => void;
-
-export abstract class Scheduler implements WorkerListener {
-  protected readonly workers = new Set<WorkerHandle>();
+export class Scheduler {
+  /** Workers whose app is up, until they exit: the only ones calls are sent to. */
+  readonly #workers = new Map<number, WorkerHandle>();
   readonly #queue = new CallQueue();
+  readonly #concurrency: number;
+  readonly #emit: EmitPoolEvent;
+  #refusal: (() => Error) | undefined;
   #nextCallId = 1;
   #pumpScheduled = false;
+  #rebalanceTimer: NodeJS.Timeout | undefined;
   #idleWaiters: Array<() => void> = [];
-  protected tasksDone = 0;
-  protected tasksFailed = 0;
-  protected readonly runTimes = new SampleWindow();
-  protected readonly waitTimes = new SampleWindow();
+  #tasksDone = 0;
+  #tasksFailed = 0;
+  /** How long tasks ran in their worker (ms). */
+  readonly runTimes = new SampleWindow();
+  /** How long tasks waited between submission and starting in a worker (ms). */
+  readonly waitTimes = new SampleWindow();
 
-  constructor(
-    protected readonly options: ResolvedPoolOptions,
-    protected readonly emit: EmitPoolEvent,
-  ) {}
+  constructor(concurrency: number, emit: EmitPoolEvent) {
+    this.#concurrency = concurrency;
+    this.#emit = emit;
+  }
+
+  /** Tasks that returned. */
+  get tasksDone(): number {
+    return this.#tasksDone;
+  }
+
+  /** Calls that failed (their task's error, a crash, a timeout). */
+  get tasksFailed(): number {
+    return this.#tasksFailed;
+  }
+
+  /** Calls waiting for a worker. */
+  get queueLength(): number {
+    return this.#queue.size;
+  }
 
   /** Queues a task; the call's promise settles with its result. */
   submit(spec: SubmitSpec): Call {
     const call = createCall(this.#nextCallId++, spec);
-    const refusal = this.refusal();
-    if (refusal !== undefined) {
-      this.settle(call);
-      call.reject(refusal);
+    if (this.#refusal !== undefined) {
+      this.#settle(call);
+      call.reject(this.#refusal());
       return call;
     }
     if (call.signal !== undefined) {
       if (call.signal.aborted) {
-        this.settle(call);
-        call.reject(abortError(call.signal));
+        this.#settle(call);
+        call.reject(abortError(call.signal.reason));
         return call;
       }
       call.abortListener = () => this.#abort(call);
       call.signal.addEventListener('abort', call.abortListener, { once: true });
     }
     this.#queue.push(call);
-    this.schedulePump();
+    this.#schedulePump();
     return call;
   }
 
-  /** Calls waiting for a worker. */
-  get queueLength(): number {
-    return this.#queue.size;
+  /** From now on, new calls (and calls given back) are refused with what `reason` builds. */
+  refuse(reason: () => Error): void {
+    this.#refusal = reason;
   }
 
   /** Resolves when nothing is queued or running. */
@@ -87,7 +103,44 @@ export abstract class Scheduler implements WorkerListener {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  protected schedulePump(): void {
+  /** A worker's app is up: it takes calls from now on. */
+  enlist(worker: WorkerHandle): void {
+    this.#workers.set(worker.id, worker);
+  }
+
+  /**
+   * A worker's thread has exited. Calls it was running fail with `errorFor` (their own timeout,
+   * or why the thread went away); the others (not started, or finished with their result
+   * unsent) run again elsewhere: at least once, as a queue would redeliver them.
+   */
+  workerGone(worker: WorkerHandle, errorFor: (call: Call) => Error): void {
+    this.#workers.delete(worker.id);
+    const notRunning: Call[] = [];
+    const retired = worker.terminationReason === 'retire';
+    for (const call of worker.inflight.values()) {
+      if (call.settled) continue;
+      if (!worker.isRunning(call)) {
+        notRunning.push(call);
+        continue;
+      }
+      // Ended because the pool retired its worker: not the task's fault.
+      if (retired) call.preempted = true;
+      this.#fail(call, errorFor(call), worker);
+    }
+    for (const call of [...worker.inflight.values()]) worker.release(call);
+    this.#giveBack(notRunning);
+  }
+
+  /** Rejects every queued call that `filter` accepts (the pool closed or cannot start its app). */
+  rejectQueued(error: Error, filter: (call: Call) => boolean = () => true): void {
+    for (const call of this.#queue.takeAll(filter)) {
+      this.#settle(call);
+      call.reject(error);
+    }
+    this.#checkIdle();
+  }
+
+  #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
     // A microtask coalesces every call submitted in the same tick into few, large messages.
@@ -98,15 +151,14 @@ export abstract class Scheduler implements WorkerListener {
   }
 
   /** Moves queued calls to workers with room, in batches. */
-  protected pump(): void {
+  pump(): void {
+    const concurrency = this.#concurrency;
     for (let first = this.#queue.peek(); first !== undefined; first = this.#queue.peek()) {
-      const worker = this.#pick(first.exclusive);
+      const worker = pickWorker(this.#workers.values(), concurrency, first.exclusive);
       if (worker === undefined) break;
       const batch: Call[] = [this.#queue.shift()!];
       if (!first.exclusive) {
-        const free = this.options.concurrency - worker.inflight.size;
-        // Fill free slots first, one worker at a time, so work spreads before anything is prefetched.
-        const room = free > 0 ? free : Math.min(MAX_BATCH, this.#capacity(worker));
+        const room = batchSize(worker, concurrency);
         for (
           let next = this.#queue.peek();
           batch.length < room && next !== undefined && !next.exclusive;
@@ -118,10 +170,8 @@ export abstract class Scheduler implements WorkerListener {
       this.#send(worker, batch);
     }
     if (this.#queue.size === 0) this.#rebalance();
-    this.checkIdle();
+    this.#checkIdle();
   }
-
-  #rebalanceTimer: NodeJS.Timeout | undefined;
 
   /**
    * With nothing queued and a worker idle, calls prefetched into a worker that is busy with a
@@ -129,8 +179,8 @@ export abstract class Scheduler implements WorkerListener {
    */
   #rebalance(): void {
     let idle = false;
-    for (const worker of this.workers) {
-      if (worker.accepting && worker.inflight.size < this.options.concurrency) {
+    for (const worker of this.#workers.values()) {
+      if (worker.accepting && worker.load < this.#concurrency) {
         idle = true;
         break;
       }
@@ -138,16 +188,11 @@ export abstract class Scheduler implements WorkerListener {
     if (!idle) return;
     const now = performance.now();
     let recheckIn = Number.POSITIVE_INFINITY;
-    for (const worker of this.workers) {
-      if (!worker.accepting || worker.releasePending || worker.inflight.size <= this.options.concurrency)
-        continue;
-      const quietFor = now - worker.lastReportAt;
-      if (quietFor >= REBALANCE_AFTER_MS) {
-        worker.releasePending = true;
-        worker.post({ type: 'release' });
-      } else {
-        recheckIn = Math.min(recheckIn, REBALANCE_AFTER_MS - quietFor);
-      }
+    for (const worker of this.#workers.values()) {
+      if (!worker.accepting || worker.load <= this.#concurrency) continue;
+      const quietFor = worker.quietFor(now);
+      if (quietFor >= REBALANCE_AFTER_MS) worker.requestRelease();
+      else recheckIn = Math.min(recheckIn, REBALANCE_AFTER_MS - quietFor);
     }
     if (recheckIn !== Number.POSITIVE_INFINITY && this.#rebalanceTimer === undefined) {
       this.#rebalanceTimer = setTimeout(() => {
@@ -156,55 +201,6 @@ export abstract class Scheduler implements WorkerListener {
       }, Math.ceil(recheckIn));
       this.#rebalanceTimer.unref();
     }
-  }
-
-  /** Puts calls back at the head of the queue, in their original order (a worker went away). */
-  protected requeue(calls: Call[]): void {
-    for (const call of calls) call.worker = undefined;
-    this.#queue.unshiftAll(calls);
-    this.schedulePump();
-  }
-
-  /** Rejects every queued call that `filter` accepts (the pool closed or cannot start its app). */
-  protected rejectQueued(error: Error, filter: (call: Call) => boolean = () => true): void {
-    for (const call of this.#queue.takeAll(filter)) {
-      this.settle(call);
-      call.reject(error);
-    }
-    this.checkIdle();
-  }
-
-  #capacity(worker: WorkerHandle): number {
-    let prefetch = 0;
-    if (worker.exclusive === 0 && worker.avgRunMs !== undefined) {
-      prefetch = Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BUDGET_MS / Math.max(worker.avgRunMs, 0.001)));
-    }
-    return this.options.concurrency + prefetch - worker.inflight.size;
-  }
-
-  /**
-   * Where the next call goes: the worker with the most free slots; when none has a free slot,
-   * the one with the most prefetch room. A long-running call only takes a free slot.
-   */
-  #pick(exclusive: boolean): WorkerHandle | undefined {
-    let best: WorkerHandle | undefined;
-    let bestFree = 0;
-    let bestRoom = 0;
-    for (const worker of this.workers) {
-      if (!worker.accepting) continue;
-      const free = this.options.concurrency - worker.inflight.size;
-      if (free > bestFree) {
-        best = worker;
-        bestFree = free;
-      } else if (bestFree === 0 && !exclusive) {
-        const room = this.#capacity(worker);
-        if (room > bestRoom) {
-          best = worker;
-          bestRoom = room;
-        }
-      }
-    }
-    return best;
   }
 
   #send(worker: WorkerHandle, batch: Call[]): void {
@@ -218,17 +214,8 @@ export abstract class Scheduler implements WorkerListener {
         return;
       }
       const call = batch[0]!;
-      this.settle(call);
-      call.reject(
-        new MultitaskError(
-          ErrorCode.INVALID_TASK_FIELD,
-          `Task ${call.name} cannot be sent to a worker: ${(error as Error).message}`,
-          {
-            taskName: call.name,
-            cause: error,
-          },
-        ),
-      );
+      this.#settle(call);
+      call.reject(taskNotSendable(call.name, error as Error));
       return;
     }
     for (const call of batch) {
@@ -237,40 +224,47 @@ export abstract class Scheduler implements WorkerListener {
   }
 
   /** Stops watching a call: timers and abort listeners go; it will be settled exactly once. */
-  protected settle(call: Call): void {
+  #settle(call: Call): void {
     call.settled = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
     if (call.abortListener !== undefined) call.signal!.removeEventListener('abort', call.abortListener);
   }
 
   /** Settles a call as failed, counts it, and tells listeners. */
-  protected fail(call: Call, error: Error, worker: WorkerHandle): void {
-    this.settle(call);
-    this.tasksFailed++;
+  #fail(call: Call, error: Error, worker: WorkerHandle): void {
+    this.#settle(call);
+    this.#tasksFailed++;
     call.reject(error);
-    this.emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
+    this.#emit('taskFailed', { taskName: call.name, workerId: worker.id, error });
   }
 
   /**
    * Calls a worker gave back without running them (it stopped, released its prefetch, or died):
    * they run elsewhere, unless the pool takes no more work, and then they are refused.
    */
-  protected giveBack(calls: Call[]): void {
-    const refusal = this.refusal();
-    if (refusal === undefined) {
-      if (calls.length > 0) this.requeue(calls);
+  #giveBack(calls: Call[]): void {
+    if (calls.length === 0) return;
+    if (this.#refusal === undefined) {
+      for (const call of calls) call.workerId = undefined;
+      this.#queue.unshiftAll(calls);
+      this.#schedulePump();
       return;
     }
     for (const call of calls) {
-      this.settle(call);
-      call.reject(refusal);
+      this.#settle(call);
+      call.reject(this.#refusal());
     }
   }
 
+  /** The worker holding `call`, if one does. */
+  #holderOf(call: Call): WorkerHandle | undefined {
+    return call.workerId === undefined ? undefined : this.#workers.get(call.workerId);
+  }
+
   #timeout(call: Call): void {
-    const worker = call.worker;
+    const worker = this.#holderOf(call);
     if (call.settled || worker === undefined) return;
-    this.fail(call, timeoutError(call, worker.id), worker);
+    this.#fail(call, taskTimeout(call.name, call.timeoutMs, worker.id), worker);
     // Only terminating the thread stops a synchronous loop; the exit handler replaces it. A call
     // still waiting in the worker's prefetch is only withdrawn: the task ahead of it is innocent.
     if (worker.isRunning(call)) worker.terminate('timeout', call);
@@ -279,12 +273,12 @@ export abstract class Scheduler implements WorkerListener {
 
   #abort(call: Call): void {
     if (call.settled) return;
-    this.settle(call);
-    call.reject(abortError(call.signal!));
-    const worker = call.worker;
+    this.#settle(call);
+    call.reject(abortError(call.signal!.reason));
+    const worker = this.#holderOf(call);
     if (worker === undefined) {
       this.#queue.forget();
-      this.checkIdle();
+      this.#checkIdle();
       return;
     }
     this.#withdraw(worker, call, 'abort');
@@ -295,27 +289,31 @@ export abstract class Scheduler implements WorkerListener {
    * ignores its signal (or loops synchronously) is stopped by ending its thread.
    */
   #withdraw(worker: WorkerHandle, call: Call, reason: 'abort' | 'timeout'): void {
-    worker.post({ type: 'cancel', id: call.id, reason });
+    worker.cancel(call, reason);
     setTimeout(() => {
       if (worker.inflight.has(call.id) && worker.isRunning(call)) worker.terminate(reason, call);
     }, ABORT_GRACE_MS).unref();
   }
 
-  onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {
+  /** Settles the calls a worker reports on; the caller pumps afterwards (after its own checks). */
+  takeResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {
     const now = performance.now();
-    worker.lastReportAt = now;
-    worker.releasePending = false;
-    const skipped: Call[] = [];
-    for (let i = 0; i < results.length; i += 4) {
-      const call = worker.inflight.get(results[i] as number);
+    worker.noteReport(now, heapUsed);
+    let skipped: Call[] | undefined;
+    const count = resultCount(results);
+    for (let i = 0; i < count; i++) {
+      const call = worker.inflight.get(resultId(results, i));
       if (call === undefined) continue;
       worker.release(call);
-      const status = results[i + 1] as number;
+      const status = resultStatus(results, i);
       if (status === ResultStatus.SKIPPED) {
-        if (!call.settled) skipped.push(call);
+        if (!call.settled) {
+          skipped ??= [];
+          skipped.push(call);
+        }
         continue;
       }
-      const runMs = results[i + 3] as number;
+      const runMs = resultRunMs(results, i);
       worker.recordRunTime(runMs);
       if (call.settled) continue;
       this.runTimes.record(runMs);
@@ -323,44 +321,32 @@ export abstract class Scheduler implements WorkerListener {
       this.waitTimes.record(Math.max(0, now - runMs - call.submittedAt));
       if (worker.retireAborted) call.preempted = true;
       if (status === ResultStatus.OK) {
-        this.settle(call);
-        this.tasksDone++;
-        worker.tasksDone++;
-        call.resolve(results[i + 2]);
+        this.#settle(call);
+        this.#tasksDone++;
+        worker.countOutcome(true);
+        call.resolve(resultValue(results, i));
       } else {
-        worker.tasksFailed++;
-        const wire = results[i + 2] as WireError;
+        worker.countOutcome(false);
+        const wire = resultValue(results, i) as WireError;
+        const original = fromWireError(wire);
         const error =
-          status === ResultStatus.REFUSED ? fromWireError(wire) : taskFailed(wire, call.name, worker.id);
-        this.fail(call, error, worker);
+          status === ResultStatus.REFUSED ? original : taskFailed(original, wire.stack, call.name, worker.id);
+        this.#fail(call, error, worker);
       }
     }
-    if (heapUsed !== undefined) worker.heapUsed = heapUsed;
-    this.giveBack(skipped);
-    this.afterResults(worker);
-    this.pump();
+    if (skipped !== undefined) this.#giveBack(skipped);
   }
 
   #isIdle(): boolean {
     if (this.#queue.size > 0) return false;
-    for (const worker of this.workers) if (worker.inflight.size > 0) return false;
+    for (const worker of this.#workers.values()) if (worker.load > 0) return false;
     return true;
   }
 
-  protected checkIdle(): void {
+  #checkIdle(): void {
     if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
-
-  /** Accepting work? Otherwise the error to refuse it with. */
-  protected abstract refusal(): Error | undefined;
-  /** A worker has settled calls: recycling may retire it. */
-  protected abstract afterResults(worker: WorkerHandle): void;
-  abstract onReady(worker: WorkerHandle): void;
-  abstract onSetupFailed(worker: WorkerHandle, error: WireError): void;
-  abstract onStopped(worker: WorkerHandle): void;
-  abstract onLog(worker: WorkerHandle, record: TaskLogRecord): void;
-  abstract onExit(worker: WorkerHandle, exitCode: number, error: Error | undefined): void;
 }

@@ -4,11 +4,18 @@
  * `ERR_CRASH_LOOP` (an OTP supervisor's intensity and period) instead of spinning.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCode, hasCode, MultitaskError } from '../errors.js';
+import {
+  ErrorCode,
+  hasCode,
+  type MultitaskError,
+  poolClosedBeforeRestart,
+  poolClosedWhileSupervised,
+  serviceCrashLoop,
+} from '../errors.js';
 import type { TaskFields } from '../task/fields.js';
-import type { Call } from './call.js';
+import type { Call, SubmitSpec } from './call.js';
+import type { EmitPoolEvent } from './events.js';
 import { type ResolvedRestartOptions, RestartTracker } from './restart-policy.js';
-import type { EmitPoolEvent, SubmitSpec } from './scheduler.js';
 
 /** A supervised task: its replicas, how often they restarted, and when they are all done. */
 export interface Service {
@@ -26,8 +33,8 @@ export interface SupervisorHost {
   emit: EmitPoolEvent;
   /** True once the pool will not run anything again (closed, or its app cannot boot). */
   finished(): boolean;
-  /** True once the pool was asked to close (not: gave up because its app cannot boot). */
-  closing(): boolean;
+  /** Aborted once the pool was asked to close (not: gave up because its app cannot boot). */
+  closing: AbortSignal;
 }
 
 export class Supervision implements Service {
@@ -74,31 +81,30 @@ export class Supervision implements Service {
         const error = failure as Error;
         if (hasCode(error, ErrorCode.POOL_CLOSED)) throw error;
         // The pool is closing (its signal aborted the task): an ending, not a crash loop.
-        if (this.host.closing()) {
-          throw new MultitaskError(
-            ErrorCode.POOL_CLOSED,
-            `The pool closed while task ${this.name} (replica ${replica}) ran: ${error?.message ?? error}`,
-            { cause: error, taskName: this.name },
-          );
-        }
+        if (this.host.closing.aborted) throw poolClosedWhileSupervised(this.name, replica, error);
         const delayMs = this.host.finished() ? undefined : tracker.next();
         if (delayMs === undefined) throw this.#giveUp(replica, error);
         this.#restarts++;
         this.host.emit('restart', { taskName: this.name, replica, attempt: attempt + 1, delayMs, error });
-        await sleep(delayMs);
+        await this.#backOff(delayMs, replica, error);
       }
     } finally {
       this.#running--;
     }
   }
 
+  /** Waits before a restart; a pool that closes meanwhile ends the wait, and the replica, at once. */
+  async #backOff(delayMs: number, replica: number, lastError: Error): Promise<void> {
+    try {
+      await sleep(delayMs, undefined, { signal: this.host.closing });
+    } catch {
+      throw poolClosedBeforeRestart(this.name, replica, lastError);
+    }
+  }
+
   #giveUp(replica: number, cause: Error): MultitaskError {
     const { maxRestarts, windowMs } = this.policy;
-    const error = new MultitaskError(
-      ErrorCode.CRASH_LOOP,
-      `Task ${this.name} (replica ${replica}) failed more than ${maxRestarts} times in ${windowMs} ms and gave up; last error: ${cause?.message ?? cause}`,
-      { cause, taskName: this.name },
-    );
+    const error = serviceCrashLoop(this.name, replica, maxRestarts, windowMs, cause);
     this.host.emit('crashLoop', { taskName: this.name, replica, error });
     return error;
   }

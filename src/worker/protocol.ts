@@ -42,9 +42,50 @@ export type ToWorker =
 
 /**
  * Results, flattened: for each task, [id, status, value-or-error, runMs], with a status from
- * {@link ResultStatus}.
+ * {@link ResultStatus}. A flat array clones faster than an array of tuples; write it with
+ * {@link appendResult} and read it with {@link resultCount} and the `result*` readers, so the
+ * layout lives here alone.
  */
 export type ResultWire = Array<number | unknown>;
+
+/** Slots one result takes in a {@link ResultWire}. */
+const RESULT_STRIDE = 4;
+
+/** Adds one task's result to a batch. */
+export function appendResult(
+  results: ResultWire,
+  id: number,
+  status: number,
+  value: unknown,
+  runMs: number,
+): void {
+  results.push(id, status, value, runMs);
+}
+
+/** How many results a batch holds; read result `i` (0-based) with the readers below. */
+export function resultCount(results: ResultWire): number {
+  return results.length / RESULT_STRIDE;
+}
+
+/** The call id of result `i`. */
+export function resultId(results: ResultWire, i: number): number {
+  return results[i * RESULT_STRIDE] as number;
+}
+
+/** How result `i` ended: a {@link ResultStatus}. */
+export function resultStatus(results: ResultWire, i: number): ResultStatusValue {
+  return results[i * RESULT_STRIDE + 1] as ResultStatusValue;
+}
+
+/** The value (OK) or the WireError (FAILED, REFUSED) of result `i`. */
+export function resultValue(results: ResultWire, i: number): unknown {
+  return results[i * RESULT_STRIDE + 2];
+}
+
+/** How long the task of result `i` ran in its thread (ms). */
+export function resultRunMs(results: ResultWire, i: number): number {
+  return results[i * RESULT_STRIDE + 3] as number;
+}
 
 /** How a task ended, in a {@link ResultWire}. */
 export const ResultStatus = {
@@ -57,6 +98,9 @@ export const ResultStatus = {
   /** multitask itself refused it in the worker (unknown task, result not cloneable): a WireError follows. */
   REFUSED: 3,
 } as const;
+
+/** One of {@link ResultStatus}. */
+export type ResultStatusValue = (typeof ResultStatus)[keyof typeof ResultStatus];
 
 export type FromWorker =
   | { type: 'ready' }

@@ -12,6 +12,7 @@ import { rebuildTask } from '../task/fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { TaskContext, TaskLogger } from '../task/task.js';
 import {
+  appendResult,
   type FromWorker,
   ResultStatus,
   type TaskWire,
@@ -134,7 +135,7 @@ function scheduleFlush(): void {
 }
 
 function report(id: number, status: number, payload: unknown, startedAt: number): void {
-  results.push(id, status, payload, performance.now() - startedAt);
+  appendResult(results, id, status, payload, performance.now() - startedAt);
 }
 
 function drain(): void {

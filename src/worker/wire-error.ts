@@ -1,4 +1,4 @@
-import { ErrorCode, type ErrorCodeValue, MultitaskError } from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, rebuiltInThisThread } from '../errors.js';
 
 /**
  * An error as it crosses a thread: plain data. Structured clone keeps only some of an Error
@@ -39,14 +39,14 @@ export function toWireError(error: unknown, depth = 0): WireError {
 }
 
 /**
- * Rebuilds a thrown value: a multitask code gives a {@link MultitaskError}, anything else an Error
+ * Rebuilds a thrown value: a multitask code gives a `MultitaskError`, anything else an Error
  * with the original name, message, stack and code.
  */
 export function fromWireError(wire: WireError): Error {
   const cause = wire.cause === undefined ? undefined : fromWireError(wire.cause);
   let error: Error;
   if (wire.code !== undefined && KNOWN_CODES.has(wire.code) && wire.name === 'MultitaskError') {
-    error = new MultitaskError(wire.code as ErrorCodeValue, wire.message, {
+    error = rebuiltInThisThread(wire.code as ErrorCodeValue, wire.message, {
       cause,
       exitCode: wire.exitCode,
       taskName: wire.taskName,
@@ -57,18 +57,6 @@ export function fromWireError(wire: WireError): Error {
     error.name = wire.name;
     if (wire.code !== undefined) (error as Error & { code?: string }).code = wire.code;
   }
-  if (wire.stack !== undefined) error.stack = wire.stack;
-  return error;
-}
-
-/** `ERR_TASK_FAILED` wrapping the task's own error: same message and stack, the original as `cause`. */
-export function taskFailed(wire: WireError, taskName: string, workerId: number): MultitaskError {
-  const original = fromWireError(wire);
-  const error = new MultitaskError(ErrorCode.TASK_FAILED, wire.message, {
-    cause: original,
-    taskName,
-    workerId,
-  });
   if (wire.stack !== undefined) error.stack = wire.stack;
   return error;
 }
