@@ -71,7 +71,8 @@ export function logPool(pool: Pool, log: Logger): void {
   );
   pool.on('crashLoop', ({ taskName, replica, error }) =>
     log.error(
-      { task: taskName, replica, err: { code: error.code, message: error.message } },
+      // The whole error: pino prints its cause, where the reason the pool gave up is.
+      { task: taskName, replica, err: error },
       'crash loop: gave up',
     ),
   );

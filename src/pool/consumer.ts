@@ -6,7 +6,7 @@
  */
 
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption, MultitaskError } from '../errors.js';
+import { attemptsExhausted, ErrorCode, type ErrorCodeValue, hasCode, invalidOption } from '../errors.js';
 import { backoffDelay } from '../internal/backoff.js';
 import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
@@ -183,13 +183,7 @@ export class Consumer extends EventEmitter {
     const job = decoded.job;
     if (delivery.attempt > job.attempts) {
       // Only a death of the whole process gets here: other failures are counted before they retry.
-      const error = storedError(
-        new MultitaskError(
-          ErrorCode.ATTEMPTS_EXHAUSTED,
-          `Job ${job.id} (${job.task}) was delivered ${delivery.attempt} times for ${job.attempts} attempts: the process running it died${delivery.lastError ? `; the last error was: ${delivery.lastError.message}` : ''}`,
-          { taskName: job.task },
-        ),
-      );
+      const error = storedError(attemptsExhausted(job, delivery.attempt, delivery.lastError));
       this.#settle(slot, delivery, job, startedAt, 'failed', error);
       return;
     }

@@ -1,0 +1,88 @@
+/** The errors of queues and their transports: the broker, a closed queue, bad messages, exhausted attempts. Built here, once; see ../errors.ts. */
+import { ErrorCode, MultitaskError } from './core.js';
+
+/** `ERR_BROKER_UNAVAILABLE` while connecting: `reason` must not hold the password (the caller scrubs it). */
+export function brokerUnreachable(safeUrl: string, reason: string, cause?: unknown): MultitaskError {
+  return new MultitaskError(
+    ErrorCode.BROKER_UNAVAILABLE,
+    `RabbitMQ at ${safeUrl} is unreachable: ${reason}`,
+    {
+      cause,
+    },
+  );
+}
+
+/** `ERR_BROKER_UNAVAILABLE` for an operation on a connected broker that failed (a channel, a publish). */
+export function brokerUnavailable(safeUrl: string, cause: unknown): MultitaskError {
+  return new MultitaskError(
+    ErrorCode.BROKER_UNAVAILABLE,
+    `RabbitMQ at ${safeUrl}: ${(cause as Error)?.message ?? String(cause)}`,
+    { cause },
+  );
+}
+
+/** `ERR_BROKER_UNAVAILABLE` for an embedded SQLite file that cannot be opened. */
+export function sqliteUnavailable(safeUrl: string, cause: unknown): MultitaskError {
+  return new MultitaskError(
+    ErrorCode.BROKER_UNAVAILABLE,
+    `Cannot open the SQLite queue ${safeUrl}: ${(cause as Error)?.message ?? String(cause)}`,
+    { cause },
+  );
+}
+
+/** `ERR_BROKER_REFUSED`: the broker answered and said no; `refusal` says to what (login, virtual host). */
+export function brokerRefused(safeUrl: string, refusal: string, cause: unknown): MultitaskError {
+  return new MultitaskError(ErrorCode.BROKER_REFUSED, `RabbitMQ at ${safeUrl} ${refusal}`, { cause });
+}
+
+/** `ERR_QUEUE_CLOSED`: the queue (or its connection) is closed and takes no new work. */
+export function queueClosed(safeUrl: string): MultitaskError {
+  return new MultitaskError(ErrorCode.QUEUE_CLOSED, `Queue ${safeUrl} is closed`);
+}
+
+/** `ERR_BAD_MESSAGE`: a message that is not a version-1 job; `reason` says why. */
+export function badMessage(reason: string): MultitaskError {
+  return new MultitaskError(ErrorCode.BAD_MESSAGE, `Message is not a job: ${reason}`);
+}
+
+/**
+ * `ERR_ATTEMPTS_EXHAUSTED`: a job delivered more times than its `attempts`, because the
+ * process (or worker) running it died each time before it could fail by itself. Said by the
+ * consumer that finds the attempts used up, and by a transport reading a job its broker
+ * dead-lettered past the delivery limit.
+ */
+export function attemptsExhausted(
+  job: { readonly id: string; readonly task: string | undefined; readonly attempts: number },
+  deliveries: number,
+  lastError?: { readonly message: string },
+): MultitaskError {
+  const which = job.task === undefined ? `Job ${job.id}` : `Job ${job.id} (${job.task})`;
+  return new MultitaskError(
+    ErrorCode.ATTEMPTS_EXHAUSTED,
+    `${which} was delivered ${deliveries} times for ${job.attempts} attempts: the process running it died${lastError ? `; the last error was: ${lastError.message}` : ''}`,
+    job.task === undefined ? {} : { taskName: job.task },
+  );
+}
+
+/** The broker keeps returning a message as unroutable (its queue deleted again and again). */
+export function messageUnroutable(queue: string): Error {
+  return new Error(`queue ${queue} keeps refusing the message (unroutable)`);
+}
+
+/**
+ * A delivery settled after its channel closed: the broker delivers it again, so this outcome
+ * must not count. A plain Error (no code): the consumer reports it as a `settleError`.
+ */
+export function deliveryChannelGone(): Error {
+  return new Error(
+    'the channel this job came on closed before its outcome was recorded: the broker delivers it again',
+  );
+}
+
+/** What `openQueue` rejects with when its `signal` aborts while it waits for the broker (as Node's APIs do). */
+export function openAborted(signal: AbortSignal): Error {
+  const error = new Error('The operation was aborted', { cause: signal.reason });
+  error.name = 'AbortError';
+  (error as Error & { code: string }).code = 'ABORT_ERR';
+  return error;
+}
