@@ -13,7 +13,7 @@ import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
 import { portOf } from '../queue/port.js';
 import type { Queue } from '../queue/queue.js';
-import { cloneableFields } from '../task/fields.js';
+import { cloneableFields } from '../task/field-codec.js';
 import type { ResultOf, Task } from '../task/task.js';
 import { type TaskLogRecord, writeTaskLogLine } from '../worker/task-logger.js';
 import { type ConsumeOptions, Consumer } from './consumer.js';

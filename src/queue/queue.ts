@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption, queueClosed } from '../errors.js';
 import { positiveInteger } from '../internal/validate.js';
-import { jsonFields } from '../task/json-fields.js';
+import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
 import { newJobBody } from './message.js';

@@ -1,7 +1,6 @@
 import { decodeFields } from './field-tags.js';
 import type { Task, TaskClass, TaskFields } from './task.js';
 
-export { cloneableFields } from './field-codec.js';
 export type { TaskFields } from './task.js';
 
 /**

@@ -1,6 +1,6 @@
 import { ErrorCode, hasCode } from '../../errors.js';
+import { jsonFields } from '../../task/field-codec.js';
 import { rebuildTask } from '../../task/fields.js';
-import { jsonFields } from '../../task/json-fields.js';
 import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
 import { ConfigError, UsageError } from '../config.js';
