@@ -76,9 +76,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // Readable output: stack traces name this file, so keep names and lines close to the source.
-  minify: false,
-  keepNames: false,
+  // Not minified (esbuild's default): stack traces name this file, so it stays readable.
   legalComments: 'none',
   plugins: [externalShared(shared)],
   logLevel: 'warning',
