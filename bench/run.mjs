@@ -7,7 +7,9 @@
 // interleaved across libraries (round-robin), so that a slow moment of the machine does not
 // land on one library only. Before each run it waits for the CPU to be quiet, and a run during
 // which other processes used the CPU is repeated (this machine may be shared). Environment:
-// BENCH_ROUNDS (3), and for child.mjs BENCH_TASKS, BENCH_WARMUP, BENCH_FIB_N, BENCH_FIB_TASKS.
+// BENCH_ROUNDS (3), BENCH_STARTUP_RUNS (5), BENCH_STARTUP_LIBRARIES (all; e.g. "piscina" for
+// multitask against piscina only), BENCH_QUIET_MAX_WAIT_MS (60000), and for child.mjs
+// BENCH_TASKS, BENCH_WARMUP, BENCH_FIB_N, BENCH_FIB_TASKS.
 // Progress goes to stderr; raw results to results/<timestamp>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,7 +19,7 @@ import { LIBRARIES, PEERS } from './adapters.mjs';
 import { fmt, machineCpu, median, progress, quiet, range, ratio, requestedParts } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const STARTUP_RUNS = 5;
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
 const RSS_RUNS = 3;
 const CHILD_TIMEOUT_MS = 120_000;
 const MAX_ATTEMPTS = 3;
@@ -29,9 +31,15 @@ const FOREIGN_MIN_MS = 60;
 const QUIET_SHARE = 0.1;
 const QUIET_SAMPLE_MS = 300;
 /** ...but no longer than this. */
-const QUIET_MAX_WAIT_MS = 60_000;
+const QUIET_MAX_WAIT_MS = Number(process.env.BENCH_QUIET_MAX_WAIT_MS ?? 60_000);
 const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_MAX_WAIT_MS };
 const ALL_PARTS = ['throughput', 'rss', 'startup', 'speedup'];
+/** The libraries the start-up part compares (multitask and piscina always: the target is theirs). */
+const STARTUP_LIBRARIES = process.env.BENCH_STARTUP_LIBRARIES
+  ? LIBRARIES.filter((lib) =>
+      ['multitask', 'piscina', ...process.env.BENCH_STARTUP_LIBRARIES.split(',')].includes(lib),
+    )
+  : LIBRARIES;
 
 const here = new URL('.', import.meta.url);
 const parts = requestedParts(ALL_PARTS);
@@ -161,17 +169,29 @@ async function interleaved(part, kinds, runs, pick) {
 }
 
 async function startup() {
-  const { samples, med } = await interleaved('startup', LIBRARIES, STARTUP_RUNS, (result) => result?.ms);
-  const best = Math.min(...PEERS.map((lib) => med[lib] ?? Number.POSITIVE_INFINITY));
+  const { samples, med } = await interleaved(
+    'startup',
+    STARTUP_LIBRARIES,
+    STARTUP_RUNS,
+    (result) => result?.ms,
+  );
+  const peers = PEERS.filter((lib) => STARTUP_LIBRARIES.includes(lib));
+  const best = Math.min(...peers.map((lib) => med[lib] ?? Number.POSITIVE_INFINITY));
   const lines = [
     `### 3. Time from creating a 2-worker pool to the first result (median of ${STARTUP_RUNS} fresh processes)`,
     '',
     '| library | ms | vs fastest peer | runs (min–max) |',
     '| --- | ---: | ---: | ---: |',
   ];
-  for (const lib of LIBRARIES) {
+  for (const lib of STARTUP_LIBRARIES) {
     lines.push(`| ${lib} | ${fmt(med[lib], 1)} | ${ratio(med[lib], best)} | ${range(samples[lib], 1)} |`);
   }
+  // The target compares the medians of one run, interleaved, since the machine's speed drifts.
+  const vsPiscina = med.multitask / med.piscina;
+  lines.push(
+    '',
+    `Target: multitask ≤ 1.0× piscina, same run. Measured: ${fmt(med.multitask, 1)} vs ${fmt(med.piscina, 1)} ms, ${vsPiscina.toFixed(2)}× (${vsPiscina <= 1 ? 'met' : 'NOT met'}).`,
+  );
   return lines;
 }
 

@@ -18,4 +18,7 @@ if (usesTsx(process.execArgv)) {
   api.register();
 }
 
+// Start loading the app (which may be TypeScript, hence after tsx) while the entry loads; the
+// entry's own import of the app joins this one, and reports its errors as it always did.
+import(workerData.appUrl).catch(() => {});
 await import(workerData.entry);

@@ -28,6 +28,10 @@ const FLUSH_INTERVAL_MS = 1;
 const { OK, FAILED, SKIPPED, REFUSED } = ResultStatus;
 
 const boot = workerData as WorkerBoot;
+// Start loading the app now, while this thread sets itself up. loadApp() below imports the same
+// URL, which joins this load (a module loads once per thread) and reports its errors exactly as
+// before; this early import only starts the work, so its own rejection is not an error here.
+import(boot.appUrl).catch(() => {});
 const port = parentPort!;
 const runningSlots = new Int32Array(boot.running);
 /** Slots of `runningSlots` not in use; a task takes one while it runs. */
