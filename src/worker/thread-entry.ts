@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadApp } from '../app/load-app.js';
-import { ErrorCode, MultitaskError } from '../errors.js';
+import { abortError, resultNotCloneable, taskTimeoutSignal, workerShuttingDown } from '../errors.js';
 import { rebuildTask } from '../task/fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { TaskContext, TaskLogger } from '../task/task.js';
@@ -15,6 +15,12 @@ import {
   appendResult,
   type FromWorker,
   ResultStatus,
+  type ResultWire,
+  resultCount,
+  resultId,
+  resultRunMs,
+  resultStatus,
+  resultValue,
   type TaskWire,
   type ToWorker,
   unknownMessage,
@@ -117,16 +123,22 @@ function flush(): void {
     post({ type: 'results', results: batch, heapUsed });
   } catch {
     // One value in the batch cannot be cloned: send the results one by one and replace the culprits.
-    for (let i = 0; i < batch.length; i += 4) {
-      const one = batch.slice(i, i + 4);
+    for (let i = 0; i < resultCount(batch); i++) {
+      const one: ResultWire = [];
+      appendResult(
+        one,
+        resultId(batch, i),
+        resultStatus(batch, i),
+        resultValue(batch, i),
+        resultRunMs(batch, i),
+      );
       try {
         post({ type: 'results', results: one });
       } catch (error) {
-        const refused = new MultitaskError(
-          ErrorCode.RESULT_NOT_CLONEABLE,
-          `The task's result cannot be sent back to the caller: ${(error as Error).message}`,
-        );
-        post({ type: 'results', results: [one[0], REFUSED, toWireError(refused), one[3]] });
+        const refused: ResultWire = [];
+        const wire = toWireError(resultNotCloneable(error as Error));
+        appendResult(refused, resultId(batch, i), REFUSED, wire, resultRunMs(batch, i));
+        post({ type: 'results', results: refused });
       }
     }
   }
@@ -235,11 +247,8 @@ function onMessage(message: ToWorker): void {
       const context = runningContexts.get(message.id);
       const reason =
         message.reason === 'timeout'
-          ? new MultitaskError(ErrorCode.TASK_TIMEOUT, 'The task ran past its timeout')
-          : Object.assign(new Error('The caller aborted the task'), {
-              name: 'AbortError',
-              code: 'ABORT_ERR',
-            });
+          ? taskTimeoutSignal()
+          : abortError(undefined, 'The caller aborted the task');
       if (context) context.abort(reason);
       else cancelledBeforeStart.add(message.id);
       return;
@@ -255,7 +264,7 @@ function onMessage(message: ToWorker): void {
     case 'stop':
       stopping = true;
       if (message.abort) {
-        const reason = new MultitaskError(ErrorCode.POOL_CLOSED, 'The worker is shutting down');
+        const reason = workerShuttingDown();
         for (const context of runningContexts.values()) context.abort(reason);
       }
       drain();
