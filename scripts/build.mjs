@@ -3,11 +3,11 @@
 //   node scripts/build.mjs          (npm run build)
 //
 // Why a bundle: a fresh worker thread loads ES modules level by level, and the thread side was
-// about ten of them before the app could even start loading. dist/worker/thread.js is
-// src/worker/thread-entry.ts with its imports inlined, except the modules that
-// `import 'multitask'` also loads inside a worker (the graph of src/worker-api.ts: errors,
-// defineApp, Task). Those stay imports of the compiled files, so that a worker holds one copy of
-// each and `instanceof MultitaskError` holds for errors the thread makes.
+// about ten of them before the app could even start loading, then the app's `import 'multitask'`
+// loaded four more. dist/worker/thread.js is src/worker/thread.ts with every import inlined: the
+// thread's code and the worker API in one module, which is also what `import 'multitask'`
+// resolves to inside a pool's thread (the `multitask-worker` export condition). So a thread loads
+// one module of ours, and the errors it makes are the class its app imports.
 //
 // No source maps: dist/ is tsc's readable JavaScript, and a map would name src/*.ts files the
 // package does not ship (and cost a map read per module wherever source maps are enabled, as tsx
@@ -15,16 +15,15 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = resolve(root, 'src');
 const dist = resolve(root, 'dist');
-const threadSource = resolve(src, 'worker/thread-entry.ts');
+const threadSource = resolve(src, 'worker/thread.ts');
 const threadOutput = resolve(dist, 'worker/thread.js');
-const workerApi = resolve(src, 'worker-api.ts');
 
 // Stale files (an old entry, old maps) must not linger in dist/ and from there in the package.
 rmSync(dist, { recursive: true, force: true });
@@ -36,39 +35,6 @@ const compiled = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'],
 });
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 
-/** The src/ modules that user code reaches through `import 'multitask'` in a worker. */
-async function sharedModules() {
-  const { metafile } = await build({
-    entryPoints: [workerApi],
-    bundle: true,
-    write: false,
-    metafile: true,
-    platform: 'node',
-    format: 'esm',
-    logLevel: 'silent',
-  });
-  return new Set(Object.keys(metafile.inputs).map((input) => resolve(root, input)));
-}
-
-/** Keeps the shared modules out of the bundle: imports of their compiled files instead. */
-function externalShared(shared) {
-  return {
-    name: 'external-shared',
-    setup(builder) {
-      builder.onResolve({ filter: /^\.\.?\// }, (args) => {
-        const source = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
-        if (!shared.has(source)) return undefined;
-        const compiled = resolve(dist, relative(src, source)).replace(/\.ts$/, '.js');
-        let path = relative(dirname(threadOutput), compiled).split(sep).join('/');
-        if (!path.startsWith('.')) path = `./${path}`;
-        return { path, external: true };
-      });
-    },
-  };
-}
-
-const shared = await sharedModules();
-if (shared.has(threadSource)) throw new Error('the thread entry must not be part of the worker API');
 await build({
   entryPoints: [threadSource],
   outfile: threadOutput,
@@ -78,6 +44,5 @@ await build({
   target: 'node20',
   // Not minified (esbuild's default): stack traces name this file, so it stays readable.
   legalComments: 'none',
-  plugins: [externalShared(shared)],
   logLevel: 'warning',
 });

@@ -33,15 +33,18 @@ import { toWireError } from './wire-error.js';
 const FLUSH_INTERVAL_MS = 1;
 const { OK, FAILED, SKIPPED, REFUSED } = ResultStatus;
 
-const boot = workerData as WorkerBoot;
-// Start loading the app now, while this thread sets itself up. loadApp() below imports the same
-// URL, which joins this load (a module loads once per thread) and reports its errors exactly as
-// before; this early import only starts the work, so its own rejection is not an error here.
-import(boot.appUrl).catch(() => {});
-const port = parentPort!;
-const runningSlots = new Int32Array(boot.running);
+/**
+ * Set once per thread by whichever copy of this code starts it. Under tsx the thread runs these
+ * sources while the app's `import 'multitask'` loads the built bundle, which holds this code too:
+ * only the first copy may answer the pool.
+ */
+const STARTED = Symbol.for('multitask.thread.started');
+
+let boot: WorkerBoot;
+let port: NonNullable<typeof parentPort>;
+let runningSlots: Int32Array;
 /** Slots of `runningSlots` not in use; a task takes one while it runs. */
-const freeSlots = Array.from({ length: boot.concurrency }, (_, index) => boot.concurrency - 1 - index);
+let freeSlots: number[];
 
 let registry: TaskRegistry;
 let app: unknown;
@@ -275,14 +278,40 @@ function onMessage(message: ToWorker): void {
   }
 }
 
-port.on('message', onMessage);
-
-try {
-  const loaded = await loadApp(boot.appUrl);
-  registry = loaded.registry;
-  teardown = loaded.definition.teardown;
-  app = await loaded.definition.setup?.();
-  post({ type: 'ready' });
-} catch (error) {
-  post({ type: 'setupFailed', error: toWireError(error) });
+/** True in a thread a multitask pool started, until one copy of this code has taken it. */
+function isPoolThread(): boolean {
+  const data = workerData as Partial<WorkerBoot> | undefined;
+  return (
+    parentPort !== null &&
+    typeof data?.appUrl === 'string' &&
+    data.running instanceof SharedArrayBuffer &&
+    (globalThis as Record<symbol, unknown>)[STARTED] === undefined
+  );
 }
+
+/** Boots the app, then says ready (or why it could not) and runs what the pool sends. */
+async function startThread(): Promise<void> {
+  (globalThis as Record<symbol, unknown>)[STARTED] = true;
+  boot = workerData as WorkerBoot;
+  // Start loading the app at once. loadApp() below imports the same URL, which joins this load
+  // (a module loads once per thread) and reports its errors; this early import only starts the
+  // work, so its own rejection is not an error here.
+  import(boot.appUrl).catch(() => {});
+  port = parentPort!;
+  runningSlots = new Int32Array(boot.running);
+  freeSlots = Array.from({ length: boot.concurrency }, (_, index) => boot.concurrency - 1 - index);
+  port.on('message', onMessage);
+  try {
+    const loaded = await loadApp(boot.appUrl);
+    registry = loaded.registry;
+    teardown = loaded.definition.teardown;
+    app = await loaded.definition.setup?.();
+    post({ type: 'ready' });
+  } catch (error) {
+    post({ type: 'setupFailed', error: toWireError(error) });
+  }
+}
+
+// No top-level await: once built, the app's own `import 'multitask'` resolves to this very
+// module (see thread.ts), which must finish evaluating before the app can.
+if (isPoolThread()) void startThread();
