@@ -16,7 +16,7 @@ const THREAD_ENTRY = new URL(
 );
 /** A plain JavaScript shim that registers tsx in the thread before the entry (see its header). */
 const TSX_BOOT = new URL('../worker/thread-boot.mjs', import.meta.url);
-/** Inside workers, `import 'multitask'` resolves to the light worker API (see worker-api.ts). */
+/** Inside workers, `import 'multitask'` resolves to the thread's own module, which carries the worker API (see worker/thread.ts). */
 const WORKER_CONDITION = '--conditions=multitask-worker';
 
 /** Flags that help threads but are not required (the light-API export condition). */
