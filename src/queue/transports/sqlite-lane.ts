@@ -5,9 +5,9 @@
  * batch; it knows nothing of the transport that made it.
  */
 
-import { randomUUID } from 'node:crypto';
 import { parseStoredError, type StoredError } from '../message.js';
 import type { Delivery, Lane } from '../transport.js';
+import { newOwner } from './sqlite-holder.js';
 import type { LeasedRow, SqliteStore } from './sqlite-store.js';
 import type { WriteBatch } from './sqlite-writes.js';
 
@@ -21,7 +21,8 @@ export interface SqliteLaneOptions {
 
 /** See the module comment. */
 export class SqliteLane implements Lane {
-  readonly #owner = randomUUID();
+  /** The lane's id with its process, so a consumer on this host can tell when it died. */
+  readonly #owner = newOwner();
   readonly #held = new Set<number>();
   #pollTimer: NodeJS.Timeout | undefined;
   readonly #renewTimer: NodeJS.Timeout;
@@ -37,6 +38,8 @@ export class SqliteLane implements Lane {
     readonly onDelivery: (delivery: Delivery) => void,
     /** Called once, when the lane closes: its owner forgets it. */
     readonly onClose: () => void = () => {},
+    /** Called before each poll: gives back the jobs of dead processes (throttled by the callee). */
+    readonly reclaim: () => void = () => {},
   ) {
     this.#renewTimer = setInterval(() => this.#renew(), options.leaseMs / 3);
   }
@@ -60,6 +63,7 @@ export class SqliteLane implements Lane {
     clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
     if (this.#stopped) return;
+    this.reclaim();
     const free = this.prefetch - this.#held.size;
     if (free <= 0) return;
     const { store, options } = this;

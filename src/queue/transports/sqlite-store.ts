@@ -3,6 +3,9 @@
  * (`owner` null, `run_at` past), delayed (`owner` null, `run_at` ahead) or leased (`owner` set,
  * `run_at` = the lease's expiry). Leasing moves `run_at` to the expiry, so a lease that is not
  * renewed makes the job due again with no sweeper: a dead process's jobs come back by themselves.
+ * On the same host they come back sooner: `owner` names the holding process (see
+ * sqlite-holder.ts), and a consumer that finds it dead reclaims its jobs with `run_at` = 0, which
+ * puts them before every other due job, in their `seq` (dispatch) order.
  */
 
 import { mkdirSync } from 'node:fs';
@@ -17,7 +20,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   body       BLOB NOT NULL,
   attempt    INTEGER NOT NULL,  -- deliveries counted so far
   run_at     INTEGER NOT NULL,  -- epoch ms: due time, or lease expiry while leased
-  owner      TEXT,              -- the lane holding the lease
+  owner      TEXT,              -- the lane holding the lease, with its process (JSON)
   last_error TEXT               -- JSON of the previous attempt's error
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (queue, run_at, seq);
@@ -75,6 +78,8 @@ export class SqliteStore {
   >;
   readonly nextDue: Database.Statement<[string], { run_at: number | null }>;
   readonly renew: Database.Statement<[number, string]>;
+  readonly leaseOwners: Database.Statement<[], { owner: string }>;
+  readonly reclaim: Database.Statement<[string]>;
   readonly ack: Database.Statement<[number, string]>;
   readonly retry: Database.Statement<[number, string, number, string]>;
   readonly release: Database.Statement<[number, number, string]>;
@@ -106,6 +111,12 @@ export class SqliteStore {
       'SELECT min(run_at) AS run_at FROM jobs WHERE queue = ?',
     );
     this.renew = db.prepare<[number, string]>('UPDATE jobs SET run_at = ? WHERE owner = ?');
+    this.leaseOwners = db.prepare<[], { owner: string }>(
+      'SELECT DISTINCT owner FROM jobs WHERE owner IS NOT NULL',
+    );
+    // run_at = 0: due before any job of the backlog; the lease's ORDER BY run_at, seq then
+    // takes reclaimed jobs in their dispatch order. The attempt the dead lease counted stays.
+    this.reclaim = db.prepare<[string]>('UPDATE jobs SET owner = NULL, run_at = 0 WHERE owner = ?');
     this.ack = db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND owner = ?');
     this.retry = db.prepare<[number, string, number, string]>(
       'UPDATE jobs SET owner = NULL, run_at = ?, last_error = ? WHERE seq = ? AND owner = ?',

@@ -11,6 +11,7 @@ import { parseStoredError, peekJob } from '../message.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
 import { SqliteLane } from './sqlite-lane.js';
+import { Reclaimer } from './sqlite-reclaim.js';
 import { type FailedRow, SqliteStore } from './sqlite-store.js';
 import { WriteBatch } from './sqlite-writes.js';
 
@@ -20,6 +21,7 @@ export class SqliteTransport implements Transport {
   readonly store: SqliteStore;
   readonly options: ResolvedQueueOptions;
   readonly writes: WriteBatch;
+  readonly #reclaimer: Reclaimer;
   readonly #lanes = new Map<string, Set<SqliteLane>>();
 
   constructor(path: string, safeUrl: string, options: ResolvedQueueOptions) {
@@ -31,6 +33,7 @@ export class SqliteTransport implements Transport {
       throw sqliteUnavailable(safeUrl, error);
     }
     this.writes = new WriteBatch(this.store.db);
+    this.#reclaimer = new Reclaimer(this.store, options.pollMs);
   }
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
@@ -49,14 +52,27 @@ export class SqliteTransport implements Transport {
       .then(() => this.wake(queue));
   }
 
+  /** Gives back dead local processes' jobs (at most once per `pollMs`); wakes every lane if any came back. */
+  #reclaim(): void {
+    if (this.#reclaimer.reclaim() === 0) return;
+    for (const lanes of this.#lanes.values()) for (const lane of lanes) lane.wake();
+  }
+
   /** Tells this process's lanes on `queue` that jobs arrived, so they need not wait for their poll. */
   wake(queue: string): void {
     for (const lane of this.#lanes.get(queue) ?? []) lane.wake();
   }
 
   async subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane> {
-    const lane = new SqliteLane(this.store, this.writes, this.options, queue, prefetch, onDelivery, () =>
-      this.#lanes.get(queue)?.delete(lane),
+    const lane = new SqliteLane(
+      this.store,
+      this.writes,
+      this.options,
+      queue,
+      prefetch,
+      onDelivery,
+      () => this.#lanes.get(queue)?.delete(lane),
+      () => this.#reclaim(),
     );
     const lanes = this.#lanes.get(queue) ?? new Set<SqliteLane>();
     this.#lanes.set(queue, lanes);
