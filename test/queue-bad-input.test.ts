@@ -66,7 +66,7 @@ const fixtures: Fixture[] = [
 ];
 
 for (const fixture of fixtures) {
-  describe(`bad input: ${fixture.name}`, { skip: fixture.skip }, () => {
+  describe(`bad input: ${fixture.name}`, { skip: fixture.skip, timeout: 60_000 }, () => {
     const opened: Array<() => Promise<void>> = [];
     after(async () => {
       for (const close of opened.reverse()) await close();
