@@ -6,14 +6,7 @@
  */
 
 import { EventEmitter, setMaxListeners } from 'node:events';
-import {
-  attemptOutOfRange,
-  attemptsExhausted,
-  ErrorCode,
-  type ErrorCodeValue,
-  hasCode,
-  invalidOption,
-} from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption } from '../errors.js';
 import { backoffDelay } from '../internal/backoff.js';
 import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
@@ -23,6 +16,7 @@ import {
   decodeJob,
   type Job,
   type Lane,
+  pastAttempts,
   type QueuePort,
   queueName,
   type StoredError,
@@ -198,26 +192,19 @@ export class Consumer extends EventEmitter {
     slot.inFlight++;
     this.#idleWatch.busy();
     const startedAt = performance.now();
-    if (delivery.invalid !== undefined) {
-      // Its transport's own record (a header) is unusable: it could loop or park for ever.
-      this.#settle(slot, delivery, undefined, startedAt, 'failed', storedError(delivery.invalid));
-      return;
-    }
-    const decoded = decodeJob(delivery.body, this.#registry!, delivery.id);
+    // A header its transport cannot use fails it as not a job: it could loop or park for ever.
+    const decoded =
+      delivery.invalid !== undefined
+        ? { error: delivery.invalid }
+        : decodeJob(delivery.body, this.#registry!, delivery.id);
     if (decoded.error !== undefined) {
       this.#settle(slot, delivery, undefined, startedAt, 'failed', storedError(decoded.error));
       return;
     }
     const job = decoded.job;
     if (delivery.attempt > job.attempts) {
-      // Only a death of the whole process gets here: other failures are counted before they retry.
-      // Unless the attempt the message came with is past anything multitask writes (attempts + 1).
-      const sent = delivery.attempt - (delivery.redeliveries ?? 0);
-      const error = storedError(
-        delivery.redeliveries !== undefined && sent > job.attempts + 1
-          ? attemptOutOfRange('x-multitask-attempt', sent, job.attempts)
-          : attemptsExhausted(job, delivery.attempt, delivery.lastError),
-      );
+      // Only a death of the whole process gets here (or a producer's attempt header out of range).
+      const error = storedError(pastAttempts(job, delivery));
       this.#settle(slot, delivery, job, startedAt, 'failed', error);
       return;
     }

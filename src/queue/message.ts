@@ -6,7 +6,14 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { badMessage, ErrorCode, hasCode, type MultitaskError } from '../errors.js';
+import {
+  attemptOutOfRange,
+  attemptsExhausted,
+  badMessage,
+  ErrorCode,
+  hasCode,
+  type MultitaskError,
+} from '../errors.js';
 import { decodeFields } from '../task/field-tags.js';
 import { memberNamedField, type TaskFields } from '../task/fields.js';
 import type { TaskRegistry } from '../task/registry.js';
@@ -139,6 +146,27 @@ function undecodableFields(content: string, fields: TaskFields, task: string): s
 
 function bad(reason: string): Decoded {
   return { error: badMessage(reason) };
+}
+
+/**
+ * Why a job delivered past its `attempts` fails. Normally `ERR_ATTEMPTS_EXHAUSTED`: the
+ * process running it died each time. But when the attempt the message came with (RabbitMQ's
+ * x-multitask-attempt, without the broker's redeliveries) is above `attempts` + 1, which no
+ * republish of multitask writes (a retry follows only an attempt below `attempts`), no deaths
+ * explain it: `ERR_BAD_MESSAGE`, the header out of range.
+ */
+export function pastAttempts(
+  job: Job,
+  delivery: {
+    attempt: number;
+    redeliveries?: number | undefined;
+    lastError?: { message: string } | undefined;
+  },
+): MultitaskError {
+  const sent = delivery.attempt - (delivery.redeliveries ?? 0);
+  if (delivery.redeliveries !== undefined && sent > job.attempts + 1)
+    return attemptOutOfRange('x-multitask-attempt', sent, job.attempts);
+  return attemptsExhausted(job, delivery.attempt, delivery.lastError);
 }
 
 /** What the failed store keeps of an error: plain data that survives JSON. */
