@@ -329,11 +329,12 @@ export class Consumer extends EventEmitter {
    * Resolves when this consumer is idle: it holds no job, and the queue had no job ready when
    * it last looked (one `queue.stats()`, taken when its last job settled; while jobs are
    * ready and none arrives, it looks again every 250 ms). Jobs waiting for their delay or a
-   * retry's backoff are not ready. Resolves at once on a stopped consumer. The `drained`
-   * event fires at the same moments, once per idle spell.
+   * retry's backoff are not ready. Resolves at once on a stopped consumer; rejects as `ready`
+   * does when the consumer cannot start. The `drained` event fires at the same moments, once
+   * per idle spell.
    */
   onIdle(): Promise<void> {
-    return this.#state === 'stopped' ? Promise.resolve() : this.#idleWatch.wait();
+    return this.ready.then(() => this.#idleWatch.wait());
   }
 
   /**
