@@ -5,7 +5,7 @@
  * (see tasks.ts), to show retries, the failed store and a worker replaced after a crash.
  */
 import { openQueue, Pool, type SettledJob, type Task } from '../../src/index.js';
-import { untilSettled } from './progress.js';
+import { untilDone } from './progress.js';
 import { AlwaysFails, Checksum, Crash, Flaky, Thumbnail } from './tasks.js';
 
 const QUEUE = 'quickstart';
@@ -69,13 +69,7 @@ process.once('SIGINT', interrupt);
 process.once('SIGTERM', interrupt);
 
 started = performance.now();
-await untilSettled(consumer, JOBS + leftover, {
-  queueEmpty: async () => {
-    const { ready, inFlight, delayed } = await queue.stats(QUEUE);
-    return ready + inFlight + delayed === 0;
-  },
-  signal: interrupted.signal,
-});
+await untilDone(consumer, queue, JOBS + leftover, interrupted.signal);
 const seconds = (performance.now() - started) / 1000;
 
 // In this order: the consumer gives back what it holds, then the threads end, then the file closes.

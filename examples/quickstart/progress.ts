@@ -1,26 +1,22 @@
 /**
- * Waiting for a consumer to settle a known number of jobs, with progress on the way: a
- * cli-progress bar on a terminal, a plain line a second otherwise (pipes and CI logs, where a
- * redrawn bar would be noise).
+ * Waiting for a consumer to finish the queue, with progress on the way: a cli-progress bar on
+ * a terminal, a plain line a second otherwise (pipes and CI logs, where a redrawn bar would be
+ * noise).
  */
+import { once } from 'node:events';
 import cliProgress from 'cli-progress';
-import type { Consumer } from '../../src/index.js';
-
-export interface WaitOptions {
-  /** True when the queue holds nothing more (ready, in flight or delayed). */
-  queueEmpty: () => Promise<boolean>;
-  /** Aborted on Ctrl-C: stop waiting, so that main can give the rest back. */
-  signal: AbortSignal;
-}
+import type { Consumer, Queue } from '../../src/index.js';
 
 /**
- * Resolves once `total` jobs are completed or failed for good, or the queue stayed empty for
- * two checks a second apart (someone else took some of the jobs), or `signal` aborts.
+ * Resolves once the consumer is idle and no retry waits on its backoff (`onIdle()` does not
+ * count delayed jobs), or when `signal` aborts (Ctrl-C: main then gives the rest back).
+ * `total` only scales the bar: jobs another instance takes are not waited for.
  */
-export function untilSettled(
+export async function untilDone(
   consumer: Consumer,
+  queue: Queue,
   total: number,
-  { queueEmpty, signal }: WaitOptions,
+  signal: AbortSignal,
 ): Promise<void> {
   const started = performance.now();
   const bar = process.stdout.isTTY
@@ -35,47 +31,44 @@ export function untilSettled(
       )
     : undefined;
   bar?.start(total, 0, { retried: 0, failed: 0, rate: 0 });
-  let lastReport = started;
-  let emptyChecks = 0;
-  let finished = false;
-
-  return new Promise((resolve) => {
-    // A poll rather than the 'settled' event: counts move once the queue has the outcome.
-    const timer = setInterval(tick, 100);
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearInterval(timer);
-      signal.removeEventListener('abort', finish);
-      tick(false);
-      bar?.stop();
-      resolve();
-    };
-    signal.addEventListener('abort', finish);
-
-    function tick(check = true): void {
-      const { completed, failed, retried } = consumer.counts;
-      const settled = completed + failed;
-      const now = performance.now();
-      const rate = Math.round(settled / Math.max((now - started) / 1000, 0.001));
-      bar?.update(settled, { retried, failed, rate });
-      if (!check) return;
-      if (settled >= total) {
-        finish();
-        return;
-      }
-      if (now - lastReport < 1_000) return;
-      lastReport = now;
-      if (!bar)
-        console.log(`${settled}/${total} jobs · retried ${retried} · failed ${failed} · ${rate} jobs/s`);
-      // The count is the plan; an empty queue is the safety net, so that the demo never waits forever.
-      queueEmpty().then(
-        (empty) => {
-          emptyChecks = empty && consumer.counts.inFlight === 0 ? emptyChecks + 1 : 0;
-          if (emptyChecks >= 2) finish();
-        },
-        () => {},
+  let lastLine = started;
+  // `settled` fires once the counts show the job: they are the progress.
+  const show = () => {
+    const { completed, failed, retried } = consumer.counts;
+    const now = performance.now();
+    const rate = Math.round((completed + failed) / Math.max((now - started) / 1000, 0.001));
+    bar?.update(completed + failed, { retried, failed, rate });
+    if (!bar && now - lastLine >= 1_000) {
+      lastLine = now;
+      console.log(
+        `${completed + failed}/${total} jobs · retried ${retried} · failed ${failed} · ${rate} jobs/s`,
       );
     }
+  };
+  consumer.on('settled', show);
+  const aborted = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  try {
+    for (;;) {
+      await Promise.race([consumer.onIdle(), aborted]);
+      if (signal.aborted) return;
+      // Listening before asking: a retry that settles while stats() is on its way is not missed.
+      const done = new AbortController();
+      const next = once(consumer, 'settled', { signal: AbortSignal.any([signal, done.signal]) });
+      next.catch(() => {});
+      const { delayed } = await queue.stats(consumer.queue);
+      if (delayed === 0) {
+        done.abort();
+        return;
+      }
+      // Retries wait out their backoff: the next job to settle ends this idle spell.
+      await next.catch(() => {});
+    }
+  } finally {
+    consumer.off('settled', show);
+    show();
+    bar?.stop();
+  }
 }

@@ -46,6 +46,32 @@ export function badMessage(reason: string): MultitaskError {
 }
 
 /**
+ * `ERR_BAD_MESSAGE` for a message whose header multitask cannot use (RabbitMQ): `expected`
+ * says what the header must hold. Such a message could loop or park for ever, so it is not run.
+ */
+export function badHeader(header: string, value: unknown, expected: string): MultitaskError {
+  return badMessage(`header ${header} must be ${expected}, got ${quote(value)}`);
+}
+
+/**
+ * `ERR_BAD_MESSAGE` for an attempt header out of range: greater than the job's `attempts` + 1,
+ * which no republish of multitask writes (see docs/message-format.md), so deaths of its
+ * consumers cannot explain it.
+ */
+export function attemptOutOfRange(header: string, value: number, attempts: number): MultitaskError {
+  return badMessage(
+    `header ${header} is ${value}, out of range for a job of ${attempts} attempts (at most ${attempts + 1}): not delivered that many times, the header is wrong`,
+  );
+}
+
+function quote(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}`;
+  if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('utf8'));
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/**
  * `ERR_ATTEMPTS_EXHAUSTED`: a job delivered more times than its `attempts`, because the
  * process (or worker) running it died each time before it could fail by itself. Said by the
  * consumer that finds the attempts used up, and by a transport reading a job its broker

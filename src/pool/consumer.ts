@@ -6,7 +6,7 @@
  */
 
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { attemptsExhausted, ErrorCode, type ErrorCodeValue, hasCode, invalidOption } from '../errors.js';
+import { ErrorCode, type ErrorCodeValue, hasCode, invalidOption } from '../errors.js';
 import { backoffDelay } from '../internal/backoff.js';
 import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
@@ -16,6 +16,7 @@ import {
   decodeJob,
   type Job,
   type Lane,
+  pastAttempts,
   type QueuePort,
   queueName,
   type StoredError,
@@ -24,6 +25,7 @@ import {
 } from '../queue/port.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Call, SubmitSpec } from './call.js';
+import { IdleWatch } from './idle-watch.js';
 
 /** Options of {@link Pool.consume}. */
 export interface ConsumeOptions {
@@ -51,7 +53,11 @@ export interface ConsumerCounts {
   inFlight: number;
 }
 
-/** What happened to one delivery, in a `settled` event. */
+/**
+ * What happened to one delivery, in a `settled` event. The event fires once the queue has the
+ * outcome and `consumer.counts` shows it: a listener that reads the counts, or the failed
+ * store, sees this job in them.
+ */
 export interface SettledJob {
   outcome: 'completed' | 'retried' | 'failed' | 'released';
   queue: string;
@@ -68,6 +74,8 @@ export interface SettledJob {
 /** The consumer's events. */
 export interface ConsumerEvents {
   settled: SettledJob;
+  /** The consumer went idle (see {@link Consumer.onIdle}); once per idle spell. */
+  drained: undefined;
   /** A message could not be settled (the broker connection dropped): the broker will deliver it again. */
   settleError: { id: string | undefined; error: Error };
 }
@@ -117,6 +125,7 @@ export class Consumer extends EventEmitter {
   /** Set while a stop waits for the jobs in flight to settle. */
   #idle: (() => void) | undefined;
   readonly #stopping = new GracefulStop();
+  readonly #idleWatch: IdleWatch;
 
   constructor(host: ConsumerHost, port: QueuePort, options: ConsumeOptions) {
     super();
@@ -140,12 +149,19 @@ export class Consumer extends EventEmitter {
     this.#retry = port.retry;
     // Every job in flight listens on this one signal: hundreds of listeners are expected.
     setMaxListeners(0, this.#giveBack.signal);
+    this.#idleWatch = new IdleWatch({
+      holding: () => this.counts.inFlight,
+      readyInQueue: () => this.#transport.stats(this.queue).then((stats) => stats.ready),
+      listening: () => this.listenerCount('drained') > 0,
+      drained: () => this.emit('drained'),
+    });
     this.ready = host.registry.then(async (registry) => {
       this.#registry = registry;
       if (this.#state !== 'starting') return;
       this.#state = 'running';
       this.fitLanes();
       await Promise.all(this.#lanes.map((slot) => slot.lane));
+      this.#idleWatch.settled();
     });
     this.ready.catch(() => {});
   }
@@ -174,16 +190,21 @@ export class Consumer extends EventEmitter {
 
   #take(slot: LaneSlot, delivery: Delivery): void {
     slot.inFlight++;
+    this.#idleWatch.busy();
     const startedAt = performance.now();
-    const decoded = decodeJob(delivery.body, this.#registry!, delivery.id);
+    // A header its transport cannot use fails it as not a job: it could loop or park for ever.
+    const decoded =
+      delivery.invalid !== undefined
+        ? { error: delivery.invalid }
+        : decodeJob(delivery.body, this.#registry!, delivery.id);
     if (decoded.error !== undefined) {
       this.#settle(slot, delivery, undefined, startedAt, 'failed', storedError(decoded.error));
       return;
     }
     const job = decoded.job;
     if (delivery.attempt > job.attempts) {
-      // Only a death of the whole process gets here: other failures are counted before they retry.
-      const error = storedError(attemptsExhausted(job, delivery.attempt, delivery.lastError));
+      // Only a death of the whole process gets here (or a producer's attempt header out of range).
+      const error = storedError(pastAttempts(job, delivery));
       this.#settle(slot, delivery, job, startedAt, 'failed', error);
       return;
     }
@@ -261,7 +282,9 @@ export class Consumer extends EventEmitter {
         break;
       }
     }
-    // Counted once the broker has the outcome, so that a count read is a state the queue shows too.
+    const durationMs = performance.now() - startedAt;
+    // Counted once the broker has the outcome, so that a count read is a state the queue shows
+    // too; `settled` follows the count, so that its listeners see the job in it.
     settling
       .then(
         () => {
@@ -275,21 +298,24 @@ export class Consumer extends EventEmitter {
       .finally(() => {
         slot.inFlight--;
         if (slot.retiring) this.#closeIfDrained(slot);
-        if (this.#idle !== undefined && this.counts.inFlight === 0) this.#idle();
+        if (this.listenerCount('settled') > 0) {
+          const settled: SettledJob = {
+            outcome,
+            queue: this.queue,
+            id: job?.id ?? delivery.id,
+            task: job?.task,
+            attempt: delivery.attempt,
+            workerId,
+            durationMs,
+          };
+          if (error !== undefined) settled.error = error;
+          this.emit('settled', settled);
+        }
+        if (this.counts.inFlight === 0) {
+          this.#idle?.();
+          this.#idleWatch.settled();
+        }
       });
-    if (this.listenerCount('settled') > 0) {
-      const settled: SettledJob = {
-        outcome,
-        queue: this.queue,
-        id: job?.id ?? delivery.id,
-        task: job?.task,
-        attempt: delivery.attempt,
-        workerId,
-        durationMs: performance.now() - startedAt,
-      };
-      if (error !== undefined) settled.error = error;
-      this.emit('settled', settled);
-    }
   }
 
   #closeIfDrained(slot: LaneSlot): void {
@@ -297,6 +323,18 @@ export class Consumer extends EventEmitter {
     const index = this.#lanes.indexOf(slot);
     if (index >= 0) this.#lanes.splice(index, 1);
     void slot.lane.then((lane) => lane.close()).catch(() => {});
+  }
+
+  /**
+   * Resolves when this consumer is idle: it holds no job, and the queue had no job ready when
+   * it last looked (one `queue.stats()`, taken when its last job settled; while jobs are
+   * ready and none arrives, it looks again every 250 ms). Jobs waiting for their delay or a
+   * retry's backoff are not ready. Resolves at once on a stopped consumer; rejects as `ready`
+   * does when the consumer cannot start. The `drained` event fires at the same moments, once
+   * per idle spell.
+   */
+  onIdle(): Promise<void> {
+    return this.ready.then(() => this.#idleWatch.wait());
   }
 
   /**
@@ -340,6 +378,7 @@ export class Consumer extends EventEmitter {
     );
     this.#lanes.length = 0;
     this.#state = 'stopped';
+    this.#idleWatch.stop();
     this.emit('stopped');
   }
 

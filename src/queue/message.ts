@@ -6,8 +6,16 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { badMessage, ErrorCode, type MultitaskError } from '../errors.js';
-import type { TaskFields } from '../task/fields.js';
+import {
+  attemptOutOfRange,
+  attemptsExhausted,
+  badMessage,
+  ErrorCode,
+  hasCode,
+  type MultitaskError,
+} from '../errors.js';
+import { decodeFields } from '../task/field-tags.js';
+import { memberNamedField, type TaskFields } from '../task/fields.js';
 import type { TaskRegistry } from '../task/registry.js';
 
 /** The version this code writes and reads. */
@@ -15,6 +23,16 @@ export const MESSAGE_VERSION = 1;
 
 /** Attempts when neither the dispatch nor the message says. */
 export const DEFAULT_ATTEMPTS = 3;
+
+/**
+ * The longest a job may be held back (ms): 30 days. `dispatch` refuses a longer `delayMs`
+ * (`ERR_INVALID_OPTION`), and a message from another producer whose not-before lies further
+ * ahead goes to the failed store (`ERR_BAD_MESSAGE`) instead of parking on the delay ladder
+ * for ever. A month covers billing cycles and trial reminders; anything later belongs to a
+ * scheduler or a database row, not to a message a broker keeps in memory and moves every few
+ * hours (the top rung of RabbitMQ's ladder is ~3.6 h).
+ */
+export const MAX_DELAY_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** A job as read from its message. */
 export interface Job {
@@ -78,13 +96,20 @@ export function decodeJob(content: string, registry: TaskRegistry, fallbackId?: 
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
     return bad('"timeoutMs" must be a number > 0');
   }
-  if (!registry.has(task)) {
-    try {
-      registry.classOf(task);
-    } catch (error) {
-      return { error: error as MultitaskError }; // the registry's own ERR_TASK_NOT_REGISTERED
-    }
+  let taskClass: ReturnType<TaskRegistry['classOf']>;
+  try {
+    taskClass = registry.classOf(task);
+  } catch (error) {
+    return { error: error as MultitaskError }; // the registry's own ERR_TASK_NOT_REGISTERED
   }
+  // A job that could never run is not a job: refused now rather than through all its attempts.
+  const member = memberNamedField(taskClass, fields);
+  if (member !== undefined)
+    return bad(
+      `field "${member}" is named like a member of ${task}: it would hide it, so the task could never run`,
+    );
+  const undecodable = undecodableFields(content, fields as TaskFields, task);
+  if (undecodable !== undefined) return bad(undecodable);
   return {
     job: {
       id: (id as string | undefined) ?? fallbackId ?? randomUUID(),
@@ -96,8 +121,52 @@ export function decodeJob(content: string, registry: TaskRegistry, fallbackId?: 
   };
 }
 
+/**
+ * Why the worker could not decode the fields (a malformed `$multitask` tag, nesting past
+ * the codec's limit), or undefined. Only fields holding objects can fail, so a job of plain
+ * values costs one typeof per field; otherwise the fields are decoded from a second parse of
+ * the body, because decoding works in place and the worker must receive them undecoded
+ * (a URL does not survive structured clone, and a 100,000-deep array overflows it).
+ */
+function undecodableFields(content: string, fields: TaskFields, task: string): string | undefined {
+  let hasObject = false;
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'object' && value !== null) hasObject = true;
+  }
+  if (!hasObject) return undefined;
+  try {
+    decodeFields((JSON.parse(content) as { fields: TaskFields }).fields, task);
+    return undefined;
+  } catch (error) {
+    if (hasCode(error, ErrorCode.INVALID_TASK_FIELD)) return (error as Error).message;
+    return `the fields cannot be decoded (${(error as Error).message})`;
+  }
+}
+
 function bad(reason: string): Decoded {
   return { error: badMessage(reason) };
+}
+
+/**
+ * Why a job delivered past its `attempts` fails. Normally `ERR_ATTEMPTS_EXHAUSTED`: the
+ * process running it died each time. But when the attempt the message came with (RabbitMQ's
+ * x-multitask-attempt, without the broker's redeliveries) is above `attempts` + 1, which no
+ * republish of multitask writes (a retry follows only an attempt below `attempts`), no deaths
+ * explain it: `ERR_BAD_MESSAGE`, the header out of range.
+ */
+export function pastAttempts(
+  job: Job,
+  delivery: {
+    attempt: number;
+    redeliveries?: number | undefined;
+    lastError?: { message: string } | undefined;
+  },
+): MultitaskError {
+  const sent = delivery.attempt - (delivery.redeliveries ?? 0);
+  if (delivery.redeliveries !== undefined && sent > job.attempts + 1)
+    return attemptOutOfRange('x-multitask-attempt', sent, job.attempts);
+  return attemptsExhausted(job, delivery.attempt, delivery.lastError);
 }
 
 /** What the failed store keeps of an error: plain data that survives JSON. */

@@ -1,6 +1,6 @@
 import { invalidOption } from '../errors.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
-import { DEFAULT_ATTEMPTS } from './message.js';
+import { DEFAULT_ATTEMPTS, MAX_DELAY_MS } from './message.js';
 
 /** Options of {@link openQueue}. */
 export interface OpenQueueOptions {
@@ -75,7 +75,7 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     'retry.initialDelayMs',
     retry.initialDelayMs ?? QUEUE_DEFAULTS.retry.initialDelayMs,
   );
-  const maxDelayMs = nonNegative(
+  const maxDelayMs = delay(
     'retry.maxDelayMs',
     retry.maxDelayMs ?? Math.max(initialDelayMs, QUEUE_DEFAULTS.retry.maxDelayMs),
   );
@@ -155,8 +155,19 @@ export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch
     queue: queueName(options.queue ?? DEFAULT_QUEUE),
     attempts: positiveInteger('attempts', options.attempts ?? DEFAULT_ATTEMPTS),
     timeoutMs,
-    delayMs: nonNegative('delayMs', options.delayMs ?? 0),
+    delayMs: delay('delayMs', options.delayMs ?? 0),
   };
+}
+
+/**
+ * A delay (ms) from 0 to {@link MAX_DELAY_MS}: a longer one would park a job on the broker for
+ * ever, and consumers refuse such a message from other producers (`ERR_BAD_MESSAGE`).
+ */
+export function delay(name: string, value: unknown): number {
+  const ms = nonNegative(name, value);
+  if (ms > MAX_DELAY_MS)
+    throw invalidOption(name, value, `a number of ms from 0 to ${MAX_DELAY_MS} (30 days, the longest delay)`);
+  return ms;
 }
 
 /**

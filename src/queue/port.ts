@@ -8,7 +8,7 @@ import { invalidOption } from '../errors.js';
 import type { ResolvedQueueOptions } from './options.js';
 import type { Transport } from './transport.js';
 
-export { decodeJob, type Job, type StoredError, storedError } from './message.js';
+export { decodeJob, type Job, pastAttempts, type StoredError, storedError } from './message.js';
 export { DEFAULT_QUEUE, queueName } from './options.js';
 export type { Delivery, Lane, Transport } from './transport.js';
 

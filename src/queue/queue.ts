@@ -15,6 +15,7 @@ import { openTransport } from './open-transport.js';
 import {
   DEFAULT_QUEUE,
   type DispatchOptions,
+  delay,
   type OpenQueueOptions,
   optionalSignal,
   queueName,
@@ -124,7 +125,7 @@ export class Queue extends EventEmitter {
     const name = queueName(queue);
     if (typeof body !== 'string' && !Buffer.isBuffer(body))
       throw invalidOption('body', body, 'a string or a Buffer');
-    const delayMs = options.delayMs ?? 0;
+    const delayMs = delay('delayMs', options.delayMs ?? 0);
     await this.#transport.publish(name, {
       body,
       id: undefined,

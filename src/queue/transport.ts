@@ -4,6 +4,7 @@
  * what a job means (decode, run, retry or fail) is decided once, in the consumer.
  */
 
+import type { MultitaskError } from '../errors.js';
 import type { StoredError } from './message.js';
 
 /** A message on its way into a queue. */
@@ -26,6 +27,18 @@ export interface Delivery {
   readonly attempt: number;
   /** The error of the attempt before, when it threw. */
   readonly lastError: StoredError | undefined;
+  /**
+   * Of `attempt`, the deliveries the broker counted for consumers that died (RabbitMQ's
+   * x-delivery-count); the rest came with the message. Undefined where the transport alone
+   * writes the count (SQLite), which cannot be out of range.
+   */
+  readonly redeliveries?: number | undefined;
+  /**
+   * Set when what the transport carries beside the body cannot be used (RabbitMQ: an attempt
+   * header that is not an integer >= 1, a not-before further ahead than `MAX_DELAY_MS`): the consumer
+   * moves the message to the failed store at once with this error, without running it.
+   */
+  readonly invalid?: MultitaskError | undefined;
   /** Done: the job leaves the queue. */
   ack(): Promise<void>;
   /** Failed this attempt: back in the queue after `delayMs`, as attempt `attempt + 1`. */

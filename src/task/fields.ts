@@ -18,3 +18,13 @@ export function rebuildTask(taskClass: TaskClass, fields: TaskFields): Task<unkn
     Object.defineProperty(task, key, { value, writable: true, enumerable: true, configurable: true });
   return task;
 }
+
+/**
+ * The first field named like a member of the task's class (`run`, `constructor`, `toString`,
+ * `__proto__`…), or undefined. Such a field would hide the member on the rebuilt task, so the
+ * task could never run as written: the CLI refuses it at dispatch, and a consumer refuses a
+ * queued job carrying one as not a job. The one rule for both.
+ */
+export function memberNamedField(taskClass: TaskClass, fields: object): string | undefined {
+  return Object.keys(fields).find((key) => key in taskClass.prototype);
+}

@@ -1,6 +1,6 @@
 import { ErrorCode, hasCode } from '../../errors.js';
 import { jsonFields } from '../../task/field-codec.js';
-import { rebuildTask } from '../../task/fields.js';
+import { memberNamedField, rebuildTask } from '../../task/fields.js';
 import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
 import { ConfigError, UsageError } from '../config.js';
@@ -18,7 +18,7 @@ export function taskInstance(
 ): Task<unknown, never> {
   const taskClass = registry.classOf(name);
   // A field named like a member of the class (run, constructor, __proto__…) would hide it.
-  const reserved = Object.keys(fields).find((key) => key in taskClass.prototype);
+  const reserved = memberNamedField(taskClass, fields);
   if (reserved !== undefined)
     throw new Error(`field name "${reserved}" is reserved: the task's class has a member of that name`);
   const task = rebuildTask(taskClass, fields);

@@ -8,7 +8,7 @@
  */
 
 import type { ConfirmChannel, Message } from 'amqplib';
-import { deliveryChannelGone } from '../../errors.js';
+import { deliveryChannelGone, type MultitaskError } from '../../errors.js';
 import type { StoredError } from '../message.js';
 import { parseStoredError } from '../message.js';
 import type { Delivery, Lane } from '../transport.js';
@@ -18,7 +18,9 @@ import {
   carriedHeaders,
   deliveryAttempt,
   type Headers,
+  invalidHeaders,
   numberHeader,
+  redeliveries,
   republishProperties,
   sendConfirmed,
   stringHeader,
@@ -124,8 +126,15 @@ export class AmqpLane implements Lane {
     const { channel, acks } = on;
     acks.track(message);
     const headers = message.properties.headers ?? {};
+    const now = Date.now();
+    const invalid = invalidHeaders(headers, now);
+    if (invalid !== undefined) {
+      // Straight to the consumer, which fails it: never up the ladder, never counted from a bad attempt.
+      this.#deliver(channel, message, 1 + redeliveries(headers), acks, invalid);
+      return;
+    }
     const attempt = deliveryAttempt(headers);
-    const remaining = (numberHeader(headers[HEADER.notBefore]) ?? 0) - Date.now();
+    const remaining = (numberHeader(headers[HEADER.notBefore]) ?? 0) - now;
     if (remaining >= HOLD_BELOW_MS) {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
@@ -144,7 +153,13 @@ export class AmqpLane implements Lane {
     }
   }
 
-  #deliver(channel: ConfirmChannel, message: Message, attempt: number, acks: AckBatcher): void {
+  #deliver(
+    channel: ConfirmChannel,
+    message: Message,
+    attempt: number,
+    acks: AckBatcher,
+    invalid?: MultitaskError,
+  ): void {
     const headers = message.properties.headers ?? {};
     const { queue } = this;
     this.#unsettled.add(message);
@@ -167,6 +182,8 @@ export class AmqpLane implements Lane {
       id: message.properties.messageId ?? undefined,
       attempt,
       lastError: parseStoredError(stringHeader(headers[HEADER.error])),
+      redeliveries: redeliveries(headers),
+      invalid,
       ack: () => settle(undefined, {}),
       retry: (delayMs: number, error: StoredError) =>
         settle(

@@ -4,8 +4,8 @@
  */
 
 import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
-import { attemptsExhausted } from '../../errors.js';
-import { DEFAULT_ATTEMPTS, parseStoredError, peekJob, type StoredError } from '../message.js';
+import { attemptsExhausted, badHeader, type MultitaskError } from '../../errors.js';
+import { DEFAULT_ATTEMPTS, MAX_DELAY_MS, parseStoredError, peekJob, type StoredError } from '../message.js';
 import type { FailedJob } from '../transport.js';
 import { HEADER } from './amqp-topology.js';
 
@@ -22,7 +22,42 @@ const BROKER_HEADERS = [
 
 /** This delivery's attempt: the attempt the message was sent as, plus deliveries whose consumer died. */
 export function deliveryAttempt(headers: Headers): number {
-  return (numberHeader(headers[HEADER.attempt]) ?? 1) + (numberHeader(headers['x-delivery-count']) ?? 0);
+  return (numberHeader(headers[HEADER.attempt]) ?? 1) + redeliveries(headers);
+}
+
+/** Deliveries of this message whose consumer died, as the broker counts them. */
+export function redeliveries(headers: Headers): number {
+  return numberHeader(headers['x-delivery-count']) ?? 0;
+}
+
+/** How far the clocks of a producer and a consumer may disagree before a not-before counts as too far ahead (ms). */
+const CLOCK_ALLOWANCE_MS = 60_000;
+
+/**
+ * Why multitask's headers on a message cannot be used, or undefined. An attempt that is not an
+ * integer >= 1 would count up from below 1 (a job run thousands of times, never failed), and
+ * a not-before more than {@link MAX_DELAY_MS} ahead would park the job on the ladder for ever.
+ */
+export function invalidHeaders(headers: Headers, now: number): MultitaskError | undefined {
+  const attempt = headers[HEADER.attempt];
+  if (attempt !== undefined && attempt !== null) {
+    const value = numberHeader(attempt);
+    if (value === undefined || !Number.isInteger(value) || value < 1)
+      return badHeader(HEADER.attempt, attempt, 'an integer >= 1');
+  }
+  const notBefore = headers[HEADER.notBefore];
+  if (notBefore !== undefined && notBefore !== null) {
+    const value = numberHeader(notBefore);
+    if (value === undefined || !Number.isFinite(value))
+      return badHeader(HEADER.notBefore, notBefore, 'a time in epoch milliseconds');
+    if (value - now > MAX_DELAY_MS + CLOCK_ALLOWANCE_MS)
+      return badHeader(
+        HEADER.notBefore,
+        notBefore,
+        `at most ${MAX_DELAY_MS} ms (30 days, the longest delay) ahead of now (${now})`,
+      );
+  }
+  return undefined;
 }
 
 export function sendConfirmed(
