@@ -63,8 +63,15 @@ for (const fixture of fixtures) {
         consumer.on('settled', (settled) => {
           seen.push({ settled, ...consumer.counts });
           if (settled.outcome === 'failed') {
-            // Asked from inside the listener: the failed store must already hold this job.
-            storeChecks.push(queue.failed(name).then((jobs) => jobs.some((job) => job.id === settled.id)));
+            // Asked from inside the listener: the failed store must already hold this job. One
+            // listing at a time: on RabbitMQ a listing holds the messages it reads until it ends,
+            // so two at once would hide each other's jobs.
+            const previous = storeChecks.at(-1) ?? Promise.resolve(true);
+            storeChecks.push(
+              previous
+                .then(() => queue.failed(name))
+                .then((jobs) => jobs.some((job) => job.id === settled.id)),
+            );
           }
           // The user's pattern from the issue: resolve when completed + failed reaches N.
           if (consumer.counts.completed + consumer.counts.failed === total) resolve();
