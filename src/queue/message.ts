@@ -56,9 +56,15 @@ export interface JobBody {
   dispatchedAt?: string;
 }
 
-/** A new job body, with a fresh id. */
-export function newJobBody(task: string, fields: TaskFields, attempts: number, timeoutMs?: number): JobBody {
-  const body: JobBody = { v: 1, id: randomUUID(), task, fields, attempts };
+/** A new job body, with the caller's id or a fresh one. */
+export function newJobBody(
+  task: string,
+  fields: TaskFields,
+  attempts: number,
+  timeoutMs?: number,
+  id?: string,
+): JobBody {
+  const body: JobBody = { v: 1, id: id ?? randomUUID(), task, fields, attempts };
   if (timeoutMs !== undefined) body.timeoutMs = timeoutMs;
   body.dispatchedAt = new Date().toISOString();
   return body;

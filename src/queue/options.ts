@@ -133,6 +133,11 @@ export interface DispatchOptions {
   timeoutMs?: number;
   /** Holds the job back this long (ms) before it can run. Default 0. */
   delayMs?: number;
+  /**
+   * The job's id: 1 to 200 printable ASCII characters, no spaces (e.g. `order-42-email`). It is
+   * the id in every log line, event and failed-store entry of the job. Default: a new UUID.
+   */
+  id?: string;
 }
 
 export interface ResolvedDispatch {
@@ -140,6 +145,7 @@ export interface ResolvedDispatch {
   attempts: number;
   timeoutMs: number | undefined;
   delayMs: number;
+  id: string | undefined;
 }
 
 export const DEFAULT_QUEUE = 'default';
@@ -156,7 +162,18 @@ export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch
     attempts: positiveInteger('attempts', options.attempts ?? DEFAULT_ATTEMPTS),
     timeoutMs,
     delayMs: delay('delayMs', options.delayMs ?? 0),
+    id: options.id === undefined ? undefined : jobId(options.id),
   };
+}
+
+/** What a caller-given job id may hold: it travels as an AMQP message-id and in every log line. */
+const JOB_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** A caller-given job id, or `ERR_INVALID_OPTION`. */
+export function jobId(value: unknown): string {
+  if (typeof value !== 'string' || !JOB_ID.test(value))
+    throw invalidOption('id', value, '1 to 200 printable ASCII characters, no spaces');
+  return value;
 }
 
 /**

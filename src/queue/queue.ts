@@ -95,8 +95,8 @@ export class Queue extends EventEmitter {
       this.#assertOpen();
       const name = this.#registry.nameOf(task);
       const fields = jsonFields(task, name);
-      const { queue, attempts, timeoutMs, delayMs } = resolveDispatch(options);
-      const body = newJobBody(name, fields, attempts, timeoutMs);
+      const { queue, attempts, timeoutMs, delayMs, id: givenId } = resolveDispatch(options);
+      const body = newJobBody(name, fields, attempts, timeoutMs, givenId);
       const id = body.id;
       return this.#transport
         .publish(queue, {

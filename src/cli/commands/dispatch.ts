@@ -123,8 +123,8 @@ function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
     throw new Error(`"fields" must be an object, got ${describeValue(fields)}`);
   for (const key of Object.keys(options)) {
-    if (!['attempts', 'timeoutMs', 'delayMs', 'queue'].includes(key))
-      throw new Error(`unknown key "${key}" (task, fields, attempts, timeoutMs, delayMs, queue)`);
+    if (!['attempts', 'timeoutMs', 'delayMs', 'queue', 'id'].includes(key))
+      throw new Error(`unknown key "${key}" (task, fields, attempts, timeoutMs, delayMs, queue, id)`);
   }
   const merged = { ...defaults, ...(options as DispatchOptions) };
   resolveDispatch(merged); // checked now: a bad value must not stop the batch halfway

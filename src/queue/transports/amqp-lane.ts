@@ -7,6 +7,7 @@
  * an attempt the job never ran (seen here with two lanes on RabbitMQ 3.10).
  */
 
+import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Message } from 'amqplib';
 import { deliveryChannelGone, type MultitaskError } from '../../errors.js';
 import type { StoredError } from '../message.js';
@@ -162,12 +163,15 @@ export class AmqpLane implements Lane {
   ): void {
     const headers = message.properties.headers ?? {};
     const { queue } = this;
+    // A message from another producer with no message-id gets one now, and every republish
+    // (retry, delay, failed store) carries it: the logs and the failed store show one id.
+    const id: string = message.properties.messageId ?? randomUUID();
     this.#unsettled.add(message);
     const settle = async (target: string | undefined, headers: Headers) => {
       try {
         if (!this.#unsettled.has(message)) throw deliveryChannelGone();
         if (target !== undefined) {
-          await sendConfirmed(channel, target, message.content, republishProperties(message, headers));
+          await sendConfirmed(channel, target, message.content, republishProperties(message, headers, id));
         }
         // Gone from the set: its channel closed (or the lane gave it back), and the broker
         // delivers it again. Settling it now must fail, or it would count as done twice.
@@ -179,7 +183,7 @@ export class AmqpLane implements Lane {
     };
     this.onDelivery({
       body: message.content.toString('utf8'),
-      id: message.properties.messageId ?? undefined,
+      id,
       attempt,
       lastError: parseStoredError(stringHeader(headers[HEADER.error])),
       redeliveries: redeliveries(headers),

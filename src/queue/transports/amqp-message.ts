@@ -87,8 +87,9 @@ export function withoutDelay(headers: Headers): Headers {
   return headers;
 }
 
-export function republishProperties(message: Message, headers: Headers): Options.Publish {
-  const { messageId, contentType } = message.properties;
+export function republishProperties(message: Message, headers: Headers, id?: string): Options.Publish {
+  const { contentType } = message.properties;
+  const messageId = message.properties.messageId ?? id;
   const properties: Options.Publish = { persistent: true, headers };
   if (messageId !== undefined && messageId !== null) properties.messageId = messageId;
   if (contentType !== undefined && contentType !== null) properties.contentType = contentType;
@@ -115,7 +116,9 @@ export function toFailedJob(queue: string, message: GetMessage): FailedJob {
   const body = message.content.toString('utf8');
   const peeked = peekJob(body);
   const deliveries = deliveryAttempt(headers);
-  const id = message.properties.messageId ?? peeked.id ?? `amqp-${message.fields.deliveryTag}`;
+  // The body's id first, as the consumer logs it; a message with none was given a message-id at
+  // its first delivery (amqp-lane.ts), which every republish keeps.
+  const id = peeked.id ?? message.properties.messageId ?? `amqp-${message.fields.deliveryTag}`;
   // No error of ours: the broker dead-lettered it past its delivery limit, every consumer having died on it.
   const error =
     parseStoredError(stringHeader(headers[HEADER.error])) ?? brokerDeadLettered(id, peeked, deliveries);

@@ -130,9 +130,10 @@ export class SqliteTransport implements Transport {
 
 function toFailedJob(row: FailedRow): FailedJob {
   const body = typeof row.body === 'string' ? row.body : row.body.toString('utf8');
-  const { task, fields } = peekJob(body);
+  const { id, task, fields } = peekJob(body);
   return {
-    id: row.id,
+    // The body's id first: it is the one the consumer logged (docs/message-format.md, "The job's id").
+    id: id ?? row.id,
     queue: row.queue,
     task,
     fields,
