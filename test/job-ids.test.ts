@@ -119,29 +119,32 @@ for (const fixture of fixtures) {
       );
     });
 
-    test("the body's id wins over a transport id that disagrees", {
-      skip: fixture.name !== 'amqp',
-    }, async () => {
-      const { name, queue, pool, log } = await setup();
-      const consumer = pool.consume(queue, { queue: name });
-      await consumer.ready;
-      const connection = await amqp.connect(AMQP_TEST_URL);
-      try {
-        const channel = await connection.createConfirmChannel();
-        channel.sendToQueue(name, Buffer.from(failingBody(log, 'body-id')), {
-          persistent: true,
-          messageId: 'other-id',
-        });
-        channel.sendToQueue(name, Buffer.from(failingBody(log)), { persistent: true }); // no id at all
-        await channel.waitForConfirms();
-      } finally {
-        await connection.close();
-      }
-      const first = await nextSettled(consumer, 'failed');
-      const second = await nextSettled(consumer, 'failed');
-      assert.equal(first.id, 'body-id');
-      assert.ok(second.id && second.id !== 'body-id');
-      assert.deepEqual((await queue.failed(name)).map((job) => job.id).sort(), [first.id, second.id].sort());
-    });
+    // Two ids on one message exist only on RabbitMQ (the body's and the message-id).
+    if (fixture.name === 'amqp')
+      test("the body's id wins over a transport id that disagrees", async () => {
+        const { name, queue, pool, log } = await setup();
+        const consumer = pool.consume(queue, { queue: name });
+        await consumer.ready;
+        const connection = await amqp.connect(AMQP_TEST_URL);
+        try {
+          const channel = await connection.createConfirmChannel();
+          channel.sendToQueue(name, Buffer.from(failingBody(log, 'body-id')), {
+            persistent: true,
+            messageId: 'other-id',
+          });
+          channel.sendToQueue(name, Buffer.from(failingBody(log)), { persistent: true }); // no id at all
+          await channel.waitForConfirms();
+        } finally {
+          await connection.close();
+        }
+        const first = await nextSettled(consumer, 'failed');
+        const second = await nextSettled(consumer, 'failed');
+        assert.equal(first.id, 'body-id');
+        assert.ok(second.id && second.id !== 'body-id');
+        assert.deepEqual(
+          (await queue.failed(name)).map((job) => job.id).sort(),
+          [first.id, second.id].sort(),
+        );
+      });
   });
 }
