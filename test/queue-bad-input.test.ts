@@ -3,25 +3,17 @@
 // The attempt and not-before headers exist on RabbitMQ only: SQLite keeps them in columns that
 // only multitask writes, so there a far-future delay can only come through dispatch, which refuses it.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import {
-  type Consumer,
-  ErrorCode,
-  MAX_DELAY_MS,
-  openQueue,
-  Pool,
-  type Queue,
-  type SettledJob,
-} from '../src/index.js';
+import { type Consumer, ErrorCode, MAX_DELAY_MS, openQueue, Pool, type Queue } from '../src/index.js';
 import { Record } from './fixtures/queue-tasks.js';
 import {
   AMQP_TEST_URL,
   amqpSkipReason,
   deleteAmqpQueue,
+  nextSettled,
   QUEUE_APP,
   runLines,
   tempDir,
@@ -39,14 +31,6 @@ function body(fields: object, attempts = 3): string {
 /** 100,000 levels of arrays, as a producer's JSON may nest. */
 function deepNesting(levels: number): string {
   return `${'['.repeat(levels)}1${']'.repeat(levels)}`;
-}
-
-/** The next `settled` event whose outcome is `outcome`. */
-async function nextSettled(consumer: Consumer, outcome: SettledJob['outcome']): Promise<SettledJob> {
-  for (;;) {
-    const [settled] = (await once(consumer, 'settled')) as [SettledJob];
-    if (settled.outcome === outcome) return settled;
-  }
 }
 
 interface Fixture {

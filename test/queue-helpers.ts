@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { maskUrl } from '../src/index.js';
+import { type Consumer, maskUrl, type SettledJob } from '../src/index.js';
 import { topologyQueues } from '../src/queue/transports/amqp-topology.js';
 
 export const QUEUE_APP = new URL('./fixtures/queue-app.ts', import.meta.url);
@@ -106,4 +106,19 @@ export function dropConnections(name: string): number {
     .map((row) => row.split('\t')[0]!);
   for (const pid of pids) rabbitmqctl('close_connection', pid, 'test: the broker drops the connection');
   return pids.length;
+}
+
+/**
+ * The first `settled` event with this outcome from now on. A listener, not a loop of `once`:
+ * two events in a row are never missed between awaits.
+ */
+export function nextSettled(consumer: Consumer, outcome: SettledJob['outcome']): Promise<SettledJob> {
+  return new Promise((resolve) => {
+    const listener = (settled: SettledJob) => {
+      if (settled.outcome !== outcome) return;
+      consumer.off('settled', listener);
+      resolve(settled);
+    };
+    consumer.on('settled', listener);
+  });
 }
