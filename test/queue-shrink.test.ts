@@ -26,6 +26,8 @@ describe('shrinking a consuming pool', () => {
       await eventually(() => runLines(file).filter((line) => line.kind === 'start').length === 2);
       await pool.resize(1);
       await eventually(() => runLines(file).filter((line) => line.kind === 'end').length === 2, 20_000);
+      // `settled` comes once the queue has the outcome, a moment after the task's end.
+      await eventually(() => outcomes.filter((outcome) => outcome === 'completed').length >= 2, 5_000);
       assert.ok(outcomes.includes('released'), `the cut job was given back: ${outcomes}`);
       assert.deepEqual(
         outcomes.filter((outcome) => outcome !== 'released'),
