@@ -138,7 +138,10 @@ function undecodableFields(content: string, fields: TaskFields, task: string): s
   let hasObject = false;
   for (const key in fields) {
     const value = fields[key];
-    if (typeof value === 'object' && value !== null) hasObject = true;
+    if (typeof value === 'object' && value !== null) {
+      hasObject = true;
+      break;
+    }
   }
   if (!hasObject) return undefined;
   try {
