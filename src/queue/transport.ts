@@ -84,6 +84,13 @@ export interface FailedJob {
   body: string;
 }
 
+/** Which page of the failed store {@link Transport.failed} reads. */
+export interface FailedPage {
+  readonly limit: number;
+  /** The id of the last job of the page before; undefined for the first page. */
+  readonly after: string | undefined;
+}
+
 /**
  * A change of a transport's connection to its broker, as {@link Queue} re-emits it.
  * `reconnecting` is a failed connection attempt (the next in `delayMs`): the same report
@@ -106,9 +113,20 @@ export interface Transport {
   publish(queue: string, message: OutgoingMessage): Promise<void>;
   subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane>;
   stats(queue: string): Promise<QueueStats>;
-  failed(queue: string, limit: number): Promise<FailedJob[]>;
-  retryFailed(queue: string): Promise<number>;
-  purgeFailed(queue: string): Promise<number>;
+  /**
+   * A page of the failed store, oldest first: at most `limit` jobs, starting after the job whose
+   * id is `after` (from the start when undefined). Reading never changes the store.
+   */
+  failed(queue: string, page: FailedPage): Promise<FailedJob[]>;
+  /** The failed job with this id, or undefined. */
+  failedJob(queue: string, id: string): Promise<FailedJob | undefined>;
+  /**
+   * Moves the failed jobs with these ids (every one when `ids` is undefined) back to the queue,
+   * attempts counted afresh, ids unchanged; resolves with the ids moved, oldest first.
+   */
+  retryFailed(queue: string, ids?: readonly string[]): Promise<string[]>;
+  /** Deletes the failed jobs with these ids (every one when undefined); resolves with the ids deleted. */
+  purgeFailed(queue: string, ids?: readonly string[]): Promise<string[]>;
   /** True when the queue is there, without creating it (an open SQLite file holds every queue). */
   exists(queue: string): Promise<boolean>;
   close(): Promise<void>;
