@@ -41,7 +41,8 @@ $channel->setConfirmCallback(
 $failed = new AMQPQueue($channel);
 $failed->setName("$queue.failed");
 $failed->setFlags(AMQP_DURABLE);
-$failed->setArguments(['x-queue-type' => 'quorum']);
+// The failed store's inbox: the broker dead-letters here. 1000000 is "no limit" on 3.x and 4.x.
+$failed->setArguments(['x-queue-type' => 'quorum', 'x-delivery-limit' => 1000000]);
 $failed->declareQueue();
 $main = new AMQPQueue($channel);
 $main->setName($queue);

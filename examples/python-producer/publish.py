@@ -20,7 +20,10 @@ DELIVERY_LIMIT = 20  # multitask's default `deliveryLimit`; use the consumers' v
 
 def declare(channel, queue):
     failed = f"{queue}.failed"
-    channel.queue_declare(failed, durable=True, arguments={"x-queue-type": "quorum"})
+    # The failed store's inbox: the broker dead-letters here. 1000000 is "no limit" on 3.x and 4.x.
+    channel.queue_declare(
+        failed, durable=True, arguments={"x-queue-type": "quorum", "x-delivery-limit": 1000000}
+    )
     channel.queue_declare(
         queue,
         durable=True,

@@ -90,6 +90,25 @@ export function attemptsExhausted(
   );
 }
 
+/**
+ * `ERR_ATTEMPTS_EXHAUSTED` for a job RabbitMQ dead-lettered by itself: every consumer that took
+ * it died before settling it, `deliveries` times, past the queue's delivery limit. `reason` and
+ * `from` are the broker's own (`x-first-death-reason`, `x-first-death-queue`).
+ */
+export function brokerDeadLettered(
+  job: { readonly id: string; readonly task: string | undefined },
+  deliveries: number,
+  reason: string,
+  from: string,
+): MultitaskError {
+  const which = job.task === undefined ? `Job ${job.id}` : `Job ${job.id} (${job.task})`;
+  return new MultitaskError(
+    ErrorCode.ATTEMPTS_EXHAUSTED,
+    `${which} was dead-lettered by RabbitMQ from queue "${from}" (${reason}) after ${deliveries} deliveries: every process that took it died before settling it`,
+    job.task === undefined ? {} : { taskName: job.task },
+  );
+}
+
 /** The broker keeps returning a message as unroutable (its queue deleted again and again). */
 export function messageUnroutable(queue: string): Error {
   return new Error(`queue ${queue} keeps refusing the message (unroutable)`);

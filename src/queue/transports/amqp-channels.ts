@@ -40,6 +40,19 @@ export interface ChannelOptions {
   readonly deliveryLimit: number;
 }
 
+const warnedOlderForms = new Set<string>();
+
+/** Says once per process and queue that a queue of an older multitask was kept as it is. */
+function warnOlderForm(name: string): void {
+  if (warnedOlderForms.has(name)) return;
+  warnedOlderForms.add(name);
+  process.emitWarning(
+    `RabbitMQ queue "${name}" was declared by an older multitask without an explicit x-delivery-limit; ` +
+      'it is used as it is (see docs/queues.md, "Queues declared by older versions")',
+    { code: 'MULTITASK_OLDER_QUEUE' },
+  );
+}
+
 /** The channels of one {@link AmqpConnection}; forgotten, all of them, when it drops. */
 export class AmqpChannels {
   readonly #declared = new Map<string, Promise<void>>();
@@ -74,11 +87,14 @@ export class AmqpChannels {
     return channel;
   }
 
-  /** Declares a queue's topology once per connection. */
-  declare(channel: ConfirmChannel, queue: string): Promise<void> {
+  /**
+   * Declares a queue's topology once per connection, on channels of its own: a declaration the
+   * broker refuses closes its channel, which must not be the publisher's or a consumer's.
+   */
+  declare(queue: string): Promise<void> {
     let declared = this.#declared.get(queue);
     if (declared === undefined) {
-      declared = declareTopology(channel, queue, this.options.deliveryLimit);
+      declared = declareTopology(() => this.open(), queue, this.options.deliveryLimit, warnOlderForm);
       this.#declared.set(queue, declared);
       declared.then(
         () => this.#declaredQueues.add(queue),
@@ -130,7 +146,7 @@ export class AmqpChannels {
         () => {
           if (this.#consumers.get(queue) === opening) this.#consumers.delete(queue);
         },
-        (channel) => this.declare(channel, queue),
+        () => this.declare(queue),
       ).then((channel) => new ConsumeChannel(channel));
       consumer = opening;
       this.#consumers.set(queue, opening);

@@ -27,7 +27,7 @@ import {
   stringHeader,
   withoutDelay,
 } from './amqp-message.js';
-import { delayTarget, failedQueueOf, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
+import { delayTarget, failedLogOf, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
 
 /** How long a lane whose channel the broker closed waits before it subscribes again (ms). */
 const RESUBSCRIBE_DELAY_MS = 1_000;
@@ -207,7 +207,7 @@ export class AmqpLane implements Lane {
         ),
       fail: (error: StoredError) =>
         settle(
-          failedQueueOf(queue),
+          failedLogOf(queue),
           withoutDelay(
             carriedHeaders(message, {
               [HEADER.error]: JSON.stringify(error),

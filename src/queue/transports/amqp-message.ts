@@ -3,21 +3,22 @@
  * the failed store's view of a message.
  */
 
-import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
-import { attemptsExhausted, badHeader, type MultitaskError } from '../../errors.js';
-import { DEFAULT_ATTEMPTS, MAX_DELAY_MS, parseStoredError, peekJob, type StoredError } from '../message.js';
+import type { ConfirmChannel, Message, Options } from 'amqplib';
+import { badHeader, type MultitaskError } from '../../errors.js';
+import { MAX_DELAY_MS, parseStoredError, peekJob } from '../message.js';
 import type { FailedJob } from '../transport.js';
 import { HEADER } from './amqp-topology.js';
 
 export type Headers = Record<string, unknown>;
 
 /** Headers the broker adds on its own; not carried over when a message is republished. */
-const BROKER_HEADERS = [
+export const BROKER_HEADERS: readonly string[] = [
   'x-delivery-count',
   'x-death',
   'x-first-death-exchange',
   'x-first-death-queue',
   'x-first-death-reason',
+  'x-stream-offset',
 ];
 
 /** This delivery's attempt: the attempt the message was sent as, plus deliveries whose consumer died. */
@@ -110,41 +111,26 @@ export function stringHeader(value: unknown): string | undefined {
   return undefined;
 }
 
-/** A message of the failed store, as {@link Queue.failed} lists it. */
-export function toFailedJob(queue: string, message: GetMessage): FailedJob {
+/** A failed job's record of the failed log (amqp-failed-log.ts), as {@link Queue.failed} lists it. */
+export function toFailedJob(queue: string, message: Message): FailedJob {
   const headers = message.properties.headers ?? {};
   const body = message.content.toString('utf8');
   const peeked = peekJob(body);
-  const deliveries = deliveryAttempt(headers);
   // The body's id first, as the consumer logs it; a message with none was given a message-id at
   // its first delivery (amqp-lane.ts), which every republish keeps.
-  const id = peeked.id ?? message.properties.messageId ?? `amqp-${message.fields.deliveryTag}`;
-  // No error of ours: the broker dead-lettered it past its delivery limit, every consumer having died on it.
-  const error =
-    parseStoredError(stringHeader(headers[HEADER.error])) ?? brokerDeadLettered(id, peeked, deliveries);
+  const id = peeked.id ?? stringHeader(message.properties.messageId) ?? 'unknown';
   const failedAt = numberHeader(headers[HEADER.failedAt]);
   return {
     id,
     queue,
     task: peeked.task,
     fields: peeked.fields,
-    attempts: numberHeader(headers[HEADER.attempts]) ?? deliveries,
-    error,
-    failedAt: failedAt === undefined ? new Date() : new Date(failedAt),
+    attempts: numberHeader(headers[HEADER.attempts]) ?? deliveryAttempt(headers),
+    error: parseStoredError(stringHeader(headers[HEADER.error])) ?? {
+      name: 'Error',
+      message: 'failed with no error recorded',
+    },
+    failedAt: new Date(failedAt ?? 0),
     body,
   };
-}
-
-/** The failed store's record of a job the broker dead-lettered by itself. */
-function brokerDeadLettered(
-  id: string,
-  peeked: { task?: string; attempts?: number },
-  deliveries: number,
-): StoredError {
-  const error = attemptsExhausted(
-    { id, task: peeked.task, attempts: peeked.attempts ?? DEFAULT_ATTEMPTS },
-    deliveries,
-  );
-  // No stack: it would show where the listing ran, not where the job died.
-  return { name: error.name, code: error.code, message: error.message };
 }

@@ -25,10 +25,21 @@ export const HEADER = {
   attempts: 'x-multitask-attempts',
   /** In the failed store: when (epoch ms). */
   failedAt: 'x-multitask-failed-at',
+  /** In the failed log: what a record is (see amqp-failed-log.ts); absent on a failed job. */
+  record: 'x-multitask-record',
 } as const;
 
+/**
+ * The failed store's inbox: where the broker dead-letters a job past its delivery limit (and
+ * where multitask before the failed log kept failed jobs). Moved into the log by its readers.
+ */
 export function failedQueueOf(queue: string): string {
   return `${queue}.failed`;
+}
+
+/** The failed store itself: a stream read from its first offset, never consumed away. */
+export function failedLogOf(queue: string): string {
+  return `${queue}.failed-log`;
 }
 
 export function delayQueueOf(queue: string, level: number): string {
@@ -46,37 +57,98 @@ export function delayTarget(queue: string, remainingMs: number): string {
 const QUORUM = { 'x-queue-type': 'quorum' };
 const AT_LEAST_ONCE = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
 
-/** Declares the queue, its failed store and its delay ladder (idempotent). */
-export async function declareTopology(channel: Channel, queue: string, deliveryLimit: number): Promise<void> {
+/**
+ * The delivery limit written on queues no consumer takes from (the delay rungs, which only
+ * expire, and the inbox, which only the failed log's readers empty with get and ack): RabbitMQ
+ * 4.x would give them a limit of 20 by default, and 3.10 reads -1 as "drop at the first
+ * return", so "no limit" is written as a count that cannot be reached.
+ */
+export const UNREACHED_DELIVERY_LIMIT = 1_000_000;
+
+/** One queue of a topology: its name and its arguments. */
+export interface QueueDeclaration {
+  readonly name: string;
+  readonly arguments: Record<string, unknown>;
+  /**
+   * Declared by multitask before its delivery limit was written explicitly: when RabbitMQ finds
+   * the queue there without it (PRECONDITION_FAILED), the queue is used as it is.
+   */
+  readonly olderForm: boolean;
+}
+
+/** What multitask declares for `queue`, in order (see docs/producers.md). */
+export function topology(queue: string, deliveryLimit: number): QueueDeclaration[] {
   const failed = failedQueueOf(queue);
-  await channel.assertQueue(failed, { durable: true, arguments: QUORUM });
-  await channel.assertQueue(queue, {
-    durable: true,
-    arguments: {
-      ...QUORUM,
-      ...AT_LEAST_ONCE,
-      // A message whose consumers all die never gets acked: past this many deliveries the broker
-      // moves it to the failed store instead of looping it forever.
-      'x-delivery-limit': deliveryLimit,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': failed,
+  return [
+    {
+      name: failed,
+      arguments: { ...QUORUM, 'x-delivery-limit': UNREACHED_DELIVERY_LIMIT },
+      olderForm: true,
     },
-  });
-  for (const level of DELAY_LEVELS) {
-    await channel.assertQueue(delayQueueOf(queue, level), {
-      durable: true,
+    { name: failedLogOf(queue), arguments: { 'x-queue-type': 'stream' }, olderForm: false },
+    {
+      name: queue,
       arguments: {
         ...QUORUM,
         ...AT_LEAST_ONCE,
+        // A message whose consumers all die never gets acked: past this many deliveries the broker
+        // moves it to the failed store instead of looping it forever.
+        'x-delivery-limit': deliveryLimit,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': failed,
+      },
+      olderForm: false,
+    },
+    ...DELAY_LEVELS.map((level) => ({
+      name: delayQueueOf(queue, level),
+      arguments: {
+        ...QUORUM,
+        ...AT_LEAST_ONCE,
+        'x-delivery-limit': UNREACHED_DELIVERY_LIMIT,
         'x-message-ttl': level,
         'x-dead-letter-exchange': '',
         'x-dead-letter-routing-key': queue,
       },
-    });
+      olderForm: true,
+    })),
+  ];
+}
+
+/**
+ * Declares the queue, its failed store and its delay ladder (idempotent) on channels from
+ * `open`, closing them. A queue of the older form (declared by multitask before its delivery
+ * limit was explicit) is kept as it is and reported to `onOlderForm`: redeclaring it is not
+ * possible without deleting it, and it behaves as before on the broker that made it.
+ */
+export async function declareTopology(
+  open: () => Promise<Channel>,
+  queue: string,
+  deliveryLimit: number,
+  onOlderForm: (name: string) => void = () => {},
+): Promise<void> {
+  let channel = await open();
+  try {
+    for (const declaration of topology(queue, deliveryLimit)) {
+      try {
+        await channel.assertQueue(declaration.name, { durable: true, arguments: declaration.arguments });
+      } catch (error) {
+        if (
+          !declaration.olderForm ||
+          !/PRECONDITION_FAILED.*x-delivery-limit.*current is none/s.test(String(error))
+        )
+          throw error;
+        // The broker closed the channel: check the older queue on a new one, and go on there.
+        channel = await open();
+        await channel.checkQueue(declaration.name);
+        onOlderForm(declaration.name);
+      }
+    }
+  } finally {
+    await channel.close().catch(() => {});
   }
 }
 
 /** Every queue name {@link declareTopology} creates for `queue`. */
 export function topologyQueues(queue: string): string[] {
-  return [queue, failedQueueOf(queue), ...DELAY_LEVELS.map((level) => delayQueueOf(queue, level))];
+  return topology(queue, 1).map((declaration) => declaration.name);
 }

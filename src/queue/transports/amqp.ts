@@ -7,13 +7,14 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import type { ConfirmChannel, Options } from 'amqplib';
 import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
   ConnectionEvent,
   Delivery,
   FailedJob,
+  FailedPage,
   Lane,
   OutgoingMessage,
   QueueStats,
@@ -21,21 +22,10 @@ import type {
 } from '../transport.js';
 import { AmqpChannels } from './amqp-channels.js';
 import { AmqpConnection } from './amqp-connection.js';
+import { AmqpFailedStore } from './amqp-failed-store.js';
 import { AmqpLane } from './amqp-lane.js';
-import {
-  carriedHeaders,
-  type Headers,
-  republishProperties,
-  sendConfirmed,
-  toFailedJob,
-} from './amqp-message.js';
+import { type Headers, sendConfirmed } from './amqp-message.js';
 import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
-
-/** How long a listing of the failed store waits for the broker to take its messages back (ms). */
-const RETURN_WAIT_MS = 2_000;
-
-/** Moves retried at once in one confirmed batch by `retryFailed`. */
-const RETRY_BATCH = 500;
 
 /** The RabbitMQ {@link Transport}. */
 export class AmqpTransport implements Transport {
@@ -45,12 +35,18 @@ export class AmqpTransport implements Transport {
   readonly options: ResolvedQueueOptions;
   /** Every open lane: their unsettled deliveries are this process's jobs in flight. */
   readonly #lanes = new Set<AmqpLane>();
+  readonly #failedStore: AmqpFailedStore;
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
     this.safeUrl = connection.safeUrl;
     this.options = options;
     this.channels = new AmqpChannels(connection, options);
+    this.#failedStore = new AmqpFailedStore(
+      this.channels,
+      (queue, work) => this.#withChannel(queue, work),
+      options.deliveryLimit,
+    );
   }
 
   get connected(): boolean {
@@ -129,7 +125,7 @@ export class AmqpTransport implements Transport {
     for (;;) {
       try {
         const channel = await this.channels.publisher();
-        await this.channels.declare(channel, queue);
+        await this.channels.declare(queue);
         await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
         if (this.channels.wasReturned(queue, properties.messageId)) {
           if (Date.now() >= deadline) throw messageUnroutable(queue);
@@ -188,7 +184,7 @@ export class AmqpTransport implements Transport {
   async #withChannel<T>(queue: string, work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
     const channel = await this.channels.open();
     try {
-      await this.channels.declare(channel, queue);
+      await this.channels.declare(queue);
       return await work(channel);
     } catch (error) {
       throw this.#wrap(error);
@@ -208,70 +204,25 @@ export class AmqpTransport implements Transport {
         ready: main.messageCount,
         inFlight: this.#inFlight(queue),
         delayed: delays.reduce((sum, delay) => sum + delay.messageCount, 0),
-        failed: failed.messageCount,
+        failed: await this.#failedStore.count(queue, failed.messageCount),
       };
     });
   }
 
-  failed(queue: string, limit: number): Promise<FailedJob[]> {
-    // Read without acking, then put them all back.
-    return this.#withChannel(queue, async (channel) => {
-      const failedQueue = failedQueueOf(queue);
-      const jobs: FailedJob[] = [];
-      let left = 0;
-      while (jobs.length < limit) {
-        const message = await channel.get(failedQueue, { noAck: false });
-        if (message === false) break;
-        jobs.push(toFailedJob(queue, message));
-        left = message.fields.messageCount;
-      }
-      channel.nackAll(true);
-      // The broker puts them back asynchronously: wait (briefly) until it has, so that a stats()
-      // right after a listing does not see the store emptier than it is.
-      const deadline = Date.now() + RETURN_WAIT_MS;
-      while (
-        (await channel.checkQueue(failedQueue)).messageCount < jobs.length + left &&
-        Date.now() < deadline
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      return jobs;
-    });
+  failed(queue: string, page: FailedPage): Promise<FailedJob[]> {
+    return this.#failedStore.list(queue, page);
   }
 
-  retryFailed(queue: string): Promise<number> {
-    return this.#withChannel(queue, async (channel) => {
-      let moved = 0;
-      for (;;) {
-        const batch: GetMessage[] = [];
-        while (batch.length < RETRY_BATCH) {
-          const message = await channel.get(failedQueueOf(queue), { noAck: false });
-          if (message === false) break;
-          batch.push(message);
-        }
-        if (batch.length === 0) return moved;
-        // An operator's retry is a new start: attempts count afresh; the last error stays for the record.
-        await Promise.all(
-          batch.map((message) => {
-            const headers = carriedHeaders(message, { [HEADER.attempt]: 1 });
-            const error = message.properties.headers?.[HEADER.error];
-            if (error !== undefined) headers[HEADER.error] = error;
-            delete headers[HEADER.attempts];
-            delete headers[HEADER.failedAt];
-            return sendConfirmed(channel, queue, message.content, republishProperties(message, headers));
-          }),
-        );
-        for (const message of batch) channel.ack(message);
-        moved += batch.length;
-      }
-    });
+  failedJob(queue: string, id: string): Promise<FailedJob | undefined> {
+    return this.#failedStore.job(queue, id);
   }
 
-  purgeFailed(queue: string): Promise<number> {
-    return this.#withChannel(
-      queue,
-      async (channel) => (await channel.purgeQueue(failedQueueOf(queue))).messageCount,
-    );
+  retryFailed(queue: string, ids?: readonly string[]): Promise<string[]> {
+    return this.#failedStore.retry(queue, ids);
+  }
+
+  purgeFailed(queue: string, ids?: readonly string[]): Promise<string[]> {
+    return this.#failedStore.purge(queue, ids);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,262 @@
+/**
+ * The failed store of the RabbitMQ transport, over the failed log (amqp-failed-log.ts):
+ * listing, one job, retry and purge, and the count `stats()` reports. Every operation first
+ * moves what the broker dead-lettered into the inbox (`<queue>.failed`) into the log, with the
+ * attempts, time and reason it can tell, so that the log alone is the store.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import { brokerDeadLettered, invalidOption } from '../../errors.js';
+import { peekJob, storedError } from '../message.js';
+import type { FailedJob, FailedPage } from '../transport.js';
+import type { AmqpChannels } from './amqp-channels.js';
+import {
+  appendRecord,
+  countingState,
+  FailedLogState,
+  RECORD,
+  type Removal,
+  readLog,
+} from './amqp-failed-log.js';
+import {
+  BROKER_HEADERS,
+  type Headers,
+  numberHeader,
+  sendConfirmed,
+  stringHeader,
+  toFailedJob,
+} from './amqp-message.js';
+import { failedLogOf, failedQueueOf, HEADER } from './amqp-topology.js';
+
+/** Messages moved (or retried) per confirmed batch. */
+const BATCH = 500;
+
+/** Runs `work` on a channel of its own with the queue's topology declared, then closes it. */
+export type WithChannel = <T>(queue: string, work: (channel: ConfirmChannel) => Promise<T>) => Promise<T>;
+
+/** See the module comment. */
+/** A live job of a listing, with its record's headers (a retry carries a producer's own headers on). */
+interface LoggedJob {
+  readonly job: FailedJob;
+  readonly headers: Headers;
+}
+
+export class AmqpFailedStore {
+  /** Per queue, a live count of the log kept by a consumer that follows it. */
+  readonly #counters = new Map<string, Promise<FailedLogState<null>>>();
+
+  constructor(
+    readonly channels: AmqpChannels,
+    readonly withChannel: WithChannel,
+    /** The job queue's delivery limit: a job the broker dead-lettered was delivered one time more. */
+    readonly deliveryLimit: number,
+  ) {
+    channels.connection.on('disconnected', () => this.#counters.clear());
+  }
+
+  /** How many jobs the store holds: the log's live jobs, and the inbox's not moved yet. */
+  async count(queue: string, inbox: number): Promise<number> {
+    let counter = this.#counters.get(queue);
+    if (counter === undefined) {
+      counter = this.#follow(queue);
+      this.#counters.set(queue, counter);
+      counter.catch(() => this.#counters.delete(queue));
+    }
+    return (await counter).size + inbox;
+  }
+
+  /** Starts following the log of `queue` on a channel that lives as long as the connection. */
+  async #follow(queue: string): Promise<FailedLogState<null>> {
+    const state = countingState();
+    const channel = await this.channels.open();
+    channel.once('close', () => this.#counters.delete(queue));
+    try {
+      await this.channels.declare(queue);
+      await readLog(channel, queue, state, { follow: true });
+      return state;
+    } catch (error) {
+      await channel.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Jobs of the store, oldest first: a page of `page.limit` after the job `page.after`. */
+  list(queue: string, page: FailedPage): Promise<FailedJob[]> {
+    return this.withChannel(queue, async (channel) => {
+      const { state } = await this.#read(channel, queue);
+      let skipping = page.after !== undefined;
+      if (page.after !== undefined && state.offsetOf(page.after) === undefined)
+        throw invalidOption('after', page.after, 'the id of a job in the failed store');
+      const jobs: FailedJob[] = [];
+      for (const [, { id, value }] of state.entries()) {
+        if (skipping) {
+          skipping = id !== page.after;
+          continue;
+        }
+        if (jobs.length >= page.limit) break;
+        jobs.push(value.job);
+      }
+      return jobs;
+    });
+  }
+
+  job(queue: string, id: string): Promise<FailedJob | undefined> {
+    return this.withChannel(queue, async (channel) => {
+      const { state } = await this.#read(channel, queue);
+      const offset = state.offsetOf(id);
+      return offset === undefined ? undefined : state.get(offset)?.job;
+    });
+  }
+
+  /**
+   * Publishes the chosen jobs to the queue again (attempt 1, same id, the last error kept for
+   * the record), then writes their removal. A crash in between leaves a job both queued and
+   * in the store: retried twice at worst, never lost.
+   */
+  retry(queue: string, ids: readonly string[] | undefined): Promise<string[]> {
+    return this.withChannel(queue, async (channel) => {
+      const { state } = await this.#read(channel, queue);
+      const chosen = choose(state, ids);
+      for (let start = 0; start < chosen.length; start += BATCH) {
+        await Promise.all(
+          chosen
+            .slice(start, start + BATCH)
+            .map(([, logged]) =>
+              sendConfirmed(channel, queue, Buffer.from(logged.job.body), retryProperties(logged)),
+            ),
+        );
+      }
+      await remove(channel, queue, { offsets: chosen.map(([offset]) => offset) });
+      return chosen.map(([, logged]) => logged.job.id);
+    });
+  }
+
+  purge(queue: string, ids: readonly string[] | undefined): Promise<string[]> {
+    return this.withChannel(queue, async (channel) => {
+      const { state, end } = await this.#read(channel, queue);
+      const chosen = choose(state, ids);
+      // Purging everything removes up to the marker: a job failing meanwhile stays.
+      await remove(
+        channel,
+        queue,
+        ids === undefined ? { upTo: end } : { offsets: chosen.map(([offset]) => offset) },
+      );
+      return chosen.map(([, logged]) => logged.job.id);
+    });
+  }
+
+  /** Moves the inbox into the log, then reads the whole log. */
+  async #read(
+    channel: ConfirmChannel,
+    queue: string,
+  ): Promise<{ state: FailedLogState<LoggedJob>; end: number }> {
+    await this.#moveInbox(channel, queue);
+    const state = new FailedLogState<LoggedJob>((message) => {
+      const job = toFailedJob(queue, message);
+      return { id: job.id, value: { job, headers: message.properties.headers ?? {} } };
+    });
+    const end = await readLog(channel, queue, state);
+    return { state, end };
+  }
+
+  /**
+   * Moves each message of the inbox into the log: appended (confirmed) first, then acked, so a
+   * crash in between leaves it in both, and the log's record of the same id replaces it.
+   */
+  async #moveInbox(channel: ConfirmChannel, queue: string): Promise<void> {
+    const inbox = failedQueueOf(queue);
+    for (;;) {
+      const batch: GetMessage[] = [];
+      while (batch.length < BATCH) {
+        const message = await channel.get(inbox, { noAck: false });
+        if (message === false) break;
+        batch.push(message);
+      }
+      if (batch.length === 0) return;
+      const now = Date.now();
+      await Promise.all(
+        batch.map((message) =>
+          sendConfirmed(channel, failedLogOf(queue), message.content, this.#inboxRecord(message, queue, now)),
+        ),
+      );
+      for (const message of batch) channel.ack(message);
+    }
+  }
+
+  /**
+   * The log record of an inbox message. One that multitask wrote (before the log existed) keeps
+   * its error, attempts and time. One the broker dead-lettered has none: its attempts are the
+   * attempt it was sent as plus the deliveries the limit allowed, its reason the broker's, and
+   * its time the broker's `x-death` time where there is one (RabbitMQ 3.10's at-least-once
+   * dead-lettering writes none), else now: the moment a multitask process first saw it.
+   */
+  #inboxRecord(message: GetMessage, queue: string, now: number): Options.Publish {
+    const headers: Headers = { ...(message.properties.headers ?? {}) };
+    delete headers['x-delivery-count'];
+    const body = message.content.toString('utf8');
+    const peeked = peekJob(body);
+    const id = peeked.id ?? stringHeader(message.properties.messageId) ?? randomUUID();
+    if (stringHeader(headers[HEADER.error]) === undefined) {
+      const deliveries = (numberHeader(headers[HEADER.attempt]) ?? 1) + this.deliveryLimit;
+      const reason = stringHeader(headers['x-first-death-reason']) ?? 'dead-lettered';
+      const from = stringHeader(headers['x-first-death-queue']) ?? queue;
+      const { stack: _, ...error } = storedError(
+        brokerDeadLettered({ id, task: peeked.task }, deliveries, reason, from),
+      );
+      headers[HEADER.error] = JSON.stringify(error);
+      headers[HEADER.attempts] = deliveries;
+      headers[HEADER.failedAt] = deathTime(headers) ?? now;
+    }
+    headers[HEADER.attempts] ??= 0;
+    headers[HEADER.failedAt] ??= now;
+    return {
+      persistent: true,
+      messageId: id,
+      contentType: message.properties.contentType ?? 'application/json',
+      headers,
+    };
+  }
+}
+
+/** The live records to act on: every one, or those of `ids` (an id not in the store is skipped). */
+function choose(
+  state: FailedLogState<LoggedJob>,
+  ids: readonly string[] | undefined,
+): Array<[number, LoggedJob]> {
+  const chosen: Array<[number, LoggedJob]> = [];
+  if (ids === undefined) {
+    for (const [offset, { value }] of state.entries()) chosen.push([offset, value]);
+    return chosen;
+  }
+  for (const id of new Set(ids)) {
+    const offset = state.offsetOf(id);
+    const job = offset === undefined ? undefined : state.get(offset);
+    if (offset !== undefined && job !== undefined) chosen.push([offset, job]);
+  }
+  return chosen.sort(([a], [b]) => a - b);
+}
+
+function remove(channel: ConfirmChannel, queue: string, removal: Removal): Promise<void> {
+  if ('offsets' in removal && removal.offsets.length === 0) return Promise.resolve();
+  return appendRecord(channel, queue, RECORD.removed, Buffer.from(JSON.stringify(removal)));
+}
+
+/** An operator's retry is a new start: attempt 1, the same id, the last error kept for the record. */
+function retryProperties({ job, headers: recorded }: LoggedJob): Options.Publish {
+  const headers: Headers = { ...recorded, [HEADER.attempt]: 1, [HEADER.error]: JSON.stringify(job.error) };
+  for (const name of [...BROKER_HEADERS, HEADER.attempts, HEADER.failedAt, HEADER.notBefore, HEADER.record])
+    delete headers[name];
+  return { persistent: true, contentType: 'application/json', messageId: job.id, headers };
+}
+
+/** The broker's time of the first dead-lettering (`x-death`, seconds), in epoch ms. */
+function deathTime(headers: Headers): number | undefined {
+  const deaths = headers['x-death'];
+  if (!Array.isArray(deaths) || deaths.length === 0) return undefined;
+  const time = (deaths[deaths.length - 1] as { time?: unknown })?.time;
+  const seconds = numberHeader(
+    typeof time === 'object' && time !== null ? (time as { value?: unknown }).value : time,
+  );
+  return seconds === undefined ? undefined : seconds * 1000;
+}
