@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `multitask` command. Every flag also reads its environment variable (see settings.ts),
- * so a container needs no flags. A wrong setting prints one line naming the flag and the
+ * so a container needs no flags; only `failed`'s `--all` and `--yes` have none, on purpose. A wrong setting prints one line naming the flag and the
  * variable and exits with 2; a failure at run time exits with 1.
  */
 

@@ -142,10 +142,10 @@ export const SETTINGS = {
  * to every later run, with no one having typed it.
  */
 export const FLAG_ONLY = {
-  all: { flags: '--all', description: 'failed retry|purge: every failed job of the queue' },
+  all: { flags: '--all', description: 'failed retry|purge: every failed job of the queue (no variable)' },
   yes: {
     flags: '--yes',
-    description: 'failed retry|purge --all: do not ask first (not asked either when not on a terminal)',
+    description: 'failed retry|purge --all: do not ask first (nor is it asked off a terminal; no variable)',
   },
 } as const satisfies Record<string, Omit<Setting, 'env'>>;
 

@@ -151,7 +151,7 @@ function printPage(
   }
   const target = `--queue ${name}${urlFlag ? ' --url <the same URL>' : ''}`;
   print('');
-  if (more) print(`more after these: multitask failed list ${target} --after ${jobs.at(-1)!.id}`);
+  if (more) print(`next page: multitask failed list ${target} --after ${jobs.at(-1)!.id}`);
   print(`one in full, with its stack and body: multitask failed show <id> ${target}`);
   print(`move them back with: multitask failed retry <id…> ${target} (or --all for every one)`);
 }
@@ -164,8 +164,8 @@ function printJob(job: FailedJob): void {
   print(`failed at  ${job.failedAt.toISOString()}`);
   print(`error      ${errorLine(job)}`);
   if (job.error.stack !== undefined) print(indent(job.error.stack));
-  print(`fields     ${job.fields === undefined ? '(none: not a job)' : ''}`);
-  if (job.fields !== undefined) print(indent(JSON.stringify(job.fields, null, 2)));
+  if (job.fields === undefined) print('fields     (none: not a job)');
+  else print(`fields\n${indent(JSON.stringify(job.fields, null, 2))}`);
   print('body');
   print(indent(job.body));
 }
