@@ -153,8 +153,8 @@ export class Queue extends EventEmitter {
 
   /**
    * Moves failed jobs of a queue back to it (those with `ids`, else every one), ids unchanged
-   * and attempts counted afresh; resolves with how many jobs moved. Ids not in the store are
-   * passed over.
+   * and attempts counted afresh; resolves with how many jobs moved (copies of one id, from an
+   * at-least-once duplicate, counted once). Ids not in the store are passed over.
    */
   retryFailed(queue: string = DEFAULT_QUEUE, options: FailedIdsOptions = {}): Promise<number> {
     return this.#countFailed(queue, options, (name, ids) => this.#transport.retryFailed(name, ids));
