@@ -41,8 +41,14 @@ export type { Service } from './pool/supervisor.js';
 export type { WorkerState } from './pool/worker-handle.js';
 export type { PoolState } from './pool/workforce.js';
 export { type JobBody, MAX_DELAY_MS, MESSAGE_VERSION, type StoredError } from './queue/message.js';
-export type { ConnectRetry, DispatchOptions, OpenQueueOptions } from './queue/options.js';
-export { type FailedListOptions, openQueue, Queue, type QueueEvents } from './queue/queue.js';
+export type {
+  ConnectRetry,
+  DispatchOptions,
+  FailedIdsOptions,
+  FailedListOptions,
+  OpenQueueOptions,
+} from './queue/options.js';
+export { openQueue, Queue, type QueueEvents } from './queue/queue.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';
 export {

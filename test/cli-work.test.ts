@@ -164,7 +164,7 @@ describe('multitask work (embedded queue)', () => {
     assert.deepEqual(json[0]!.fields, { failures: 9, file, tag: 'f' });
 
     assert.match(
-      runCli(['failed', 'retry', '--queue', 'fails'], { cwd }).stdout,
+      runCli(['failed', 'retry', '--all', '--queue', 'fails'], { cwd }).stdout,
       /moved 1 failed jobs back to "fails"/,
     );
     assert.deepEqual(queueStatus(cwd, 'fails'), { ready: 1, inFlight: 0, delayed: 0, failed: 0 });
@@ -173,7 +173,7 @@ describe('multitask work (embedded queue)', () => {
     await again.waitForLine('job failed for good: moved to the failed store');
     assert.equal(await again.stop(), 0);
     assert.match(
-      runCli(['failed', 'purge', '--queue', 'fails'], { cwd }).stdout,
+      runCli(['failed', 'purge', '--all', '--queue', 'fails'], { cwd }).stdout,
       /deleted 1 failed jobs of "fails"/,
     );
     assert.equal(queueStatus(cwd, 'fails').failed, 0);

@@ -195,7 +195,8 @@ for (const fixture of fixtures) {
       const delivery = await inbox.next();
       await delivery.fail(ERROR);
       await statsAre({ ready: 0, inFlight: 0, delayed: 0, failed: 1 });
-      const [failed, ...more] = await transport.failed(queue, 10);
+      const firstPage = { limit: 10, after: undefined };
+      const [failed, ...more] = await transport.failed(queue, firstPage);
       assert.equal(more.length, 0);
       assert.equal(failed?.id, 'job-1');
       assert.equal(failed?.queue, queue);
@@ -205,18 +206,63 @@ for (const fixture of fixtures) {
       assert.deepEqual(failed?.error, ERROR);
       assert.ok(failed?.failedAt instanceof Date);
       assert.equal(failed?.body, body);
-      assert.equal((await transport.failed(queue, 10)).length, 1, 'listing leaves the store as it was');
+      assert.equal(
+        (await transport.failed(queue, firstPage)).length,
+        1,
+        'listing leaves the store as it was',
+      );
+      assert.deepEqual(await transport.failedJob(queue, 'job-1'), failed);
 
-      assert.equal(await transport.retryFailed(queue), 1);
+      assert.deepEqual(await transport.retryFailed(queue), ['job-1']);
       const back = await inbox.next();
       assert.equal(back.id, 'job-1');
       assert.equal(back.attempt, 1, 'attempts counted afresh');
       assert.deepEqual(back.lastError, ERROR, 'the error kept for the record');
       await back.fail(ERROR);
       await statsAre({ ready: 0, inFlight: 0, delayed: 0, failed: 1 });
-      assert.equal(await transport.purgeFailed(queue), 1);
-      assert.deepEqual(await transport.failed(queue, 10), []);
+      assert.deepEqual(await transport.purgeFailed(queue), ['job-1']);
+      assert.deepEqual(await transport.failed(queue, firstPage), []);
+      assert.equal(await transport.failedJob(queue, 'job-1'), undefined);
       await statsAre({ ready: 0, inFlight: 0, delayed: 0, failed: 0 });
+      await lane.close();
+    });
+
+    test('the failed store by id: pages, one job, retry and purge of some ids', async () => {
+      const { transport, queue, subscribe, statsAre } = await setup();
+      const ids = ['f-1', 'f-2', 'f-3', 'f-4'];
+      for (const id of ids) await transport.publish(queue, message(JSON.stringify({ v: 1, id }), { id }));
+      const { inbox, lane } = await subscribe(4);
+      for (const _ of ids) await (await inbox.next()).fail(ERROR);
+      await statsAre({ ready: 0, inFlight: 0, delayed: 0, failed: 4 });
+      const all = await transport.failed(queue, { limit: 10, after: undefined });
+      assert.deepEqual(
+        all.map((job) => job.id),
+        ids,
+        'oldest first',
+      );
+      const page = await transport.failed(queue, { limit: 2, after: 'f-1' });
+      assert.deepEqual(
+        page.map((job) => job.id),
+        ['f-2', 'f-3'],
+      );
+      await assert.rejects(transport.failed(queue, { limit: 2, after: 'nope' }), {
+        code: 'ERR_INVALID_OPTION',
+      });
+      assert.equal((await transport.failedJob(queue, 'f-3'))?.id, 'f-3');
+      assert.equal(await transport.failedJob(queue, 'nope'), undefined);
+
+      assert.deepEqual(await transport.retryFailed(queue, ['f-3', 'nope', 'f-2']), ['f-2', 'f-3']);
+      const back = [await inbox.next(), await inbox.next()];
+      assert.deepEqual(back.map((delivery) => delivery.id).sort(), ['f-2', 'f-3']);
+      assert.ok(back.every((delivery) => delivery.attempt === 1));
+      for (const delivery of back) await delivery.ack();
+      assert.deepEqual(await transport.purgeFailed(queue, ['f-4']), ['f-4']);
+      assert.deepEqual(await transport.purgeFailed(queue, ['f-4']), []);
+      assert.deepEqual(
+        (await transport.failed(queue, { limit: 10, after: undefined })).map((job) => job.id),
+        ['f-1'],
+      );
+      await statsAre({ ready: 0, inFlight: 0, delayed: 0, failed: 1 });
       await lane.close();
     });
 

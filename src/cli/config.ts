@@ -8,9 +8,9 @@
 import { describeValue } from '../errors.js';
 import { LOG_LEVEL_NAMES, type LogFormat, type LogLevelName } from '../observability/logger.js';
 import { resolveSize } from '../pool/sizing.js';
-import { queueName } from '../queue/options.js';
+import { jobId, queueName } from '../queue/options.js';
 import { maskUrl, parseQueueUrl } from '../queue/url.js';
-import { SETTINGS, type Setting, type SettingName, settingLabel } from './settings.js';
+import { type FlagOnlyName, SETTINGS, type Setting, type SettingName, settingLabel } from './settings.js';
 
 /** The user asked for something the command cannot do as asked: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -31,7 +31,7 @@ export class ConfigError extends UsageError {
 }
 
 /** The raw values commander collected: flags, else environment variables, else defaults. */
-export type RawSettings = Partial<Record<SettingName, string | boolean | undefined>>;
+export type RawSettings = Partial<Record<SettingName | FlagOnlyName, string | boolean | undefined>>;
 
 function text(raw: RawSettings, name: SettingName): string | undefined {
   const value = raw[name];
@@ -156,10 +156,21 @@ function credentialsEncoded(url: string): boolean {
 /** A queue name. */
 export function queue(raw: RawSettings): string {
   const value = valueOrDefault(raw, 'queue')!;
+  return checkedBy(queueName, 'queue', value);
+}
+
+/** A job id (`--after`), or undefined when it is not given. */
+export function optionalJobId(raw: RawSettings, name: SettingName): string | undefined {
+  const value = text(raw, name);
+  return value === undefined ? undefined : checkedBy(jobId, name, value);
+}
+
+/** A value the library's own validator checks; its complaint becomes the setting's. */
+function checkedBy<T>(check: (value: string) => T, name: SettingName, value: string): T {
   try {
-    return queueName(value);
+    return check(value);
   } catch (error) {
-    throw new ConfigError('queue', (error as Error).message.replace(/^Invalid option "[^"]+": /, ''));
+    throw new ConfigError(name, (error as Error).message.replace(/^Invalid option "[^"]+": /, ''));
   }
 }
 
@@ -182,6 +193,11 @@ export function flag(raw: RawSettings, name: SettingName, env: NodeJS.ProcessEnv
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   if (['0', 'false', 'no', 'off'].includes(value)) return false;
   throw wrong(name, value, '1, true, yes, on, or 0, false, no, off');
+}
+
+/** A switch that has no environment variable ({@link FLAG_ONLY}): true only when typed. */
+export function flagOnly(raw: RawSettings, name: FlagOnlyName): boolean {
+  return raw[name] === true;
 }
 
 /** A log level name. */

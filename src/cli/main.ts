@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `multitask` command. Every flag also reads its environment variable (see settings.ts),
- * so a container needs no flags. A wrong setting prints one line naming the flag and the
+ * so a container needs no flags; only `failed`'s `--all` and `--yes` have none, on purpose. A wrong setting prints one line naming the flag and the
  * variable and exits with 2; a failure at run time exits with 1.
  */
 
@@ -11,12 +11,13 @@ import type { Logger } from 'pino';
 import { hasCode } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { dispatch } from './commands/dispatch.js';
-import { failed, status } from './commands/inspect.js';
+import { failed } from './commands/failed.js';
+import { status } from './commands/inspect.js';
 import { run } from './commands/run.js';
 import { work } from './commands/work.js';
 import { logFormat, logLevel, type RawSettings, UsageError } from './config.js';
 import { SERVICE_SETTINGS } from './service/settings.js';
-import { SETTINGS, type Setting, type SettingName } from './settings.js';
+import { FLAG_ONLY, type FlagOnlyName, SETTINGS, type Setting, type SettingName } from './settings.js';
 
 /** Exit codes: 2 for what the user must fix before trying again. */
 const EXIT_USAGE = 2;
@@ -31,6 +32,11 @@ function option(name: SettingName): Option {
   // Commander turns a switch on whenever its variable exists, even as "0": switches read theirs in config.ts.
   if (!setting.flags.includes('<')) return new Option(setting.flags, `${description} (env: ${setting.env})`);
   return new Option(setting.flags, description).env(setting.env);
+}
+
+/** A switch with no environment variable (see FLAG_ONLY for why). */
+function flagOnlyOption(name: FlagOnlyName): Option {
+  return new Option(FLAG_ONLY[name].flags, FLAG_ONLY[name].description);
 }
 
 const LOGGING: SettingName[] = ['logLevel', 'logFormat'];
@@ -112,12 +118,22 @@ export function buildProgram(exit: (code: number) => void): Command {
   command(
     program,
     'failed',
-    "list, retry or purge a queue's failed jobs",
-    ['url', 'queue', 'limit', 'json', 'connectTimeoutMs'],
-    'multitask failed list --queue emails',
+    "list, show, retry or purge a queue's failed jobs",
+    ['url', 'queue', 'limit', 'after', 'json', 'connectTimeoutMs'],
+    [
+      'multitask failed list --queue emails [--limit 100] [--after <id>] [--json]',
+      '  multitask failed show <id> --queue emails [--json]',
+      '  multitask failed retry <id…> --queue emails       # or --all (asks first on a terminal, unless --yes)',
+      '  multitask failed purge <id…> --queue emails       # or --all',
+    ].join('\n'),
   )
-    .argument('<action>', 'list, retry or purge')
-    .action((action: string, raw: RawSettings) => finish(failed(action, raw, logger(raw, 2))));
+    .addOption(flagOnlyOption('all'))
+    .addOption(flagOnlyOption('yes'))
+    .argument('<action>', 'list, show, retry or purge')
+    .argument('[ids...]', 'show: the id of one job; retry, purge: the ids of the jobs (or --all)')
+    .action((action: string, ids: string[], raw: RawSettings) =>
+      finish(failed(action, ids, raw, logger(raw, 2))),
+    );
 
   command(
     program,

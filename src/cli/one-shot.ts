@@ -36,11 +36,14 @@ export interface OneShotOptions {
   existing?: string;
 }
 
-/** Opens the queue, hands it to `use`, and closes it; resolves with the exit code. */
+/**
+ * Opens the queue, hands it to `use`, and closes it; resolves with the exit code: the number
+ * `use` resolves with (a command that did part of what it was asked), else 0.
+ */
 export async function withQueue(
   target: QueueTarget,
   options: OneShotOptions,
-  use: (queue: Queue) => Promise<void>,
+  use: (queue: Queue) => Promise<unknown>,
 ): Promise<number> {
   const { existing } = options;
   if (existing !== undefined) {
@@ -63,8 +66,8 @@ export async function withQueue(
     // Stats and the failed store would declare a queue that is not there.
     if (existing !== undefined && !(await queue.exists(existing)))
       throw new ConfigError('queue', `no queue "${existing}" on ${queue.url}`);
-    await use(queue);
-    return 0;
+    const code = await use(queue);
+    return typeof code === 'number' ? code : 0;
   } finally {
     await queue.close();
   }

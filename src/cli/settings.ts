@@ -128,8 +128,29 @@ export const SETTINGS = {
     description: 'at most this many failed jobs, oldest first',
     defaultValue: '100',
   },
+  after: {
+    flags: '--after <id>',
+    env: 'MULTITASK_AFTER',
+    description: 'failed list: start after the job with this id (the last one of the page before)',
+  },
   json: { flags: '--json', env: 'MULTITASK_JSON', description: 'print JSON instead of a table' },
 } as const satisfies Record<string, Setting>;
+
+/**
+ * Switches with no environment variable, on purpose: they make `failed retry|purge` act on every
+ * failed job, or skip the question first. A variable left in a shell or a manifest would do that
+ * to every later run, with no one having typed it.
+ */
+export const FLAG_ONLY = {
+  all: { flags: '--all', description: 'failed retry|purge: every failed job of the queue (no variable)' },
+  yes: {
+    flags: '--yes',
+    description: 'failed retry|purge --all: do not ask first (nor is it asked off a terminal; no variable)',
+  },
+} as const satisfies Record<string, Omit<Setting, 'env'>>;
+
+/** The key of a switch in {@link FLAG_ONLY}. */
+export type FlagOnlyName = keyof typeof FLAG_ONLY;
 
 /** The key of a setting in {@link SETTINGS}. */
 export type SettingName = keyof typeof SETTINGS;

@@ -1,6 +1,7 @@
 import { invalidOption } from '../errors.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
 import { DEFAULT_ATTEMPTS, MAX_DELAY_MS } from './message.js';
+import type { FailedPage } from './transport.js';
 
 /** Options of {@link openQueue}. */
 export interface OpenQueueOptions {
@@ -169,11 +170,43 @@ export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch
 /** What a caller-given job id may hold: it travels as an AMQP message-id and in every log line. */
 const JOB_ID = /^[\x21-\x7e]{1,200}$/;
 
-/** A caller-given job id, or `ERR_INVALID_OPTION`. */
-export function jobId(value: unknown): string {
+/** A caller-given job id, or `ERR_INVALID_OPTION` naming the option `name`. */
+export function jobId(value: unknown, name = 'id'): string {
   if (typeof value !== 'string' || !JOB_ID.test(value))
-    throw invalidOption('id', value, '1 to 200 printable ASCII characters, no spaces');
+    throw invalidOption(name, value, '1 to 200 printable ASCII characters, no spaces');
   return value;
+}
+
+/** Options of {@link Queue.failed}. */
+export interface FailedListOptions {
+  /** At most this many, oldest first. Default 1000. */
+  limit?: number;
+  /** Start after the job with this id: the last one of the page before. */
+  after?: string;
+}
+
+/** Options of {@link Queue.retryFailed} and {@link Queue.purgeFailed}. */
+export interface FailedIdsOptions {
+  /** Only the failed jobs with these ids (none for an empty array). Default: every one. */
+  ids?: readonly string[];
+}
+
+/** Validates {@link FailedListOptions}. */
+export function resolveFailedPage(options: FailedListOptions): FailedPage {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  return {
+    limit: positiveInteger('limit', options.limit ?? 1000),
+    after: options.after === undefined ? undefined : jobId(options.after, 'after'),
+  };
+}
+
+/** Validates {@link FailedIdsOptions}: a copy of the ids, or undefined for every job. */
+export function resolveFailedIds(options: FailedIdsOptions): string[] | undefined {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
+  const { ids } = options;
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids)) throw invalidOption('ids', ids, 'an array of job ids');
+  return ids.map((id: unknown, index) => jobId(id, `ids[${index}]`));
 }
 
 /**

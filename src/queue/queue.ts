@@ -6,7 +6,6 @@
 import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption, queueClosed } from '../errors.js';
-import { positiveInteger } from '../internal/validate.js';
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
@@ -16,22 +15,21 @@ import {
   DEFAULT_QUEUE,
   type DispatchOptions,
   delay,
+  type FailedIdsOptions,
+  type FailedListOptions,
+  jobId,
   type OpenQueueOptions,
   optionalSignal,
   queueName,
   type ResolvedQueueOptions,
   resolveDispatch,
+  resolveFailedIds,
+  resolveFailedPage,
   resolveQueueOptions,
 } from './options.js';
 import { attachPort } from './port.js';
 import type { FailedJob, QueueStats, Transport } from './transport.js';
 import { parseQueueUrl } from './url.js';
-
-/** Options of {@link Queue.failed}. */
-export interface FailedListOptions {
-  /** At most this many, oldest first. Default 1000. */
-  limit?: number;
-}
 
 /** The events of a {@link Queue}: its broker connection coming and going (RabbitMQ only). */
 export interface QueueEvents {
@@ -139,16 +137,46 @@ export class Queue extends EventEmitter {
     return this.#run(() => this.#transport.stats(queueName(queue)));
   }
 
-  /** The failed store of a queue: id, task, fields, attempts and error of each job, oldest first. */
+  /**
+   * A page of a queue's failed store, oldest first: id, task, fields, attempts, error and body
+   * of at most `limit` jobs (default 1000), after the job whose id is `after` (the last of the
+   * page before). An `after` no failed job has rejects with `ERR_INVALID_OPTION`.
+   */
   failed(queue: string = DEFAULT_QUEUE, options: FailedListOptions = {}): Promise<FailedJob[]> {
-    return this.#run(() =>
-      this.#transport.failed(queueName(queue), positiveInteger('limit', options.limit ?? 1000)),
-    );
+    return this.#run(() => this.#transport.failed(queueName(queue), resolveFailedPage(options)));
   }
 
-  /** Moves every failed job of a queue back to it, with its attempts counted afresh; resolves with how many. */
-  retryFailed(queue: string = DEFAULT_QUEUE): Promise<number> {
-    return this.#run(() => this.#transport.retryFailed(queueName(queue)));
+  /** The failed job with this id in a queue's failed store, or undefined. */
+  failedJob(queue: string, id: string): Promise<FailedJob | undefined> {
+    return this.#run(() => this.#transport.failedJob(queueName(queue), jobId(id)));
+  }
+
+  /**
+   * Moves failed jobs of a queue back to it (those with `ids`, else every one), ids unchanged
+   * and attempts counted afresh; resolves with how many jobs moved (copies of one id, from an
+   * at-least-once duplicate, counted once). Ids not in the store are passed over.
+   */
+  retryFailed(queue: string = DEFAULT_QUEUE, options: FailedIdsOptions = {}): Promise<number> {
+    return this.#countFailed(queue, options, (name, ids) => this.#transport.retryFailed(name, ids));
+  }
+
+  /** Deletes failed jobs of a queue (those with `ids`, else every one); resolves with how many. */
+  purgeFailed(queue: string = DEFAULT_QUEUE, options: FailedIdsOptions = {}): Promise<number> {
+    return this.#countFailed(queue, options, (name, ids) => this.#transport.purgeFailed(name, ids));
+  }
+
+  /** Validates, then acts on the chosen failed jobs; an empty `ids` acts on none, without asking the broker. */
+  #countFailed(
+    queue: string,
+    options: FailedIdsOptions,
+    act: (name: string, ids: string[] | undefined) => Promise<string[]>,
+  ): Promise<number> {
+    return this.#run(async () => {
+      const name = queueName(queue);
+      const ids = resolveFailedIds(options);
+      if (ids?.length === 0) return 0;
+      return (await act(name, ids)).length;
+    });
   }
 
   /**
@@ -157,11 +185,6 @@ export class Queue extends EventEmitter {
    */
   exists(queue: string = DEFAULT_QUEUE): Promise<boolean> {
     return this.#run(() => this.#transport.exists(queueName(queue)));
-  }
-
-  /** Empties the failed store of a queue; resolves with how many jobs it held. */
-  purgeFailed(queue: string = DEFAULT_QUEUE): Promise<number> {
-    return this.#run(() => this.#transport.purgeFailed(queueName(queue)));
   }
 
   /** Closes the connection (or the file). Stop the consumers on it first: what they hold goes back to the queue. */

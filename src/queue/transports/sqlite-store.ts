@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { SqliteFailedStore } from './sqlite-failed.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS failed (
   failed_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS failed_queue ON failed (queue, seq);
+CREATE INDEX IF NOT EXISTS failed_id ON failed (queue, id);
 `;
 
 /** A leased row. */
@@ -44,16 +46,6 @@ export interface LeasedRow {
   body: string | Buffer;
   attempt: number;
   last_error: string | null;
-}
-
-/** A failed-store row. */
-export interface FailedRow {
-  id: string;
-  queue: string;
-  body: string | Buffer;
-  attempts: number;
-  error: string;
-  failed_at: number;
 }
 
 /** Opens (creating if needed) the queue database in WAL mode, safe to share between processes. */
@@ -89,9 +81,8 @@ export class SqliteStore {
     { ready: number | null; inFlight: number | null; delayed: number | null }
   >;
   readonly failedCount: Database.Statement<[string], { n: number }>;
-  readonly failedList: Database.Statement<[string, number], FailedRow>;
-  readonly failedToJobs: Database.Statement<[number, string]>;
-  readonly purgeFailed: Database.Statement<[string]>;
+  /** Reading and moving the failed store's jobs (sqlite-failed.ts). */
+  readonly failed: SqliteFailedStore;
 
   constructor(path: string) {
     this.db = openDatabase(path);
@@ -140,14 +131,6 @@ export class SqliteStore {
     this.failedCount = db.prepare<[string], { n: number }>(
       'SELECT count(*) AS n FROM failed WHERE queue = ?',
     );
-    this.failedList = db.prepare<[string, number], FailedRow>(
-      'SELECT id, queue, body, attempts, error, failed_at FROM failed WHERE queue = ? ORDER BY seq LIMIT ?',
-    );
-    // Back with a fresh count of attempts: an operator's retry is a new start.
-    this.failedToJobs = db.prepare<[number, string]>(
-      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error)
-       SELECT id, queue, body, 0, ?, error FROM failed WHERE queue = ? ORDER BY seq`,
-    );
-    this.purgeFailed = db.prepare<[string]>('DELETE FROM failed WHERE queue = ?');
+    this.failed = new SqliteFailedStore(db);
   }
 }

@@ -7,12 +7,20 @@
 
 import { randomUUID } from 'node:crypto';
 import { sqliteUnavailable } from '../../errors.js';
-import { parseStoredError, peekJob } from '../message.js';
+import { peekJob } from '../message.js';
 import type { ResolvedQueueOptions } from '../options.js';
-import type { Delivery, FailedJob, Lane, OutgoingMessage, QueueStats, Transport } from '../transport.js';
+import type {
+  Delivery,
+  FailedJob,
+  FailedPage,
+  Lane,
+  OutgoingMessage,
+  QueueStats,
+  Transport,
+} from '../transport.js';
 import { SqliteLane } from './sqlite-lane.js';
 import { Reclaimer } from './sqlite-reclaim.js';
-import { type FailedRow, SqliteStore } from './sqlite-store.js';
+import { SqliteStore } from './sqlite-store.js';
 import { WriteBatch } from './sqlite-writes.js';
 
 /** The SQLite {@link Transport}. */
@@ -41,7 +49,7 @@ export class SqliteTransport implements Transport {
     return this.writes
       .write(() => {
         this.store.insert.run(
-          message.id ?? randomUUID(),
+          message.id ?? bodyId(body) ?? randomUUID(),
           queue,
           body,
           attempt - 1,
@@ -91,22 +99,22 @@ export class SqliteTransport implements Transport {
     };
   }
 
-  async failed(queue: string, limit: number): Promise<FailedJob[]> {
-    return this.store.failedList.all(queue, limit).map(toFailedJob);
+  async failed(queue: string, page: FailedPage): Promise<FailedJob[]> {
+    return this.store.failed.page(queue, page);
   }
 
-  async retryFailed(queue: string): Promise<number> {
-    const moved = this.store.db.transaction(() => {
-      const count = this.store.failedToJobs.run(Date.now(), queue).changes;
-      this.store.purgeFailed.run(queue);
-      return count;
-    })();
-    this.wake(queue);
+  async failedJob(queue: string, id: string): Promise<FailedJob | undefined> {
+    return this.store.failed.job(queue, id);
+  }
+
+  async retryFailed(queue: string, ids?: readonly string[]): Promise<string[]> {
+    const moved = this.store.failed.retry(queue, ids, Date.now());
+    if (moved.length > 0) this.wake(queue);
     return moved;
   }
 
-  async purgeFailed(queue: string): Promise<number> {
-    return this.store.purgeFailed.run(queue).changes;
+  async purgeFailed(queue: string, ids?: readonly string[]): Promise<string[]> {
+    return this.store.failed.purge(queue, ids);
   }
 
   get connected(): boolean {
@@ -128,18 +136,12 @@ export class SqliteTransport implements Transport {
   }
 }
 
-function toFailedJob(row: FailedRow): FailedJob {
-  const body = typeof row.body === 'string' ? row.body : row.body.toString('utf8');
-  const { id, task, fields } = peekJob(body);
-  return {
-    // The body's id first: it is the one the consumer logged (docs/message-format.md, "The job's id").
-    id: id ?? row.id,
-    queue: row.queue,
-    task,
-    fields,
-    attempts: row.attempts,
-    error: parseStoredError(row.error) ?? { name: 'Error', message: 'unknown' },
-    failedAt: new Date(row.failed_at),
-    body,
-  };
+/**
+ * The id a readable job's body carries, which the consumer logs as the job's id
+ * (docs/message-format.md, "The job's id"): the row takes it too, so that the job has one id
+ * in its events and in the failed store, and a lookup by that id finds its row.
+ */
+function bodyId(body: string | Buffer): string | undefined {
+  const { id } = peekJob(typeof body === 'string' ? body : body.toString('utf8'));
+  return id === '' ? undefined : id;
 }
