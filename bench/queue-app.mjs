@@ -1,6 +1,6 @@
 // The multitask app the queue benchmark's workers boot from. No side effects: the main thread
 // imports it too, for its registry of task names.
 import { defineApp } from 'multitask';
-import { CrashOnce, Noop, Sleep } from './queue-tasks.mjs';
+import { CrashOnce, Fail, Noop, Sleep } from './queue-tasks.mjs';
 
-export default defineApp({ tasks: { Noop, Sleep, CrashOnce } });
+export default defineApp({ tasks: { Noop, Sleep, CrashOnce, Fail } });

@@ -41,3 +41,14 @@ export class CrashOnce extends Task {
     if (ctx.attempt === 1) process.exit(1);
   }
 }
+
+/** Always throws: fills a failed store (failed-list.mjs). */
+export class Fail extends Task {
+  constructor(n) {
+    super();
+    this.n = n;
+  }
+  run() {
+    throw new Error(`failing on purpose (${this.n})`);
+  }
+}
