@@ -6,6 +6,7 @@ import {
   delayQueueOf,
   delayTarget,
   HOLD_BELOW_MS,
+  topology,
   topologyQueues,
 } from '../src/queue/transports/amqp-topology.js';
 
@@ -44,10 +45,18 @@ describe('AMQP delay ladder', () => {
     assert.equal(delayTarget('q', 24 * 3_600_000), delayQueueOf('q', 13_107_200));
   });
 
-  test('the topology of a queue: itself, its failed store and one queue per rung', () => {
+  test('the topology of a queue: its failed store (inbox and log), itself, and one queue per rung', () => {
     const names = topologyQueues('jobs');
-    assert.equal(names.length, 2 + DELAY_LEVELS.length);
-    assert.deepEqual(names.slice(0, 2), ['jobs', 'jobs.failed']);
+    assert.equal(names.length, 3 + DELAY_LEVELS.length);
+    assert.deepEqual(names.slice(0, 3), ['jobs.failed', 'jobs.failed-log', 'jobs']);
     assert.ok(names.includes('jobs.delay.50') && names.includes('jobs.delay.13107200'));
+  });
+
+  test('every quorum queue states its delivery limit; the log is a stream', () => {
+    for (const { name, arguments: args } of topology('jobs', 7)) {
+      if (name === 'jobs.failed-log') assert.equal(args['x-queue-type'], 'stream');
+      else assert.equal(typeof args['x-delivery-limit'], 'number', name);
+    }
+    assert.equal(topology('jobs', 7).find(({ name }) => name === 'jobs')?.arguments['x-delivery-limit'], 7);
   });
 });
