@@ -13,17 +13,8 @@ import { lineRanges } from '../src/cli/commands/dispatch.js';
 import { httpAddress } from '../src/cli/config.js';
 import { ENV_NAMES, SETTINGS } from '../src/cli/settings.js';
 import { readWorkersFile } from '../src/cli/workers-file.js';
-import { QUEUE_APP_PATH, runCli } from './cli-helpers.js';
+import { QUEUE_APP_PATH, runCli, usageError } from './cli-helpers.js';
 import { tempDir } from './queue-helpers.js';
-
-/** Asserts the one-line usage error and exit code 2; returns the line. */
-function usageError(result: { status: number | null; stdout: string; stderr: string }): string {
-  assert.equal(result.status, 2, `exit 2; stderr: ${result.stderr}`);
-  const lines = result.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
-  assert.match(lines[0]!, /^multitask: /);
-  return lines[0]!;
-}
 
 describe('multitask configuration', () => {
   it('names the flag and the environment variable of a bad value, whichever way it came', () => {

@@ -2,6 +2,7 @@
  * Running the `multitask` binary as a user would: the built `dist/cli/main.js` in a child
  * process, its JSON log lines parsed as they come, its HTTP endpoints asked over loopback.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,15 @@ export function runCli(
     timeout: 60_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The one line a command refused with a usage error (exit code 2) prints: `multitask: …`. */
+export function usageError(result: { status: number | null; stderr: string }): string {
+  assert.equal(result.status, 2, `exit 2; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${result.stderr}`);
+  assert.match(lines[0]!, /^multitask: /);
+  return lines[0]!;
 }
 
 /** A long-running command (`work`, `run`), with its log lines as objects. */

@@ -1,6 +1,7 @@
 /**
  * The pieces behind the worker's HTTP endpoints: the liveness monitor that notices a stuck event
- * loop, the router, and the metrics a real pool and queue produce (restarts included).
+ * loop, the router, and the metrics a real pool and queue produce (restarts included), with
+ * the job's id as an exemplar when a scrape asks for OpenMetrics.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -8,12 +9,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROUTES } from '../src/http/routes.js';
-import { startHttpServer } from '../src/http/server.js';
+import { metricsFormat, startHttpServer } from '../src/http/server.js';
 import { openQueue, Pool } from '../src/index.js';
 import { LivenessMonitor } from '../src/observability/liveness.js';
 import { METRIC } from '../src/observability/metric-names.js';
 import { ServiceMetrics } from '../src/observability/metrics.js';
-import { http, metricValue } from './cli-helpers.js';
+import { http, metricValue, QUEUE_APP_PATH, runCli, startWork } from './cli-helpers.js';
 import { CrashTimes, FailTimes, Record as RecordRun } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 import { QUEUE_APP, tempDir } from './queue-helpers.js';
@@ -82,7 +83,7 @@ describe('the HTTP server', () => {
       {
         health: () => ({ ok: true }),
         ready: () => ({ ok: ready, why: ready ? 'up' : 'draining' }),
-        metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'x 1\n' }),
+        metrics: async (format) => ({ contentType: 'text/plain; version=0.0.4', body: `x 1 ${format}\n` }),
       },
     );
     const base = `http://127.0.0.1:${server.address.port}`;
@@ -93,7 +94,7 @@ describe('the HTTP server', () => {
       ready = true;
       assert.equal((await http(base, ROUTES.ready)).status, 200);
       assert.equal((await http(base, ROUTES.health, 'HEAD')).status, 200);
-      assert.equal((await http(base, ROUTES.metrics)).text, 'x 1\n');
+      assert.equal((await http(base, ROUTES.metrics)).text, 'x 1 prometheus\n');
       assert.equal((await http(base, ROUTES.metrics, 'POST')).status, 405);
       const missing = await http(base, '/nope');
       assert.equal(missing.status, 404);
@@ -159,6 +160,95 @@ describe('service metrics', () => {
       assert.equal(metricValue(text, METRIC.queueReady), undefined, 'no queue, no queue gauges');
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe('metrics exemplars', { timeout: 60_000 }, () => {
+  it('pick OpenMetrics only for a scrape that asks for it', () => {
+    const prometheusAccept =
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    assert.equal(metricsFormat(prometheusAccept), 'openmetrics', "Prometheus's own header");
+    assert.equal(metricsFormat('application/openmetrics-text'), 'openmetrics');
+    assert.equal(metricsFormat(undefined), 'prometheus');
+    assert.equal(metricsFormat('*/*'), 'prometheus');
+    assert.equal(metricsFormat('text/plain;version=0.0.4'), 'prometheus');
+    assert.equal(metricsFormat('text/plain, application/openmetrics-text;q=0.5'), 'prometheus');
+    assert.equal(metricsFormat('application/openmetrics-text;q=0, text/plain'), 'prometheus');
+  });
+
+  it("carry the job's id in OpenMetrics, and leave the Prometheus text as it was", async () => {
+    const cwd = tempDir();
+    const id = 'order-42:email';
+    const longId = `long-${'x'.repeat(150)}`; // past OpenMetrics' 128 characters: counted, no exemplar
+    const lines = [
+      { task: 'Record', fields: { file: '', tag: 'a' }, id },
+      { v: 1, id: longId, task: 'Noop', fields: { payload: '' } },
+    ];
+    const sent = runCli(['dispatch', '--app', QUEUE_APP_PATH, '--queue', 'ex'], {
+      cwd,
+      input: `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`,
+    });
+    assert.equal(sent.status, 0, sent.stderr);
+    const work = startWork(cwd, { queue: 'ex' });
+    try {
+      const base = await work.httpBase();
+      const scrape = async (accept?: string) => {
+        const response = await fetch(`${base}${ROUTES.metrics}`, {
+          headers: accept === undefined ? {} : { accept },
+        });
+        assert.equal(response.status, 200);
+        return { contentType: response.headers.get('content-type') ?? '', text: await response.text() };
+      };
+      await eventually(async () => {
+        const { text } = await scrape();
+        const done = (task: string) => metricValue(text, METRIC.jobsCompleted, { queue: 'ex', task }) === 1;
+        return done('Record') && done('Noop');
+      });
+
+      const open = await scrape('application/openmetrics-text;version=1.0.0,text/plain;q=0.5');
+      assert.match(open.contentType, /^application\/openmetrics-text; version=1\.0\.0/);
+      assert.ok(open.text.endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');
+      const counter = open.text
+        .split('\n')
+        .find((line) => line.startsWith(`${METRIC.jobsCompleted}{`) && line.includes('task="Record"'));
+      assert.match(
+        counter ?? '',
+        new RegExp(
+          `^${METRIC.jobsCompleted}\\{queue="ex",task="Record"\\} 1 # \\{job_id="${id}"\\} 1 \\d+(\\.\\d+)?$`,
+        ),
+        open.text,
+      );
+      assert.match(
+        open.text,
+        new RegExp(
+          `^${METRIC.jobDuration}_bucket\\{[^}]*task="Record"[^}]*\\} 1 # \\{job_id="${id}"\\} `,
+          'm',
+        ),
+      );
+      assert.match(
+        open.text,
+        new RegExp(`^# TYPE ${METRIC.jobsCompleted.replace(/_total$/, '')} counter$`, 'm'),
+      );
+      assert.ok(!open.text.includes(longId), 'an id too long for an exemplar is left out');
+      assert.match(open.text, new RegExp(`^${METRIC.jobsCompleted}\\{queue="ex",task="Noop"\\} 1$`, 'm'));
+
+      // After an OpenMetrics render, the Prometheus text is as it always was: no exemplars,
+      // no # EOF, and the counters keep their _total (prom-client renames them to render OpenMetrics).
+      const plain = await scrape();
+      assert.match(plain.contentType, /^text\/plain; version=0\.0\.4/);
+      assert.ok(!plain.text.includes('# {'), 'no exemplar syntax');
+      assert.ok(!plain.text.includes('# EOF'));
+      assert.match(plain.text, new RegExp(`^# TYPE ${METRIC.jobsCompleted} counter$`, 'm'));
+      assert.equal(metricValue(plain.text, METRIC.jobsCompleted, { queue: 'ex', task: 'Record' }), 1);
+      assert.match(plain.text, /^process_cpu_user_seconds_total /m);
+      for (const line of plain.text.split('\n')) {
+        if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+        assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [^ ]+$/, `a Prometheus sample: ${line}`);
+      }
+      assert.equal(await work.stop(), 0, work.output);
+    } finally {
+      work.child.kill('SIGKILL');
     }
   });
 });

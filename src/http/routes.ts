@@ -8,7 +8,7 @@ export const ROUTES = {
   health: '/healthz',
   /** Readiness: 200 when the broker is connected, a worker is up and the instance is not draining. */
   ready: '/readyz',
-  /** Prometheus text format (prom-client). */
+  /** Prometheus text (prom-client); OpenMetrics, with exemplars, when the scrape's Accept asks for it. */
   metrics: '/metrics',
   /** `POST /workers?size=8` resizes the pool; answered only to loopback clients. */
   workers: '/workers',

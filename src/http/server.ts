@@ -1,7 +1,8 @@
 /**
- * The worker's HTTP server: liveness, readiness and Prometheus metrics for the orchestrator,
- * and a resize endpoint for the operator. It binds to loopback unless told otherwise, and the
- * resize endpoint answers loopback clients only, whatever the bind address.
+ * The worker's HTTP server: liveness, readiness and metrics (Prometheus text, or OpenMetrics
+ * for a scraper that asks for it) for the orchestrator, and a resize endpoint for the
+ * operator. It binds to loopback unless told otherwise, and the resize endpoint answers
+ * loopback clients only, whatever the bind address.
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,7 +19,8 @@ export interface ProbeReport {
 export interface HttpHandlers {
   health(): ProbeReport;
   ready(): ProbeReport;
-  metrics(): Promise<{ contentType: string; body: string }>;
+  /** The metrics in the format the scraper asked for (see {@link metricsFormat}). */
+  metrics(format: MetricsFormat): Promise<{ contentType: string; body: string }>;
   /** Resizes the pool; resolves with the new size. Rejects with a message (and an HTTP `status`, else 400). */
   resize?(size: string): Promise<number>;
 }
@@ -34,6 +36,30 @@ export interface HttpService {
   /** The address bound (the real port when 0 was asked). */
   address: ListenAddress;
   close(): Promise<void>;
+}
+
+/** The text formats `/metrics` speaks: Prometheus text 0.0.4, and OpenMetrics 1.0.0 (with exemplars). */
+export type MetricsFormat = 'prometheus' | 'openmetrics';
+
+/**
+ * The format a scrape's `Accept` header asks for: OpenMetrics when it names
+ * `application/openmetrics-text` at a quality no lower than `text/plain`'s (Prometheus itself
+ * sends `application/openmetrics-text;version=1.0.0,…,text/plain;version=0.0.4;q=0.5,…`),
+ * else the Prometheus text, which is also the answer to no header, to any type and to
+ * `text/plain`: what every scraper reads, so those that never ask see no change.
+ */
+export function metricsFormat(accept: string | undefined): MetricsFormat {
+  let openMetrics = 0;
+  let text = 0;
+  for (const range of (accept ?? '').split(',')) {
+    const [type = '', ...parameters] = range.split(';').map((part) => part.trim().toLowerCase());
+    const quality = parameters.find((parameter) => parameter.startsWith('q='));
+    const q = quality === undefined ? 1 : Number(quality.slice(2));
+    if (!(q > 0)) continue; // q=0 refuses the type; a malformed q is ignored
+    if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, q);
+    else if (type === 'text/plain') text = Math.max(text, q);
+  }
+  return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'prometheus';
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -76,8 +102,9 @@ async function route(
     }
     case ROUTES.metrics: {
       if (!allow(method, ['GET', 'HEAD'], response)) return;
-      const { contentType, body } = await handlers.metrics();
-      response.writeHead(200, { 'content-type': contentType });
+      const { contentType, body } = await handlers.metrics(metricsFormat(request.headers.accept));
+      // The answer depends on Accept: a cache between scraper and server must not mix the two.
+      response.writeHead(200, { 'content-type': contentType, vary: 'accept' });
       response.end(body);
       return;
     }

@@ -1,15 +1,15 @@
 /**
  * `multitask dispatch`: one job (`--task Name '{"field":1}'`), or many from JSON lines (a file,
- * or stdin), one `{"task":"Name","fields":{…}}` per line. Every line is read and checked before
- * the first job is sent, so a bad line costs nothing but its message: no half-sent batch.
+ * or stdin), one `{"task":"Name","fields":{…}}` or one message-format body (`{"v":1,…}`) per
+ * line (job-line.ts). Every line is read and checked before the first job is sent, so a bad
+ * line costs nothing but its message: no half-sent batch.
  */
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import type { Logger } from 'pino';
-import { describeValue } from '../../errors.js';
-import { type DispatchOptions, resolveDispatch } from '../../queue/options.js';
+import type { DispatchOptions } from '../../queue/options.js';
 import type { Queue } from '../../queue/queue.js';
 import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
@@ -25,7 +25,8 @@ import {
   UsageError,
 } from '../config.js';
 import { readQueueTarget, withQueue } from '../one-shot.js';
-import { taskFromSettings, taskInstance } from './task-instance.js';
+import { jobLine } from './job-line.js';
+import { taskFromSettings } from './task-instance.js';
 
 /** One job to send, and the input line it came from. */
 interface JobLine {
@@ -105,30 +106,10 @@ async function readJobLines(
     }
   }
   if (jobs.length === 0)
-    throw new UsageError('no jobs in the input: one {"task":"Name","fields":{…}} per line');
+    throw new UsageError(
+      'no jobs in the input: one {"task":"Name","fields":{…}} or message body {"v":1,…} per line',
+    );
   return jobs;
-}
-
-function jobLine(line: string, registry: TaskRegistry, defaults: DispatchOptions): Omit<JobLine, 'line'> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch (error) {
-    throw new Error(`not JSON (${(error as Error).message})`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new Error(`expected {"task":"Name","fields":{…}}, got ${describeValue(parsed)}`);
-  const { task, fields = {}, ...options } = parsed as Record<string, unknown>;
-  if (typeof task !== 'string') throw new Error(`"task" must be a task name, got ${describeValue(task)}`);
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
-    throw new Error(`"fields" must be an object, got ${describeValue(fields)}`);
-  for (const key of Object.keys(options)) {
-    if (!['attempts', 'timeoutMs', 'delayMs', 'queue', 'id'].includes(key))
-      throw new Error(`unknown key "${key}" (task, fields, attempts, timeoutMs, delayMs, queue, id)`);
-  }
-  const merged = { ...defaults, ...(options as DispatchOptions) };
-  resolveDispatch(merged); // checked now: a bad value must not stop the batch halfway
-  return { task: taskInstance(registry, task, fields as Record<string, unknown>), options: merged };
 }
 
 /**

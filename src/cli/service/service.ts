@@ -12,7 +12,7 @@ import type { HttpService } from '../../http/server.js';
 import { logConnection, logJobs, logPool } from '../../observability/event-logs.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
 import { METRIC } from '../../observability/metric-names.js';
-import { ServiceMetrics, workersAlive } from '../../observability/metrics.js';
+import { METRICS_CONTENT_TYPE, ServiceMetrics, workersAlive } from '../../observability/metrics.js';
 import { Pool } from '../../pool/pool.js';
 import type { LogLevelOption } from '../../worker/task-logger.js';
 import type { PreparedApp } from '../app.js';
@@ -43,7 +43,10 @@ export interface ServicePlan {
   resize?: ResizePolicy;
 }
 
-/** What `/metrics` says before the pool exists: a scrape that says "not ready" rather than nothing. */
+/**
+ * What `/metrics` says before the pool exists: a scrape that says "not ready" rather than
+ * nothing. Valid OpenMetrics too, once followed by the `# EOF` that format ends with.
+ */
 const NOT_READY_METRICS = `# HELP ${METRIC.ready} 1 while /readyz answers 200.\n# TYPE ${METRIC.ready} gauge\n${METRIC.ready} 0\n`;
 /** After the workload drained within the grace, the little left in the pool gets at most this. */
 const POOL_CLOSE_MAX_MS = 1_000;
@@ -124,9 +127,14 @@ class Service {
         {
           health: () => this.#liveness.report(),
           ready: () => this.#readiness(),
-          metrics: async () => ({
-            contentType: this.#metrics?.registry.contentType ?? 'text/plain; version=0.0.4',
-            body: this.#metrics === undefined ? NOT_READY_METRICS : await this.#metrics.text(),
+          metrics: async (format) => ({
+            contentType: METRICS_CONTENT_TYPE[format],
+            body:
+              this.#metrics !== undefined
+                ? await this.#metrics.text(format)
+                : format === 'openmetrics'
+                  ? `${NOT_READY_METRICS}# EOF\n`
+                  : NOT_READY_METRICS,
           }),
           resize:
             this.#plan.resize === undefined
