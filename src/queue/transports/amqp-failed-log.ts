@@ -129,62 +129,81 @@ export function appendRecord(
 }
 
 /**
- * Reads the log of `queue` from `from` to a marker written now, applying each record to
- * `state`; resolves with the marker's offset (every record before it is applied). With
- * `follow`, the consumer stays and applies what comes after until `channel` closes; without,
- * it is cancelled at the marker. The caller owns (and closes) `channel`.
+ * A consumer that reads the log of one queue from its first record and stays, applying every
+ * record to its state as it comes. {@link LogFollower.sync} appends a marker and resolves once
+ * the follower has read up to it: every record confirmed before the call is then applied. The
+ * first sync reads the whole log; later ones only what was written since.
  */
-export async function readLog<T>(
-  channel: ConfirmChannel,
-  queue: string,
-  state: FailedLogState<T>,
-  { from = 'first', follow = false }: { from?: number | 'first'; follow?: boolean } = {},
-): Promise<number> {
-  const log = failedLogOf(queue);
-  const markerId = randomUUID();
-  await appendRecord(channel, queue, RECORD.marker, Buffer.alloc(0), markerId);
-  await channel.prefetch(READ_PREFETCH);
-  return new Promise<number>((resolve, reject) => {
-    let consumerTag: string | undefined;
-    let reached = false;
-    const stop = () => {
-      if (consumerTag !== undefined) channel.cancel(consumerTag).catch(() => {});
-    };
-    const onClose = () => {
-      if (!reached) reject(new Error(`the channel reading ${log} closed`));
-    };
-    channel.once('close', onClose);
-    channel
-      .consume(
-        log,
-        (message) => {
-          if (message === null) {
-            if (!reached) reject(new Error(`${log} was deleted`));
-            return;
-          }
-          if (reached && !follow) return;
-          const offset = offsetOf(message);
-          channel.ack(message);
-          if (!reached && message.properties.messageId === markerId) {
-            reached = true;
-            channel.off('close', onClose);
-            if (!follow) stop();
-            resolve(offset);
-            return;
-          }
-          state.apply(message, offset);
-        },
-        { noAck: false, arguments: { 'x-stream-offset': from } },
-      )
-      .then(
-        (ok) => {
-          consumerTag = ok.consumerTag;
-          if (reached && !follow) stop();
-        },
-        (error: unknown) => {
-          channel.off('close', onClose);
-          reject(error);
-        },
-      );
-  });
+export class LogFollower<T> {
+  readonly #waiting = new Map<
+    string,
+    { resolve: (offset: number) => void; reject: (error: Error) => void }
+  >();
+  #gone: Error | undefined;
+
+  private constructor(
+    readonly channel: ConfirmChannel,
+    readonly queue: string,
+    readonly state: FailedLogState<T>,
+  ) {
+    channel.once('close', () => this.#end(new Error(`the channel reading ${failedLogOf(queue)} closed`)));
+  }
+
+  /** Starts following on `channel`, which the follower owns from now on. */
+  static async start<T>(
+    channel: ConfirmChannel,
+    queue: string,
+    state: FailedLogState<T>,
+  ): Promise<LogFollower<T>> {
+    const follower = new LogFollower(channel, queue, state);
+    await channel.prefetch(READ_PREFETCH);
+    await channel.consume(failedLogOf(queue), (message) => follower.#receive(message), {
+      noAck: false,
+      arguments: { 'x-stream-offset': 'first' },
+    });
+    return follower;
+  }
+
+  /** False once its channel closed: a new follower must read the log again. */
+  get live(): boolean {
+    return this.#gone === undefined;
+  }
+
+  /** Resolves with a marker's offset once every record before it is applied. */
+  async sync(): Promise<number> {
+    if (this.#gone !== undefined) throw this.#gone;
+    const id = randomUUID();
+    const reached = new Promise<number>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    try {
+      await appendRecord(this.channel, this.queue, RECORD.marker, Buffer.alloc(0), id);
+    } catch (error) {
+      this.#waiting.delete(id);
+      throw error;
+    }
+    return reached;
+  }
+
+  async close(): Promise<void> {
+    await this.channel.close().catch(() => {});
+  }
+
+  #receive(message: Message | null): void {
+    if (message === null) return this.#end(new Error(`${failedLogOf(this.queue)} was deleted`));
+    const offset = offsetOf(message);
+    this.channel.ack(message);
+    const id = message.properties.messageId;
+    const waiter = typeof id === 'string' ? this.#waiting.get(id) : undefined;
+    if (waiter !== undefined) {
+      this.#waiting.delete(id);
+      waiter.resolve(offset);
+      return;
+    }
+    this.state.apply(message, offset);
+  }
+
+  #end(error: Error): void {
+    this.#gone ??= error;
+    for (const waiter of this.#waiting.values()) waiter.reject(error);
+    this.#waiting.clear();
+  }
 }

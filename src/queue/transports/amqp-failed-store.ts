@@ -15,9 +15,9 @@ import {
   appendRecord,
   countingState,
   FailedLogState,
+  LogFollower,
   RECORD,
   type Removal,
-  readLog,
 } from './amqp-failed-log.js';
 import {
   BROKER_HEADERS,
@@ -43,8 +43,10 @@ interface LoggedJob {
 }
 
 export class AmqpFailedStore {
-  /** Per queue, a live count of the log kept by a consumer that follows it. */
-  readonly #counters = new Map<string, Promise<FailedLogState<null>>>();
+  /** Per queue, a follower of the log that keeps ids only: what `stats()` counts. */
+  readonly #counters = new Map<string, Promise<LogFollower<null>>>();
+  /** Per queue, a follower that keeps every live job: what listings read, catching up by a marker. */
+  readonly #views = new Map<string, Promise<LogFollower<LoggedJob>>>();
 
   constructor(
     readonly channels: AmqpChannels,
@@ -52,33 +54,61 @@ export class AmqpFailedStore {
     /** The job queue's delivery limit: a job the broker dead-lettered was delivered one time more. */
     readonly deliveryLimit: number,
   ) {
-    channels.connection.on('disconnected', () => this.#counters.clear());
+    channels.connection.on('disconnected', () => {
+      this.#counters.clear();
+      this.#views.clear();
+    });
   }
 
-  /** How many jobs the store holds: the log's live jobs, and the inbox's not moved yet. */
+  /**
+   * How many jobs the store holds: the log's live jobs, and the inbox's not moved yet. The
+   * first count of a queue reads the log; later ones are as fresh as its follower (records
+   * reach it as they are written), and cost nothing.
+   */
   async count(queue: string, inbox: number): Promise<number> {
-    let counter = this.#counters.get(queue);
-    if (counter === undefined) {
-      counter = this.#follow(queue);
-      this.#counters.set(queue, counter);
-      counter.catch(() => this.#counters.delete(queue));
-    }
-    return (await counter).size + inbox;
+    const counter = await this.#follower(this.#counters, queue, countingState);
+    return counter.state.size + inbox;
   }
 
-  /** Starts following the log of `queue` on a channel that lives as long as the connection. */
-  async #follow(queue: string): Promise<FailedLogState<null>> {
-    const state = countingState();
-    const channel = await this.channels.open();
-    channel.once('close', () => this.#counters.delete(queue));
-    try {
-      await this.channels.declare(queue);
-      await readLog(channel, queue, state, { follow: true });
-      return state;
-    } catch (error) {
-      await channel.close().catch(() => {});
-      throw error;
+  /** The live follower of `queue` in `followers`, started (and synced once) if there is none. */
+  #follower<T>(
+    followers: Map<string, Promise<LogFollower<T>>>,
+    queue: string,
+    makeState: () => FailedLogState<T>,
+  ): Promise<LogFollower<T>> {
+    const known = followers.get(queue);
+    if (known !== undefined) {
+      return known.then((follower) => {
+        if (follower.live) return follower;
+        if (followers.get(queue) === known) followers.delete(queue);
+        return this.#follower(followers, queue, makeState);
+      });
     }
+    const starting = (async () => {
+      const channel = await this.channels.open();
+      try {
+        await this.channels.declare(queue);
+        const follower = await LogFollower.start(channel, queue, makeState());
+        await follower.sync();
+        return follower;
+      } catch (error) {
+        await channel.close().catch(() => {});
+        throw error;
+      }
+    })();
+    followers.set(queue, starting);
+    starting.catch(() => {
+      if (followers.get(queue) === starting) followers.delete(queue);
+    });
+    return starting;
+  }
+
+  /** Stops following (the connection is closing). */
+  async close(): Promise<void> {
+    const followers = [...this.#counters.values(), ...this.#views.values()];
+    this.#counters.clear();
+    this.#views.clear();
+    for (const follower of followers) await follower.then((it) => it.close()).catch(() => {});
   }
 
   /** Jobs of the store, oldest first: a page of `page.limit` after the job `page.after`. */
@@ -95,7 +125,8 @@ export class AmqpFailedStore {
           continue;
         }
         if (jobs.length >= page.limit) break;
-        jobs.push(value.job);
+        // A copy: the follower keeps the original for the next listing.
+        jobs.push(structuredClone(value.job));
       }
       return jobs;
     });
@@ -105,7 +136,8 @@ export class AmqpFailedStore {
     return this.withChannel(queue, async (channel) => {
       const { state } = await this.#read(channel, queue);
       const offset = state.offsetOf(id);
-      return offset === undefined ? undefined : state.get(offset)?.job;
+      const job = offset === undefined ? undefined : state.get(offset)?.job;
+      return job === undefined ? undefined : structuredClone(job);
     });
   }
 
@@ -146,18 +178,15 @@ export class AmqpFailedStore {
     });
   }
 
-  /** Moves the inbox into the log, then reads the whole log. */
+  /** Moves the inbox into the log, then brings the queue's view of the log up to date. */
   async #read(
     channel: ConfirmChannel,
     queue: string,
   ): Promise<{ state: FailedLogState<LoggedJob>; end: number }> {
     await this.#moveInbox(channel, queue);
-    const state = new FailedLogState<LoggedJob>((message) => {
-      const job = toFailedJob(queue, message);
-      return { id: job.id, value: { job, headers: message.properties.headers ?? {} } };
-    });
-    const end = await readLog(channel, queue, state);
-    return { state, end };
+    const view = await this.#follower(this.#views, queue, () => listingState(queue));
+    const end = await view.sync();
+    return { state: view.state, end };
   }
 
   /**
@@ -217,6 +246,14 @@ export class AmqpFailedStore {
       headers,
     };
   }
+}
+
+/** A listing's state: every live job in full, with its record's headers. */
+function listingState(queue: string): FailedLogState<LoggedJob> {
+  return new FailedLogState<LoggedJob>((message) => {
+    const job = toFailedJob(queue, message);
+    return { id: job.id, value: { job, headers: message.properties.headers ?? {} } };
+  });
 }
 
 /** The live records to act on: every one, or those of `ids` (an id not in the store is skipped). */

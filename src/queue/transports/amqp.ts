@@ -227,6 +227,7 @@ export class AmqpTransport implements Transport {
 
   async close(): Promise<void> {
     for (const lane of [...this.#lanes]) await lane.close();
+    await this.#failedStore.close();
     await this.channels.close();
     await this.connection.close();
   }
