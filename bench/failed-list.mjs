@@ -86,7 +86,9 @@ const rows = [];
 for (const transport of transports) rows.push(await measure(transport));
 rmSync(tmp, { recursive: true, force: true });
 console.log(`failed store of ${JOBS} jobs, node ${process.version}`);
-console.log('| transport | full listing, 1st / 2nd | identical | stats unchanged | 100-job pages walked | one failedJob |');
+console.log(
+  '| transport | full listing, 1st / 2nd | identical | stats unchanged | 100-job pages walked | one failedJob |',
+);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const row of rows) {
   console.log(

@@ -188,7 +188,10 @@ export class LogFollower<T> {
   }
 
   #receive(message: Message | null): void {
-    if (message === null) return this.#end(new Error(`${failedLogOf(this.queue)} was deleted`));
+    if (message === null) {
+      this.#end(new Error(`${failedLogOf(this.queue)} was deleted`));
+      return;
+    }
     const offset = offsetOf(message);
     this.channel.ack(message);
     const id = message.properties.messageId;
