@@ -6,7 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { ConfirmChannel, GetMessage, Options } from 'amqplib';
+import type { ConfirmChannel, GetMessage, Message, Options } from 'amqplib';
 import { brokerDeadLettered, invalidOption } from '../../errors.js';
 import { peekJob, storedError } from '../message.js';
 import type { FailedJob, FailedPage } from '../transport.js';
@@ -35,13 +35,14 @@ const BATCH = 500;
 /** Runs `work` on a channel of its own with the queue's topology declared, then closes it. */
 export type WithChannel = <T>(queue: string, work: (channel: ConfirmChannel) => Promise<T>) => Promise<T>;
 
-/** See the module comment. */
-/** A live job of a listing, with its record's headers (a retry carries a producer's own headers on). */
-interface LoggedJob {
-  readonly job: FailedJob;
-  readonly headers: Headers;
-}
+/**
+ * A live job of a listing: its record as read. Jobs are built from it for each listing, so no
+ * caller shares (or can change) what the follower keeps, and a body nested too deep to copy is
+ * parsed no deeper than a listing parses it.
+ */
+type LoggedJob = Message;
 
+/** See the module comment. */
 export class AmqpFailedStore {
   /** Per queue, a follower of the log that keeps ids only: what `stats()` counts. */
   readonly #counters = new Map<string, Promise<LogFollower<null>>>();
@@ -126,7 +127,7 @@ export class AmqpFailedStore {
         }
         if (jobs.length >= page.limit) break;
         // A copy: the follower keeps the original for the next listing.
-        jobs.push(structuredClone(value.job));
+        jobs.push(toFailedJob(queue, value));
       }
       return jobs;
     });
@@ -136,8 +137,8 @@ export class AmqpFailedStore {
     return this.withChannel(queue, async (channel) => {
       const { state } = await this.#read(channel, queue);
       const offset = state.offsetOf(id);
-      const job = offset === undefined ? undefined : state.get(offset)?.job;
-      return job === undefined ? undefined : structuredClone(job);
+      const message = offset === undefined ? undefined : state.get(offset);
+      return message === undefined ? undefined : toFailedJob(queue, message);
     });
   }
 
@@ -154,13 +155,13 @@ export class AmqpFailedStore {
         await Promise.all(
           chosen
             .slice(start, start + BATCH)
-            .map(([, logged]) =>
-              sendConfirmed(channel, queue, Buffer.from(logged.job.body), retryProperties(logged)),
+            .map(([, id, message]) =>
+              sendConfirmed(channel, queue, message.content, retryProperties(queue, id, message)),
             ),
         );
       }
       await remove(channel, queue, { offsets: chosen.map(([offset]) => offset) });
-      return chosen.map(([, logged]) => logged.job.id);
+      return chosen.map(([, id]) => id);
     });
   }
 
@@ -174,7 +175,7 @@ export class AmqpFailedStore {
         queue,
         ids === undefined ? { upTo: end } : { offsets: chosen.map(([offset]) => offset) },
       );
-      return chosen.map(([, logged]) => logged.job.id);
+      return chosen.map(([, id]) => id);
     });
   }
 
@@ -250,26 +251,23 @@ export class AmqpFailedStore {
 
 /** A listing's state: every live job in full, with its record's headers. */
 function listingState(queue: string): FailedLogState<LoggedJob> {
-  return new FailedLogState<LoggedJob>((message) => {
-    const job = toFailedJob(queue, message);
-    return { id: job.id, value: { job, headers: message.properties.headers ?? {} } };
-  });
+  return new FailedLogState<LoggedJob>((message) => ({ id: toFailedJob(queue, message).id, value: message }));
 }
 
-/** The live records to act on: every one, or those of `ids` (an id not in the store is skipped). */
+/** The live records to act on, oldest first: every one, or those of `ids` (an id not in the store is skipped). */
 function choose(
   state: FailedLogState<LoggedJob>,
   ids: readonly string[] | undefined,
-): Array<[number, LoggedJob]> {
-  const chosen: Array<[number, LoggedJob]> = [];
+): Array<[offset: number, id: string, message: LoggedJob]> {
+  const chosen: Array<[number, string, LoggedJob]> = [];
   if (ids === undefined) {
-    for (const [offset, { value }] of state.entries()) chosen.push([offset, value]);
+    for (const [offset, { id, value }] of state.entries()) chosen.push([offset, id, value]);
     return chosen;
   }
   for (const id of new Set(ids)) {
     const offset = state.offsetOf(id);
-    const job = offset === undefined ? undefined : state.get(offset);
-    if (offset !== undefined && job !== undefined) chosen.push([offset, job]);
+    const message = offset === undefined ? undefined : state.get(offset);
+    if (offset !== undefined && message !== undefined) chosen.push([offset, id, message]);
   }
   return chosen.sort(([a], [b]) => a - b);
 }
@@ -280,11 +278,16 @@ function remove(channel: ConfirmChannel, queue: string, removal: Removal): Promi
 }
 
 /** An operator's retry is a new start: attempt 1, the same id, the last error kept for the record. */
-function retryProperties({ job, headers: recorded }: LoggedJob): Options.Publish {
-  const headers: Headers = { ...recorded, [HEADER.attempt]: 1, [HEADER.error]: JSON.stringify(job.error) };
+function retryProperties(queue: string, id: string, message: LoggedJob): Options.Publish {
+  const { error } = toFailedJob(queue, message);
+  const headers: Headers = {
+    ...message.properties.headers,
+    [HEADER.attempt]: 1,
+    [HEADER.error]: JSON.stringify(error),
+  };
   for (const name of [...BROKER_HEADERS, HEADER.attempts, HEADER.failedAt, HEADER.notBefore, HEADER.record])
     delete headers[name];
-  return { persistent: true, contentType: 'application/json', messageId: job.id, headers };
+  return { persistent: true, contentType: 'application/json', messageId: id, headers };
 }
 
 /** The broker's time of the first dead-lettering (`x-death`, seconds), in epoch ms. */
