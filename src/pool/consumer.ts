@@ -151,7 +151,7 @@ export class Consumer extends EventEmitter {
     setMaxListeners(0, this.#giveBack.signal);
     this.#idleWatch = new IdleWatch({
       holding: () => this.counts.inFlight,
-      readyInQueue: () => this.#transport.stats(this.queue).then((stats) => stats.ready),
+      readyInQueue: () => this.#transport.ready(this.queue),
       listening: () => this.listenerCount('drained') > 0,
       drained: () => this.emit('drained'),
     });
@@ -327,7 +327,7 @@ export class Consumer extends EventEmitter {
 
   /**
    * Resolves when this consumer is idle: it holds no job, and the queue had no job ready when
-   * it last looked (one `queue.stats()`, taken when its last job settled; while jobs are
+   * it last looked (one count of ready jobs, taken when its last job settled; while jobs are
    * ready and none arrives, it looks again every 250 ms). Jobs waiting for their delay or a
    * retry's backoff are not ready. Resolves at once on a stopped consumer; rejects as `ready`
    * does when the consumer cannot start. The `drained` event fires at the same moments, once

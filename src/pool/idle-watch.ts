@@ -1,6 +1,6 @@
 /**
  * When a consumer is idle: it holds no job, and its queue had no job ready at its last look.
- * The look is one `transport.stats(queue)`, taken only when the consumer's last job settled
+ * The look is one `transport.ready(queue)`, taken only when the consumer's last job settled
  * (or when someone starts waiting), and only while someone waits (`onIdle()`) or listens
  * (`drained`): a busy consumer never asks the broker anything. While the queue reports jobs
  * ready but none reaches this consumer (another instance holds them, or on RabbitMQ a delayed

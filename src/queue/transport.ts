@@ -113,6 +113,8 @@ export interface Transport {
   publish(queue: string, message: OutgoingMessage): Promise<void>;
   subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane>;
   stats(queue: string): Promise<QueueStats>;
+  /** Jobs ready now: the one count a consumer's idle check needs, cheaper than {@link stats}. */
+  ready(queue: string): Promise<number>;
   /**
    * A page of the failed store, oldest first: at most `limit` jobs, starting after the job whose
    * id is `after` (from the start when undefined). Reading never changes the store.

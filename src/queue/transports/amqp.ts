@@ -209,6 +209,10 @@ export class AmqpTransport implements Transport {
     });
   }
 
+  ready(queue: string): Promise<number> {
+    return this.#withChannel(queue, async (channel) => (await channel.checkQueue(queue)).messageCount);
+  }
+
   failed(queue: string, page: FailedPage): Promise<FailedJob[]> {
     return this.#failedStore.list(queue, page);
   }

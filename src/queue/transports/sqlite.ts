@@ -89,6 +89,10 @@ export class SqliteTransport implements Transport {
     return lane;
   }
 
+  async ready(queue: string): Promise<number> {
+    return this.store.counts.get({ queue, now: Date.now() })?.ready ?? 0;
+  }
+
   async stats(queue: string): Promise<QueueStats> {
     const counts = this.store.counts.get({ queue, now: Date.now() });
     return {
