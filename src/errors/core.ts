@@ -38,6 +38,13 @@ export const ErrorCode = {
   QUEUE_CLOSED: 'ERR_QUEUE_CLOSED',
   /** A queued job's process died in every one of its attempts (or past the broker's delivery limit). */
   ATTEMPTS_EXHAUSTED: 'ERR_ATTEMPTS_EXHAUSTED',
+  /** `queue.call` or `queue.result` waited its `waitMs` and the job had not finished; the job goes on. */
+  RESULT_TIMEOUT: 'ERR_RESULT_TIMEOUT',
+  /**
+   * A job's result can no longer reach this process: the RabbitMQ channel its reply was
+   * addressed to closed (the connection dropped), or the queue was closed; the job goes on.
+   */
+  RESULT_LOST: 'ERR_RESULT_LOST',
 } as const;
 
 /** One of the stable error codes of {@link ErrorCode}. */
