@@ -129,11 +129,12 @@ export class Queue extends EventEmitter {
       const job = this.#job(task, options, true);
       if (wait.signal?.aborted) throw abortError(wait.signal.reason);
       // Waiting before publishing: the outcome of a quick job can arrive before the confirm.
-      this.#results.expect(job.id, false, job.task);
-      const waiting = this.#results.wait(job.id, wait);
+      const { id } = job;
+      this.#results.expect(id, false, job.task);
+      const waiting = this.#results.wait(id, wait);
       this.#transport
         .publish(job.queue, job.message)
-        .catch((error: Error) => this.#results.abandon(job.id, error));
+        .catch((error: Error) => this.#results.abandon(id, error));
       return waiting as Promise<ResultOf<T>>;
     } catch (error) {
       return Promise.reject(error);

@@ -4,6 +4,10 @@
  * outcomes in through the {@link ResultSink} side; `queue.call` and `queue.result` wait on the
  * other. A wait never stops the job: it ends with the outcome, its `waitMs`, its signal, or a
  * reply path that died (RabbitMQ), whichever comes first.
+ *
+ * Thousands of calls may wait at once (docs/BENCHMARKS.md measures 10,000), so a wait is one
+ * small object, not a set of closures: an entry holds its one wait directly, and a timer or an
+ * abort listener exists only when `waitMs` or `signal` asked for one.
  */
 
 import { abortError, jobFailed, resultAlreadyAwaited, resultLost, resultTimeout } from '../errors.js';
@@ -16,14 +20,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How a wait ends: with the job's outcome, or because the outcome can no longer arrive. */
 type Settlement = JobOutcome | { readonly ok: 'lost'; readonly error: Error };
 
-/** One `call` or `result` waiting. */
-interface Waiter {
-  settle(settlement: Settlement, shared: boolean): void;
-}
-
 interface Entry {
+  readonly id: string;
   settlement: Settlement | undefined;
-  readonly waiters: Set<Waiter>;
+  /** The waits on it: one, usually (a `call`), or more (`result` asked again meanwhile). */
+  waits: Waiting | Waiting[] | undefined;
   /**
    * Kept once settled, for `queue.result(id)`, until the TTL runs out: a job dispatched with
    * `result: true` on a transport that keeps no results itself (RabbitMQ).
@@ -40,12 +41,45 @@ export interface Wait {
   readonly signal: AbortSignal | undefined;
 }
 
+/** One `call` or `result` waiting on an entry. */
+class Waiting {
+  #timer: NodeJS.Timeout | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(
+    readonly owner: ResultWaits,
+    readonly entry: Entry,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    { waitMs, signal }: Wait,
+  ) {
+    if (Number.isFinite(waitMs)) {
+      this.#timer = setTimeout(() => this.end(undefined, resultTimeout(entry.id, waitMs)), waitMs);
+    }
+    if (signal !== undefined) {
+      this.#signal = signal;
+      this.#onAbort = () => this.end(undefined, abortError(signal.reason));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** Ends the wait with the settlement, or with `error`; the first ending wins. */
+  end(settlement: Settlement | undefined, error?: Error, shared = false): void {
+    if (!this.owner.release(this)) return;
+    clearTimeout(this.#timer);
+    if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort);
+    if (settlement === undefined) this.reject(error);
+    else this.resolve(outcomeOf(settlement, shared, this.entry.taskName));
+  }
+}
+
 /** See the module comment. */
 export class ResultWaits implements ResultSink {
   readonly #entries = new Map<string, Entry>();
   #outstanding = 0;
   /** Kept entries in the order they settled, each with the time it expires. */
-  readonly #expiring: Array<{ id: string; entry: Entry; until: number }> = [];
+  readonly #expiring: Array<{ entry: Entry; until: number }> = [];
   #expiringHead = 0;
   #sweep: NodeJS.Timeout | undefined;
 
@@ -65,7 +99,7 @@ export class ResultWaits implements ResultSink {
   expect(id: string, kept: boolean, taskName?: string): void {
     const known = this.#entries.get(id);
     if (known !== undefined && known.settlement === undefined) throw resultAlreadyAwaited(id);
-    this.#entries.set(id, { settlement: undefined, waiters: new Set(), kept, taskName });
+    this.#entries.set(id, { id, settlement: undefined, waits: undefined, kept, taskName });
     this.#outstanding++;
   }
 
@@ -74,37 +108,39 @@ export class ResultWaits implements ResultSink {
    * with its failure, `ERR_RESULT_TIMEOUT` after `waitMs`, an AbortError when `signal` aborts,
    * or `ERR_RESULT_LOST`. Only the wait ends; the job goes on.
    */
-  wait(id: string, { waitMs, signal }: Wait): Promise<unknown> {
+  wait(id: string, wait: Wait): Promise<unknown> {
     const entry = this.#entries.get(id);
     if (entry === undefined) return Promise.reject(new Error(`no result expected for job ${id}`));
     if (entry.settlement !== undefined) return outcomeOf(entry.settlement, entry.kept, entry.taskName);
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => end(() => reject(abortError(signal!.reason)));
-      const end = (finish: () => void) => {
-        if (!entry.waiters.delete(waiter)) return;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        finish();
-        // Nobody else waits, and nothing asked to keep it: forget the job (it goes on regardless).
-        if (entry.waiters.size === 0 && !entry.kept && entry.settlement === undefined) this.#drop(id, entry);
-      };
-      const waiter: Waiter = {
-        settle: (settlement, shared) =>
-          end(() => outcomeOf(settlement, shared, entry.taskName).then(resolve, reject)),
-      };
-      entry.waiters.add(waiter);
-      if (Number.isFinite(waitMs))
-        timer = setTimeout(() => end(() => reject(resultTimeout(id, waitMs))), waitMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const waiting = new Waiting(this, entry, resolve, reject, wait);
+      if (entry.waits === undefined) entry.waits = waiting;
+      else if (Array.isArray(entry.waits)) entry.waits.push(waiting);
+      else entry.waits = [entry.waits, waiting];
     });
+  }
+
+  /**
+   * Takes a wait off its entry; false when it ended already. The last wait of an entry that is
+   * neither settled nor kept forgets the job (it goes on regardless).
+   */
+  release(waiting: Waiting): boolean {
+    const { entry } = waiting;
+    const { waits } = entry;
+    if (waits === waiting) entry.waits = undefined;
+    else if (Array.isArray(waits) && waits.includes(waiting)) {
+      waits.splice(waits.indexOf(waiting), 1);
+      if (waits.length === 0) entry.waits = undefined;
+    } else return false;
+    if (entry.waits === undefined && !entry.kept && entry.settlement === undefined) this.#drop(entry);
+    return true;
   }
 
   /** The dispatch of an expected job failed: its waits reject with `error`, and it is forgotten. */
   abandon(id: string, error: Error): void {
     const entry = this.#entries.get(id);
     if (entry === undefined || entry.settlement !== undefined) return;
-    this.#drop(id, entry);
+    this.#drop(entry);
     this.#settle(entry, { ok: 'lost', error });
   }
 
@@ -121,63 +157,63 @@ export class ResultWaits implements ResultSink {
     const entry = this.#entries.get(id);
     // Already settled (a duplicate delivery answered twice, or SQLite's poll after the in-process wake-up).
     if (entry === undefined || entry.settlement !== undefined) return;
-    this.#complete(id, entry, outcome);
+    this.#complete(entry, outcome);
   }
 
   lost(ids: readonly string[], why: string): void {
     for (const id of ids) {
       const entry = this.#entries.get(id);
       if (entry !== undefined && entry.settlement === undefined)
-        this.#complete(id, entry, { ok: 'lost', error: resultLost(id, why) });
+        this.#complete(entry, { ok: 'lost', error: resultLost(id, why) });
     }
   }
 
   /** The queue closed: every wait rejects with `ERR_RESULT_LOST`, and nothing is kept. */
   close(): void {
     clearTimeout(this.#sweep);
-    const entries = [...this.#entries];
+    const entries = [...this.#entries.values()];
     this.#entries.clear();
     this.#outstanding = 0;
-    for (const [id, entry] of entries)
+    for (const entry of entries)
       if (entry.settlement === undefined)
-        this.#settle(entry, { ok: 'lost', error: resultLost(id, 'the queue was closed') });
+        this.#settle(entry, { ok: 'lost', error: resultLost(entry.id, 'the queue was closed') });
   }
 
-  #complete(id: string, entry: Entry, settlement: Settlement): void {
+  #complete(entry: Entry, settlement: Settlement): void {
     entry.settlement = settlement;
     this.#outstanding--;
     this.#settle(entry, settlement);
-    if (entry.kept) this.#keep(id, entry);
-    else this.#entries.delete(id);
+    if (entry.kept) this.#keep(entry);
+    else if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
   }
 
   #settle(entry: Entry, settlement: Settlement): void {
-    // A value read by more than one wait, or kept for later reads, is decoded from a copy each time.
-    const shared = entry.kept || entry.waiters.size > 1;
-    for (const waiter of [...entry.waiters]) waiter.settle(settlement, shared);
+    const { waits } = entry;
+    if (waits === undefined) return;
+    if (!Array.isArray(waits)) {
+      waits.end(settlement, undefined, entry.kept);
+      return;
+    }
+    // A value read by more than one wait is decoded from a copy each time.
+    for (const waiting of [...waits]) waiting.end(settlement, undefined, true);
   }
 
-  #drop(id: string, entry: Entry): void {
-    if (this.#entries.get(id) !== entry) return;
-    this.#entries.delete(id);
+  #drop(entry: Entry): void {
+    if (this.#entries.get(entry.id) !== entry) return;
+    this.#entries.delete(entry.id);
     if (entry.settlement === undefined) this.#outstanding--;
   }
 
   /** Keeps a settled entry for `ttlMs`; one timer, for the oldest, sweeps them in arrival order. */
-  #keep(id: string, entry: Entry): void {
-    this.#expiring.push({ id, entry, until: Date.now() + this.ttlMs });
+  #keep(entry: Entry): void {
+    this.#expiring.push({ entry, until: Date.now() + this.ttlMs });
     if (this.#sweep === undefined) this.#schedule();
   }
 
   #schedule(): void {
     const next = this.#expiring[this.#expiringHead];
-    this.#sweep =
-      next === undefined
-        ? undefined
-        : setTimeout(
-            () => this.#expire(),
-            Math.min(MAX_TIMER_MS, Math.max(0, next.until - Date.now())),
-          ).unref();
+    const delay = next === undefined ? 0 : Math.min(MAX_TIMER_MS, Math.max(0, next.until - Date.now()));
+    this.#sweep = next === undefined ? undefined : setTimeout(() => this.#expire(), delay).unref();
   }
 
   #expire(): void {
@@ -186,7 +222,7 @@ export class ResultWaits implements ResultSink {
       const next = this.#expiring[this.#expiringHead];
       if (next === undefined || next.until > now) break;
       this.#expiringHead++;
-      if (this.#entries.get(next.id) === next.entry) this.#entries.delete(next.id);
+      if (this.#entries.get(next.entry.id) === next.entry) this.#entries.delete(next.entry.id);
     }
     if (this.#expiringHead > 1024 && this.#expiringHead * 2 > this.#expiring.length) {
       this.#expiring.splice(0, this.#expiringHead);
