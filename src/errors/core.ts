@@ -16,7 +16,10 @@ export const ErrorCode = {
   TASK_NOT_REGISTERED: 'ERR_TASK_NOT_REGISTERED',
   /** A task field cannot cross to a worker (not structured-cloneable); `field` names it. */
   INVALID_TASK_FIELD: 'ERR_INVALID_TASK_FIELD',
-  /** The task's result could not be sent back to the caller (not structured-cloneable). */
+  /**
+   * The task's result could not be sent back to the caller: not structured-cloneable
+   * (`pool.run`), or not what a task field may be (`queue.call`: the job fails at once).
+   */
   RESULT_NOT_CLONEABLE: 'ERR_RESULT_NOT_CLONEABLE',
   /** The app's `setup` threw; `cause` is the app's own error. */
   APP_SETUP_FAILED: 'ERR_APP_SETUP_FAILED',
