@@ -1,16 +1,9 @@
-// The app of the calls benchmark (calls.mjs): one task that returns its input plus one, so that
-// every round trip carries a result back. No side effects: the caller imports it for its registry.
-import { defineApp, Task } from 'multitask';
+// The app of the calls benchmark (calls.mjs): its one task returns its input plus one (the
+// core benchmark's Inc), so that every round trip carries a result back. No side effects: the
+// caller imports it for its registry.
+import { defineApp } from 'multitask';
+import { Inc } from './tasks.mjs';
 
-/** Returns x + 1. */
-export class Inc extends Task {
-  constructor(x) {
-    super();
-    this.x = x;
-  }
-  run() {
-    return this.x + 1;
-  }
-}
+export { Inc };
 
 export default defineApp({ tasks: { Inc } });

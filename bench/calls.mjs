@@ -19,7 +19,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fmt, median, progress, quiet, range, ratio, requestedParts, sweepAmqpQueues } from './harness.mjs';
+import {
+  fmt,
+  interleave,
+  median,
+  progress,
+  quiet,
+  range,
+  ratio,
+  requestedParts,
+  sweepAmqpQueues,
+} from './harness.mjs';
 import { startRedis } from './redis.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -118,14 +128,11 @@ async function measure(role, kind, round) {
 
 async function interleaved(role, kinds) {
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (let k = 0; k < kinds.length; k++) {
-      const kind = kinds[(k + round - 1) % kinds.length];
-      progress(`${role} round ${round}/${ROUNDS}: ${kind}`);
-      const result = await measure(role, kind, round);
-      if (result !== undefined) samples[kind].push(result);
-    }
-  }
+  await interleave(kinds, ROUNDS, async (kind, round) => {
+    progress(`${role} round ${round}/${ROUNDS}: ${kind}`);
+    const result = await measure(role, kind, round);
+    if (result !== undefined) samples[kind].push(result);
+  });
   return samples;
 }
 

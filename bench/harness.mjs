@@ -104,3 +104,13 @@ export async function sweepAmqpQueues(amqpUrl, prefix) {
   for (const name of names) await channel.deleteQueue(name);
   await connection.close();
 }
+
+/**
+ * Runs `run(kind, round)` for every kind, `rounds` times, rotating which kind goes first, so
+ * that no setup always runs on a machine warmed (or tired) by the same neighbour.
+ */
+export async function interleave(kinds, rounds, run) {
+  for (let round = 1; round <= rounds; round++) {
+    for (let k = 0; k < kinds.length; k++) await run(kinds[(k + round - 1) % kinds.length], round);
+  }
+}

@@ -21,6 +21,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
   fmt,
+  interleave,
   machineCpu,
   median,
   progress,
@@ -139,16 +140,12 @@ function child(args, extraEnv) {
 
 /** Runs every available kind of a child part, ROUNDS times, rotating who goes first; samples by kind. */
 async function interleaved(part, kinds, pick) {
-  const runnable = kinds.filter(available);
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (let k = 0; k < runnable.length; k++) {
-      const kind = runnable[(k + round - 1) % runnable.length];
-      progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
-      const result = await measure(part, kind, round);
-      if (result) samples[kind].push(...[pick(result)].flat());
-    }
-  }
+  await interleave(kinds.filter(available), ROUNDS, async (kind, round) => {
+    progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
+    const result = await measure(part, kind, round);
+    if (result) samples[kind].push(...[pick(result)].flat());
+  });
   return samples;
 }
 
