@@ -10,8 +10,10 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, openQueue, type Queue, Task } from '../src/index.js';
+import Database from 'better-sqlite3';
+import { ErrorCode, openQueue, Pool, type Queue, Task } from '../src/index.js';
 import { CliProcess, runCli } from './cli-helpers.js';
 import { CrashThenAnswer, Fib, NapThenAnswer, Tagged, Throw, Unsendable } from './fixtures/result-tasks.js';
 import { eventually, failure } from './helpers.js';
@@ -433,3 +435,34 @@ for (const transport of transports) {
     });
   });
 }
+
+describe('results on SQLite are kept resultTtlMs', () => {
+  test('an outcome past resultTtlMs is gone for readers, and the next writer prunes it', async () => {
+    const path = join(dir, 'ttl.db');
+    const queue = await openQueue(`sqlite:${path}`, { app: RESULT_APP, resultTtlMs: 300 });
+    const pool = new Pool({ app: RESULT_APP, size: 1 });
+    const name = uniqueQueue('results-ttl');
+    const consumer = pool.consume(queue, { queue: name });
+    const rowsOf = (id: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM results WHERE id = ?').get(id) as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      const id = await queue.dispatch(new Fib(5), { queue: name, result: true });
+      assert.equal(await queue.result(id, { waitMs: 10_000 }), 5);
+      assert.equal(rowsOf(id), 1);
+      await sleep(400);
+      assert.equal((await failure(queue.result(id))).code, ErrorCode.INVALID_OPTION, 'past its time');
+      assert.equal(await queue.call(new Fib(6), { queue: name, waitMs: 10_000 }), 8);
+      assert.equal(rowsOf(id), 0, 'pruned when the next outcome was written');
+    } finally {
+      await consumer.stop();
+      await pool.close();
+      await queue.close();
+    }
+  });
+});

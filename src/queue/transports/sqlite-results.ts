@@ -26,7 +26,10 @@ CREATE INDEX IF NOT EXISTS results_id ON results (id, seq);
 CREATE INDEX IF NOT EXISTS results_finished ON results (finished_at);
 `;
 
-/** Pruning runs at most this often (ms): a DELETE per acked job would cost more than the rows. */
+/**
+ * Pruning runs at most this often (ms), or every `resultTtlMs` when that is shorter: a DELETE
+ * per acked job would cost more than the rows.
+ */
 const PRUNE_EVERY_MS = 60_000;
 
 /** Rows read by one look of a caller in another process; the next look goes on from there. */
@@ -63,7 +66,7 @@ function migrate(db: Database.Database): void {
 export class SqliteResultRows {
   readonly insertJob: Database.Statement<[string, string, string | Buffer, number, number, string | null]>;
   readonly #insert: Database.Statement<[string, string, number, string | null, string | null, number]>;
-  readonly #latest: Database.Statement<[string], ResultRow>;
+  readonly #latest: Database.Statement<[string, number], ResultRow>;
   readonly #pending: Database.Statement<[string], { one: number }>;
   readonly #last: Database.Statement<[], { seq: number }>;
   readonly #since: Database.Statement<[number, number], ResultRow>;
@@ -83,7 +86,7 @@ export class SqliteResultRows {
       'INSERT INTO results (id, queue, ok, value, error, finished_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.#latest = db.prepare(
-      'SELECT seq, id, ok, value, error FROM results WHERE id = ? ORDER BY seq DESC LIMIT 1',
+      'SELECT seq, id, ok, value, error FROM results WHERE id = ? AND finished_at >= ? ORDER BY seq DESC LIMIT 1',
     );
     this.#pending = db.prepare('SELECT 1 AS one FROM jobs WHERE id = ? AND want_result = 1 LIMIT 1');
     this.#last = db.prepare('SELECT seq FROM results ORDER BY seq DESC LIMIT 1');
@@ -107,7 +110,7 @@ export class SqliteResultRows {
       this.#insert.run(id, queue, 1, ended.json ?? null, null, now);
       outcome = ended.json === undefined ? { ok: true } : { ok: true, value: JSON.parse(ended.json) };
     }
-    if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
+    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, this.ttlMs)) {
       this.#prunedAt = now;
       this.#prune.run(now - this.ttlMs);
     }
@@ -116,13 +119,14 @@ export class SqliteResultRows {
 
   /**
    * Job `id`'s outcome, read in one snapshot: `pending` while a job of that id that wants a
-   * result is in the queue (a retry from the failed store included), else its latest outcome,
-   * else `unknown`.
+   * result is in the queue (a retry from the failed store included), else its latest outcome
+   * younger than `ttlMs`, else `unknown`.
    */
   lookup(id: string): JobOutcome | 'pending' | 'unknown' {
     return this.db.transaction(() => {
       if (this.#pending.get(id) !== undefined) return 'pending' as const;
-      const row = this.#latest.get(id);
+      // A row past its time is gone for a reader, whether or not a writer pruned it yet.
+      const row = this.#latest.get(id, Date.now() - this.ttlMs);
       return row === undefined ? ('unknown' as const) : outcomeOf(row);
     })();
   }
