@@ -1,5 +1,6 @@
 // Helpers shared by the benchmark entry points (run.mjs, queue.mjs): machine CPU sampling,
 // waiting for a quiet machine, and formatting the figures of the report.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -75,4 +76,41 @@ export function requestedParts(allParts, args = process.argv.slice(2)) {
     }
   }
   return args.length > 0 ? args : allParts;
+}
+
+/**
+ * Deletes every RabbitMQ queue whose name starts with `prefix` (a run's queues, multitask's
+ * <name>.failed, .failed-log and .delay.<ms> included): rabbitmqctl lists them, as AMQP cannot,
+ * and amqplib deletes them.
+ */
+export async function sweepAmqpQueues(amqpUrl, prefix) {
+  let names;
+  try {
+    names = execFileSync('rabbitmqctl', ['list_queues', 'name', '--quiet', '--no-table-headers'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((name) => name.startsWith(prefix));
+  } catch (error) {
+    progress(`  could not list queues with rabbitmqctl: ${error.message}`);
+    return;
+  }
+  if (names.length === 0) return;
+  const { default: amqplib } = await import('amqplib');
+  const connection = await amqplib.connect(amqpUrl);
+  const channel = await connection.createChannel();
+  for (const name of names) await channel.deleteQueue(name);
+  await connection.close();
+}
+
+/**
+ * Runs `run(kind, round)` for every kind, `rounds` times, rotating which kind goes first, so
+ * that no setup always runs on a machine warmed (or tired) by the same neighbour.
+ */
+export async function interleave(kinds, rounds, run) {
+  for (let round = 1; round <= rounds; round++) {
+    for (let k = 0; k < kinds.length; k++) await run(kinds[(k + round - 1) % kinds.length], round);
+  }
 }

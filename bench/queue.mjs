@@ -17,11 +17,21 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fmt, machineCpu, median, progress, quiet, range, ratio, requestedParts } from './harness.mjs';
+import {
+  fmt,
+  interleave,
+  machineCpu,
+  median,
+  progress,
+  quiet,
+  range,
+  ratio,
+  requestedParts,
+  sweepAmqpQueues,
+} from './harness.mjs';
+import { startRedis } from './redis.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -54,94 +64,23 @@ try {
 }
 const available = (kind) => !kind.startsWith('multitask') || multitaskMissing === undefined;
 
-// --- Redis, our own -----------------------------------------------------------------------
+// --- Redis, our own (redis.mjs) -----------------------------------------------------------
 
 let redis;
 
-async function startRedis() {
-  const port = await freePort();
-  const dir = join(tmp, 'redis');
-  mkdirSync(dir);
-  // appendonly yes + everysec: jobs survive a Redis restart (up to the last second), the common
-  // durable setting; RDB snapshots off so that a snapshot cannot land inside a timed run.
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'everysec',
-    '--logfile',
-    join(dir, 'redis.log'),
-  ];
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  redis = { port, proc, exited };
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('redis-server did not start');
-    await sleep(50);
-  }
+async function startOwnRedis() {
+  redis = await startRedis(tmp);
 }
 
 async function stopRedis() {
-  if (!redis) return;
-  redis.proc.kill('SIGTERM');
-  await Promise.race([redis.exited, sleep(10_000)]);
+  await redis?.stop();
   redis = undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-function ping(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' }, () => socket.write('PING\r\n'));
-    socket.on('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 // --- RabbitMQ clean-up ----------------------------------------------------------------------
 
-/** Deletes every queue of this run: rabbitmqctl lists them (AMQP cannot), amqplib deletes them. */
-async function sweepQueues() {
-  let names;
-  try {
-    names = execFileSync('rabbitmqctl', ['list_queues', 'name', '--quiet', '--no-table-headers'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((name) => name.startsWith(prefix));
-  } catch (error) {
-    progress(`  could not list queues with rabbitmqctl: ${error.message}`);
-    return;
-  }
-  if (names.length === 0) return;
-  const { default: amqplib } = await import('amqplib');
-  const connection = await amqplib.connect(AMQP_URL);
-  const channel = await connection.createChannel();
-  for (const name of names) await channel.deleteQueue(name);
-  await connection.close();
-}
+/** Deletes every queue of this run (harness.mjs). */
+const sweepQueues = () => sweepAmqpQueues(AMQP_URL, prefix);
 
 // --- runs ---------------------------------------------------------------------------------
 
@@ -201,16 +140,12 @@ function child(args, extraEnv) {
 
 /** Runs every available kind of a child part, ROUNDS times, rotating who goes first; samples by kind. */
 async function interleaved(part, kinds, pick) {
-  const runnable = kinds.filter(available);
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (let k = 0; k < runnable.length; k++) {
-      const kind = runnable[(k + round - 1) % runnable.length];
-      progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
-      const result = await measure(part, kind, round);
-      if (result) samples[kind].push(...[pick(result)].flat());
-    }
-  }
+  await interleave(kinds.filter(available), ROUNDS, async (kind, round) => {
+    progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
+    const result = await measure(part, kind, round);
+    if (result) samples[kind].push(...[pick(result)].flat());
+  });
   return samples;
 }
 
@@ -385,7 +320,7 @@ process.once('SIGINT', () =>
 
 const output = [];
 try {
-  if (parts.some((part) => part.startsWith('e2e'))) await startRedis();
+  if (parts.some((part) => part.startsWith('e2e'))) await startOwnRedis();
   output.push('## multitask queue benchmark', '', ...(await header()).map((line) => `${line}  `), '');
   if (parts.some((part) => part.startsWith('e2e'))) output.push(...(await e2e()));
   if (parts.includes('dispatch')) output.push(...(await dispatch()));

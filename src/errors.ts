@@ -7,4 +7,5 @@
 export * from './errors/core.js';
 export * from './errors/pool-errors.js';
 export * from './errors/queue-errors.js';
+export * from './errors/result-errors.js';
 export * from './errors/task-errors.js';

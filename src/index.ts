@@ -49,6 +49,7 @@ export type {
   OpenQueueOptions,
 } from './queue/options.js';
 export { openQueue, Queue, type QueueEvents } from './queue/queue.js';
+export type { CallOptions, ResultOptions } from './queue/result-options.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';
 export {

@@ -59,6 +59,31 @@ const files: Record<string, string> = {
       return error.message; // error
     }
   `,
+  'call.ts': `
+    import { type Queue, Task } from ${JSON.stringify(src)};
+    class Fib extends Task<number> {
+      constructor(readonly n: number) {
+        super();
+      }
+      run(): number {
+        return this.n;
+      }
+    }
+    class Later extends Task<string> {
+      async run(): Promise<string> {
+        return 'later';
+      }
+    }
+    export async function calls(queue: Queue): Promise<unknown[]> {
+      const n: number = await queue.call(new Fib(3), { queue: 'math', waitMs: 10 });
+      const s: string = await queue.call(new Later());
+      const wrong: string = await queue.call(new Fib(3)); // error
+      await queue.call(new Fib(3), { waitMs: '10' }); // error
+      await queue.dispatch(new Fib(3), { result: 'yes' }); // error
+      const kept: number = await queue.result<number>('id', { waitMs: 5 });
+      return [n, s, wrong, kept];
+    }
+  `,
 };
 
 describe('types a user meets in strict mode', () => {

@@ -109,8 +109,8 @@ export function buildProgram(exit: (code: number) => void): Command {
     program,
     'dispatch',
     'put one job, or JSON lines from a file or stdin, on a queue',
-    ['app', 'url', 'queue', 'task', 'attempts', 'timeoutMs', 'delayMs', 'connectTimeoutMs'],
-    `multitask dispatch --app ./dist/app.js --task SendEmail --queue emails '{"to":"a@b.c"}'\n  multitask dispatch --app ./dist/app.js --queue emails < jobs.jsonl   # {"task":"SendEmail","fields":{…}} or a message body {"v":1,…} per line`,
+    ['app', 'url', 'queue', 'task', 'attempts', 'timeoutMs', 'delayMs', 'wait', 'waitMs', 'connectTimeoutMs'],
+    `multitask dispatch --app ./dist/app.js --task SendEmail --queue emails '{"to":"a@b.c"}'\n  multitask dispatch --app ./dist/app.js --queue emails < jobs.jsonl   # {"task":"SendEmail","fields":{…}} or a message body {"v":1,…} per line\n  multitask dispatch --app ./dist/app.js --queue math --wait < jobs.jsonl   # prints each job's result as JSON, in input order`,
   )
     .argument('[input]', '--task given: the fields as JSON; otherwise a JSON-lines file (default: stdin)')
     .action((input: string | undefined, raw: RawSettings) => finish(dispatch(raw, input, logger(raw, 2))));

@@ -134,6 +134,17 @@ export const SETTINGS = {
     description: 'failed list: start after the job with this id (the last one of the page before)',
   },
   json: { flags: '--json', env: 'MULTITASK_JSON', description: 'print JSON instead of a table' },
+  wait: {
+    flags: '--wait',
+    env: 'MULTITASK_WAIT',
+    description:
+      "dispatch: wait for each job's result and print it as JSON, one line per job in input order; exit 1 if one failed",
+  },
+  waitMs: {
+    flags: '--wait-ms <ms>',
+    env: 'MULTITASK_WAIT_MS',
+    description: 'dispatch --wait: give up on a result after this long (the job goes on); default: no limit',
+  },
 } as const satisfies Record<string, Setting>;
 
 /**

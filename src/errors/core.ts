@@ -16,7 +16,10 @@ export const ErrorCode = {
   TASK_NOT_REGISTERED: 'ERR_TASK_NOT_REGISTERED',
   /** A task field cannot cross to a worker (not structured-cloneable); `field` names it. */
   INVALID_TASK_FIELD: 'ERR_INVALID_TASK_FIELD',
-  /** The task's result could not be sent back to the caller (not structured-cloneable). */
+  /**
+   * The task's result could not be sent back to the caller: not structured-cloneable
+   * (`pool.run`), or not what a task field may be (`queue.call`: the job fails at once).
+   */
   RESULT_NOT_CLONEABLE: 'ERR_RESULT_NOT_CLONEABLE',
   /** The app's `setup` threw; `cause` is the app's own error. */
   APP_SETUP_FAILED: 'ERR_APP_SETUP_FAILED',
@@ -38,6 +41,13 @@ export const ErrorCode = {
   QUEUE_CLOSED: 'ERR_QUEUE_CLOSED',
   /** A queued job's process died in every one of its attempts (or past the broker's delivery limit). */
   ATTEMPTS_EXHAUSTED: 'ERR_ATTEMPTS_EXHAUSTED',
+  /** `queue.call` or `queue.result` waited its `waitMs` and the job had not finished; the job goes on. */
+  RESULT_TIMEOUT: 'ERR_RESULT_TIMEOUT',
+  /**
+   * A job's result can no longer reach this process: the RabbitMQ channel its reply was
+   * addressed to closed (the connection dropped), or the queue was closed; the job goes on.
+   */
+  RESULT_LOST: 'ERR_RESULT_LOST',
 } as const;
 
 /** One of the stable error codes of {@link ErrorCode}. */

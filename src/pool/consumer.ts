@@ -26,6 +26,7 @@ import {
 import type { TaskRegistry } from '../task/registry.js';
 import type { Call, SubmitSpec } from './call.js';
 import { IdleWatch } from './idle-watch.js';
+import { type EncodedResult, settleValue } from './job-result.js';
 
 /** Options of {@link Pool.consume}. */
 export interface ConsumeOptions {
@@ -218,7 +219,10 @@ export class Consumer extends EventEmitter {
     });
     // The worker is read when the call settles: a crash may have moved the job to another one.
     call.promise.then(
-      () => this.#settle(slot, delivery, job, startedAt, 'completed', undefined, call.workerId),
+      (value) => {
+        const { outcome, error, result } = settleValue(delivery.wantsResult === true, value);
+        this.#settle(slot, delivery, job, startedAt, outcome, error, call.workerId, result);
+      },
       (error: unknown) =>
         this.#settle(
           slot,
@@ -246,6 +250,7 @@ export class Consumer extends EventEmitter {
       if (this.#host.broken()) void this.stop({ graceMs: 0 });
       return 'released';
     }
+    if (hasCode(error, ErrorCode.RESULT_NOT_CLONEABLE)) return 'failed'; // no other attempt would return less
     return delivery.attempt >= job.attempts ? 'failed' : 'retried';
   }
 
@@ -257,11 +262,12 @@ export class Consumer extends EventEmitter {
     outcome: SettledJob['outcome'],
     error?: StoredError,
     workerId?: number,
+    result?: EncodedResult,
   ): void {
     let settling: Promise<void>;
     switch (outcome) {
       case 'completed':
-        settling = delivery.ack();
+        settling = delivery.ack(result);
         break;
       case 'failed':
         settling = delivery.fail(error!);

@@ -28,6 +28,12 @@ export interface OpenQueueOptions {
   /** SQLite: how often an idle consumer looks for jobs dispatched by other processes (ms). Default 100. */
   pollMs?: number;
   /**
+   * How long a job's outcome stays readable by `queue.result(id)` after it arrived (ms): rows of
+   * SQLite's `results` table older than this are pruned, and on RabbitMQ a reply no one has read
+   * is dropped from memory. Default 3 600 000 (an hour).
+   */
+  resultTtlMs?: number;
+  /**
    * RabbitMQ: called for every failed connection attempt (before the next one), when opening
    * and when reconnecting, so that a service can say what it is waiting for. The same thing as
    * the Queue's `reconnecting` event (which only listeners added after `openQueue` resolved
@@ -54,6 +60,7 @@ export interface ResolvedQueueOptions {
   deliveryLimit: number;
   leaseMs: number;
   pollMs: number;
+  resultTtlMs: number;
   onConnectRetry: ((retry: ConnectRetry) => void) | undefined;
 }
 
@@ -64,6 +71,7 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   deliveryLimit: 20,
   leaseMs: 30_000,
   pollMs: 100,
+  resultTtlMs: 3_600_000,
   onConnectRetry: undefined,
 });
 
@@ -101,6 +109,7 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     deliveryLimit: positiveInteger('deliveryLimit', options.deliveryLimit ?? QUEUE_DEFAULTS.deliveryLimit),
     leaseMs,
     pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
+    resultTtlMs: positiveInteger('resultTtlMs', options.resultTtlMs ?? QUEUE_DEFAULTS.resultTtlMs),
     onConnectRetry: optionalFunction('onConnectRetry', options.onConnectRetry),
   };
 }
@@ -139,6 +148,11 @@ export interface DispatchOptions {
    * the id in every log line, event and failed-store entry of the job. Default: a new UUID.
    */
   id?: string;
+  /**
+   * Keep the job's outcome for `queue.result(id)`: a reply to this process (RabbitMQ) or a row
+   * of the `results` table (SQLite), which costs a message or a row per job. Default false.
+   */
+  result?: boolean;
 }
 
 export interface ResolvedDispatch {
@@ -147,6 +161,7 @@ export interface ResolvedDispatch {
   timeoutMs: number | undefined;
   delayMs: number;
   id: string | undefined;
+  result: boolean;
 }
 
 export const DEFAULT_QUEUE = 'default';
@@ -154,7 +169,8 @@ export const DEFAULT_QUEUE = 'default';
 /** Validates {@link DispatchOptions}. */
 export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', options, 'an object');
-  const { timeoutMs } = options;
+  const { timeoutMs, result = false } = options;
+  if (typeof result !== 'boolean') throw invalidOption('result', result, 'a boolean');
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
     throw invalidOption('timeoutMs', timeoutMs, 'a number > 0');
   }
@@ -164,6 +180,7 @@ export function resolveDispatch(options: DispatchOptions = {}): ResolvedDispatch
     timeoutMs,
     delayMs: delay('delayMs', options.delayMs ?? 0),
     id: options.id === undefined ? undefined : jobId(options.id),
+    result,
   };
 }
 

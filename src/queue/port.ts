@@ -10,7 +10,7 @@ import type { Transport } from './transport.js';
 
 export { decodeJob, type Job, pastAttempts, type StoredError, storedError } from './message.js';
 export { DEFAULT_QUEUE, queueName } from './options.js';
-export type { Delivery, Lane, Transport } from './transport.js';
+export type { Delivery, EncodedResult, Lane, Transport } from './transport.js';
 
 /** What a consumer needs of an open queue. */
 export interface QueuePort {

@@ -5,10 +5,10 @@
 
 import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
-import { invalidOption, queueClosed } from '../errors.js';
+import { abortError, invalidOption, queueClosed, resultNotRequested } from '../errors.js';
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
-import type { Task } from '../task/task.js';
+import type { ResultOf, Task } from '../task/task.js';
 import { newJobBody } from './message.js';
 import { openTransport } from './open-transport.js';
 import {
@@ -28,7 +28,9 @@ import {
   resolveQueueOptions,
 } from './options.js';
 import { attachPort } from './port.js';
-import type { FailedJob, QueueStats, Transport } from './transport.js';
+import { type CallOptions, type ResultOptions, resolveWait } from './result-options.js';
+import { ResultWaits } from './results.js';
+import type { FailedJob, OutgoingMessage, QueueStats, Transport } from './transport.js';
 import { parseQueueUrl } from './url.js';
 
 /** The events of a {@link Queue}: its broker connection coming and going (RabbitMQ only). */
@@ -55,6 +57,8 @@ export class Queue extends EventEmitter {
   readonly #app: Promise<LoadedApp> | undefined;
   #registry: TaskRegistry | undefined;
   #closed = false;
+  /** The outcomes this process waits for (`call`, `result`), fed by the transport. */
+  readonly #results: ResultWaits;
 
   /** Use {@link openQueue}. */
   constructor(transport: Transport, options: ResolvedQueueOptions, app: Promise<LoadedApp> | undefined) {
@@ -62,6 +66,8 @@ export class Queue extends EventEmitter {
     this.url = transport.safeUrl;
     this.#transport = transport;
     this.#app = app;
+    this.#results = new ResultWaits(options.resultTtlMs);
+    transport.receiveResults(this.#results);
     attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen() });
     transport.watch((event) => {
       if (event.type === 'reconnecting') {
@@ -84,29 +90,99 @@ export class Queue extends EventEmitter {
 
   /**
    * Puts a task on a queue as a job; resolves with the job's id once the broker has it
-   * (publisher confirm, or a committed transaction). Fields must be JSON.
+   * (publisher confirm, or a committed transaction). Fields must be JSON. With `result: true`
+   * the job's outcome is kept for {@link Queue.result} (see docs/queues.md, "Results").
    */
   dispatch(task: Task<unknown, never>, options?: DispatchOptions): Promise<string> {
     // No async function here: on the hot path of a producer each awaited layer costs a tick.
     if (this.#registry === undefined) return this.#loadRegistry().then(() => this.dispatch(task, options));
     try {
-      this.#assertOpen();
-      const name = this.#registry.nameOf(task);
-      const fields = jsonFields(task, name);
-      const { queue, attempts, timeoutMs, delayMs, id: givenId } = resolveDispatch(options);
-      const body = newJobBody(name, fields, attempts, timeoutMs, givenId);
-      const id = body.id;
-      return this.#transport
-        .publish(queue, {
-          body: JSON.stringify(body),
-          id,
-          attempt: 1,
-          notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
-        })
-        .then(() => id);
+      const job = this.#job(task, options, false);
+      // A transport that keeps no outcomes (RabbitMQ) answers this process only: it keeps the reply.
+      if (job.message.wantsResult && !this.#transport.keepsResults)
+        this.#results.expect(job.id, true, job.task);
+      return this.#transport.publish(job.queue, job.message).then(
+        () => job.id,
+        (error: Error) => {
+          this.#results.abandon(job.id, error);
+          throw error;
+        },
+      );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Dispatches a task as a job and resolves with its return value, from whichever process ran
+   * it, decoded as task fields are (a Date is a Date, a bigint a bigint). Rejects as `pool.run`
+   * does once the job failed for good (`ERR_TASK_FAILED` with the task's error as `cause`,
+   * `ERR_TASK_TIMEOUT`, `ERR_ATTEMPTS_EXHAUSTED`…), not on an attempt that will be retried;
+   * with `ERR_RESULT_TIMEOUT` after `waitMs` (default: as long as it takes), with an AbortError
+   * when `signal` aborts, and with `ERR_RESULT_LOST` when the reply can no longer arrive: only
+   * the wait ends, the job goes on. Bad input is refused before anything is sent.
+   */
+  call<T extends Task<unknown, never>>(task: T, options?: CallOptions): Promise<ResultOf<T>> {
+    if (this.#registry === undefined) return this.#loadRegistry().then(() => this.call(task, options));
+    try {
+      const wait = resolveWait(options);
+      const job = this.#job(task, options, true);
+      if (wait.signal?.aborted) throw abortError(wait.signal.reason);
+      // Waiting before publishing: the outcome of a quick job can arrive before the confirm.
+      const { id } = job;
+      this.#results.expect(id, false, job.task);
+      const waiting = this.#results.wait(id, wait);
+      this.#transport
+        .publish(job.queue, job.message)
+        .catch((error: Error) => this.#results.abandon(id, error));
+      return waiting as Promise<ResultOf<T>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Waits for the outcome of job `id`, as {@link Queue.call} does. On RabbitMQ the job must
+   * have been dispatched by this process with `result: true`; on SQLite any process's job that
+   * asked for a result can be read, until `resultTtlMs` after it finished. Otherwise it
+   * rejects at once with `ERR_INVALID_OPTION`.
+   */
+  result<R = unknown>(id: string, options?: ResultOptions): Promise<R> {
+    return this.#run(async () => {
+      jobId(id);
+      const wait = resolveWait(options);
+      if (this.#results.has(id)) return this.#results.wait(id, wait) as Promise<R>;
+      if (!this.#transport.keepsResults) throw resultNotRequested(id, 'process');
+      // Waiting first, then looking: an outcome written in between reaches the wait.
+      this.#results.expect(id, false);
+      const waiting = this.#results.wait(id, wait) as Promise<R>;
+      waiting.catch(() => {});
+      try {
+        const stored = await this.#transport.storedResult(id);
+        if (stored === 'unknown') this.#results.abandon(id, resultNotRequested(id, 'file'));
+        else if (stored !== 'pending') this.#results.settled(id, stored);
+      } catch (error) {
+        this.#results.abandon(id, error as Error);
+      }
+      return waiting;
+    });
+  }
+
+  /** Checks a task and its options, and builds its message; throws before anything is sent. */
+  #job(task: Task<unknown, never>, options: DispatchOptions | undefined, call: boolean) {
+    this.#assertOpen();
+    const name = this.#registry!.nameOf(task);
+    const fields = jsonFields(task, name);
+    const { queue, attempts, timeoutMs, delayMs, id: givenId, result } = resolveDispatch(options);
+    const body = newJobBody(name, fields, attempts, timeoutMs, givenId);
+    const message: OutgoingMessage = {
+      body: JSON.stringify(body),
+      id: body.id,
+      attempt: 1,
+      notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
+      wantsResult: call || result,
+    };
+    return { id: body.id, task: name, queue, message };
   }
 
   /**
@@ -191,6 +267,7 @@ export class Queue extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#results.close();
     await this.#transport.close();
   }
 

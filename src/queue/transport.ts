@@ -17,6 +17,8 @@ export interface OutgoingMessage {
   /** Not delivered before this time (epoch ms); 0 or past means at once. */
   readonly notBefore: number;
   readonly lastError?: StoredError | undefined;
+  /** The dispatching process waits for the job's outcome (`queue.call`, `dispatch(…, { result: true })`). */
+  readonly wantsResult?: boolean;
 }
 
 /** One delivery of a message to a consumer; exactly one of its four endings must be called. */
@@ -39,8 +41,13 @@ export interface Delivery {
    * moves the message to the failed store at once with this error, without running it.
    */
   readonly invalid?: MultitaskError | undefined;
-  /** Done: the job leaves the queue. */
-  ack(): Promise<void>;
+  /**
+   * True when a caller waits for this job's outcome: the consumer then passes `ack` the
+   * encoded return value, and the transport sends or stores it, or `fail`'s error, for the caller.
+   */
+  readonly wantsResult?: boolean;
+  /** Done: the job leaves the queue; `result` goes to the caller when the job asked for one. */
+  ack(result?: EncodedResult): Promise<void>;
   /** Failed this attempt: back in the queue after `delayMs`, as attempt `attempt + 1`. */
   retry(delayMs: number, error: StoredError): Promise<void>;
   /** Given back unfinished (the consumer stops, the app cannot start): back in the queue after `delayMs` (default 0), this attempt not counted. */
@@ -132,4 +139,49 @@ export interface Transport {
   /** True when the queue is there, without creating it (an open SQLite file holds every queue). */
   exists(queue: string): Promise<boolean>;
   close(): Promise<void>;
+  /**
+   * True when outcomes are kept where any process can read them (SQLite's `results` table);
+   * false when they travel only to the process that dispatched the job (RabbitMQ's replies).
+   */
+  readonly keepsResults: boolean;
+  /** Hands the outcomes of the jobs this process asked results of to `sink`; called once, by the Queue. */
+  receiveResults(sink: ResultSink): void;
+  /**
+   * The kept outcome of job `id`, whoever dispatched it: `pending` while a job with that id
+   * waits for one, `unknown` when no job of that id asked for one (or it expired). Transports
+   * that keep none (`keepsResults` false) answer `unknown`. A `pending` answer also makes the
+   * transport watch for the outcome on the sink's behalf.
+   */
+  storedResult(id: string): Promise<JobOutcome | 'pending' | 'unknown'>;
+}
+
+/**
+ * A job's return value on its way to its caller, encoded once by the consumer: the JSON text of
+ * the value, tagged as task fields are (src/task/field-codec.ts), undefined for undefined.
+ */
+export interface EncodedResult {
+  readonly json: string | undefined;
+}
+
+/** How a job ended, as a transport records or sends it: its encoded return value, or its error. */
+export type JobEnd = EncodedResult | { readonly error: StoredError };
+
+/**
+ * How a job ended, for its caller: `value` is the parsed JSON of its result, tags not decoded
+ * yet (absent for undefined), or `error` the one it failed with for good.
+ */
+export type JobOutcome =
+  | { readonly ok: true; readonly value?: unknown }
+  | { readonly ok: false; readonly error: StoredError };
+
+/** Where a transport hands the outcomes of the jobs this process waits for (the Queue's waits). */
+export interface ResultSink {
+  /** True while this process waits for job `id` (or keeps its outcome for `queue.result`). */
+  expecting(id: string): boolean;
+  /** How many jobs this process waits for: a transport that polls for outcomes stops at 0. */
+  outstanding(): number;
+  /** Job `id` ended; an outcome for an id no one expects is dropped. */
+  settled(id: string, outcome: JobOutcome): void;
+  /** The outcomes of these jobs can no longer arrive (the reply address died with its channel). */
+  lost(ids: readonly string[], why: string): void;
 }

@@ -15,7 +15,7 @@
  *   instance `#private` member (the worker does not run the constructor that would set it).
  */
 
-import { invalidTaskField } from '../errors.js';
+import { invalidTaskField, resultNotEncodable } from '../errors.js';
 import { MAX_DEPTH, TAG_KEY, TYPED_ARRAYS, tag, toBase64 } from './field-tags.js';
 import { privateInstanceMember } from './private-members.js';
 import type { Task, TaskFields } from './task.js';
@@ -192,4 +192,17 @@ function encodePlain(
     }
   }
   return { value: copy ?? value };
+}
+
+/**
+ * A task's return value on its way to a caller in another process (`queue.call`): JSON text
+ * under the rules and tags of a queued job's fields (a Date, bigint, Map… tagged), or undefined
+ * for undefined. Throws `ERR_RESULT_NOT_CLONEABLE` naming what JSON cannot carry (a function, a
+ * symbol, NaN, a class instance, a cycle…), so the job fails rather than answer with less.
+ */
+export function resultJson(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const encoded = encode(value, 'result', true, 0, []);
+  if (encoded.problem !== undefined) throw resultNotEncodable(encoded.path, encoded.problem);
+  return JSON.stringify(encoded.value);
 }

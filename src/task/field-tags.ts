@@ -61,6 +61,14 @@ export function decodeFields(fields: TaskFields, taskName: string): TaskFields {
   return fields;
 }
 
+/**
+ * A result parsed from the JSON of {@link resultJson} (field-codec.ts), its tags decoded in
+ * place: what `queue.call` resolves with.
+ */
+export function decodeResult(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? decode(value, 'result', 'result', 1) : value;
+}
+
 function decode(value: object, path: string, taskName: string, depth: number): unknown {
   // A producer's JSON may nest deeper than the encoder allows; refuse it rather than overflow the stack.
   if (depth > MAX_DEPTH) throw invalidTaskField(taskName, path, `nested deeper than ${MAX_DEPTH} levels`);

@@ -15,6 +15,7 @@ import type { TaskRegistry } from '../../task/registry.js';
 import type { Task } from '../../task/task.js';
 import { prepareApp } from '../app.js';
 import {
+  flag,
   integer,
   jsonObject,
   optional,
@@ -25,6 +26,7 @@ import {
   UsageError,
 } from '../config.js';
 import { readQueueTarget, withQueue } from '../one-shot.js';
+import { callAll } from './dispatch-wait.js';
 import { jobLine } from './job-line.js';
 import { taskFromSettings } from './task-instance.js';
 
@@ -51,6 +53,9 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
   };
   const timeoutMs = optionalInteger(raw, 'timeoutMs', 1);
   if (timeoutMs !== undefined) defaults.timeoutMs = timeoutMs;
+  const wait = flag(raw, 'wait');
+  const waitMs = optionalInteger(raw, 'waitMs', 0);
+  if (waitMs !== undefined && !wait) throw new UsageError('--wait-ms (MULTITASK_WAIT_MS) needs --wait');
   const taskName = optional(raw, 'task');
   const app = await prepareApp(appPath);
   const registry = app.loaded.registry;
@@ -64,6 +69,10 @@ export async function dispatch(raw: RawSettings, input: string | undefined, log:
   }
 
   return withQueue(target, { command: 'dispatch', log, app: app.url }, async (queue) => {
+    if (wait) {
+      const lines = jobs.map((job) => ({ ...job, line: taskName === undefined ? job.line : undefined }));
+      return callAll(queue, lines, waitMs);
+    }
     if (taskName !== undefined) {
       process.stdout.write(`${await queue.dispatch(jobs[0]!.task, jobs[0]!.options)}\n`);
       return;

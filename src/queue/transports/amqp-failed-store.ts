@@ -26,6 +26,7 @@ import {
   sendConfirmed,
   stringHeader,
   toFailedJob,
+  withReplyTo,
 } from './amqp-message.js';
 import { failedLogOf, failedQueueOf, HEADER } from './amqp-topology.js';
 
@@ -240,12 +241,13 @@ export class AmqpFailedStore {
     }
     headers[HEADER.attempts] ??= 0;
     headers[HEADER.failedAt] ??= now;
-    return {
+    const properties = {
       persistent: true,
       messageId: id,
       contentType: message.properties.contentType ?? 'application/json',
       headers,
     };
+    return withReplyTo(properties, message);
   }
 }
 
@@ -287,7 +289,7 @@ function retryProperties(queue: string, id: string, message: LoggedJob): Options
   };
   for (const name of [...BROKER_HEADERS, HEADER.attempts, HEADER.failedAt, HEADER.notBefore, HEADER.record])
     delete headers[name];
-  return { persistent: true, contentType: 'application/json', messageId: id, headers };
+  return withReplyTo({ persistent: true, contentType: 'application/json', messageId: id, headers }, message);
 }
 
 /** The broker's time of the first dead-lettering (`x-death`, seconds), in epoch ms. */

@@ -12,7 +12,7 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import { deliveryChannelGone, type MultitaskError } from '../../errors.js';
 import type { StoredError } from '../message.js';
 import { parseStoredError } from '../message.js';
-import type { Delivery, Lane } from '../transport.js';
+import type { Delivery, EncodedResult, JobEnd, Lane } from '../transport.js';
 import type { AckBatcher } from './amqp-acks.js';
 import type { AmqpChannels, ConsumeChannel } from './amqp-channels.js';
 import {
@@ -27,6 +27,7 @@ import {
   stringHeader,
   withoutDelay,
 } from './amqp-message.js';
+import { sendReply } from './amqp-replies.js';
 import { delayTarget, failedLogOf, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
 
 /** How long a lane whose channel the broker closed waits before it subscribes again (ms). */
@@ -167,7 +168,9 @@ export class AmqpLane implements Lane {
     // (retry, delay, failed store) carries it: the logs and the failed store show one id.
     const id: string = message.properties.messageId ?? randomUUID();
     this.#unsettled.add(message);
-    const settle = async (target: string | undefined, headers: Headers) => {
+    // A caller waits for its outcome (amqp-replies.ts).
+    const wantsResult = typeof message.properties.replyTo === 'string' && message.properties.replyTo !== '';
+    const settle = async (target: string | undefined, headers: Headers, answer?: JobEnd) => {
       try {
         if (!this.#unsettled.has(message)) throw deliveryChannelGone();
         if (target !== undefined) {
@@ -176,6 +179,7 @@ export class AmqpLane implements Lane {
         // Gone from the set: its channel closed (or the lane gave it back), and the broker
         // delivers it again. Settling it now must fail, or it would count as done twice.
         if (!this.#unsettled.delete(message)) throw deliveryChannelGone();
+        if (answer !== undefined && wantsResult) sendReply(channel, message, id, answer);
         await acks.ack(message);
       } finally {
         this.#unsettled.delete(message);
@@ -188,7 +192,8 @@ export class AmqpLane implements Lane {
       lastError: parseStoredError(stringHeader(headers[HEADER.error])),
       redeliveries: redeliveries(headers),
       invalid,
-      ack: () => settle(undefined, {}),
+      wantsResult,
+      ack: (result?: EncodedResult) => settle(undefined, {}, { json: result?.json }),
       retry: (delayMs: number, error: StoredError) =>
         settle(
           delayTarget(queue, delayMs),
@@ -215,6 +220,7 @@ export class AmqpLane implements Lane {
               [HEADER.failedAt]: Date.now(),
             }),
           ),
+          { error },
         ),
     });
   }

@@ -94,7 +94,7 @@ export function republishProperties(message: Message, headers: Headers, id?: str
   const properties: Options.Publish = { persistent: true, headers };
   if (messageId !== undefined && messageId !== null) properties.messageId = messageId;
   if (contentType !== undefined && contentType !== null) properties.contentType = contentType;
-  return properties;
+  return withReplyTo(properties, message);
 }
 
 export function numberHeader(value: unknown): number | undefined {
@@ -133,4 +133,16 @@ export function toFailedJob(queue: string, message: Message): FailedJob {
     failedAt: new Date(failedAt ?? 0),
     body,
   };
+}
+
+/**
+ * `properties` with the caller's reply address (`reply-to`, `correlation-id`) of `message`, if
+ * it has one: every republish of a job (retry, delay, release, failed store, an operator's
+ * retry) carries them on, so the job answers whichever attempt ends it (amqp-replies.ts).
+ */
+export function withReplyTo(properties: Options.Publish, message: Message): Options.Publish {
+  const { replyTo, correlationId } = message.properties;
+  if (typeof replyTo === 'string' && replyTo !== '') properties.replyTo = replyTo;
+  if (typeof correlationId === 'string' && correlationId !== '') properties.correlationId = correlationId;
+  return properties;
 }

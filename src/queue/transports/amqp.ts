@@ -15,9 +15,11 @@ import type {
   Delivery,
   FailedJob,
   FailedPage,
+  JobOutcome,
   Lane,
   OutgoingMessage,
   QueueStats,
+  ResultSink,
   Transport,
 } from '../transport.js';
 import { AmqpChannels } from './amqp-channels.js';
@@ -25,6 +27,7 @@ import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
 import { AmqpLane } from './amqp-lane.js';
 import { type Headers, sendConfirmed } from './amqp-message.js';
+import { AmqpReplies, DIRECT_REPLY_TO } from './amqp-replies.js';
 import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
 
 /** The RabbitMQ {@link Transport}. */
@@ -36,6 +39,9 @@ export class AmqpTransport implements Transport {
   /** Every open lane: their unsettled deliveries are this process's jobs in flight. */
   readonly #lanes = new Set<AmqpLane>();
   readonly #failedStore: AmqpFailedStore;
+  /** Outcomes travel to the dispatching process only, as replies (amqp-replies.ts). */
+  readonly keepsResults = false;
+  readonly #replies = new AmqpReplies();
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
@@ -88,6 +94,7 @@ export class AmqpTransport implements Transport {
       contentType: 'application/json',
       messageId,
     };
+    if (message.wantsResult) properties.replyTo = DIRECT_REPLY_TO;
     // A new job due now needs no headers (attempt 1 is the default): a header table is encoded per message.
     if (message.attempt !== 1 || message.notBefore > 0 || message.lastError !== undefined) {
       const headers: Headers = { [HEADER.attempt]: message.attempt };
@@ -98,7 +105,7 @@ export class AmqpTransport implements Transport {
     const deadline = Date.now() + this.options.connectTimeoutMs;
     // Fast path, the common case: channel open and queue declared, no promise to wait for first.
     const open = this.channels.readyPublisher(queue);
-    if (open === undefined) {
+    if (open === undefined || (message.wantsResult && !this.#replies.ready(open))) {
       return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
     }
     return sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties).then(
@@ -106,6 +113,7 @@ export class AmqpTransport implements Transport {
         if (this.channels.wasReturned(queue, messageId)) {
           return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
         }
+        if (message.wantsResult) this.#replies.confirmed(open, messageId);
       },
       (error: unknown) => {
         if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
@@ -125,12 +133,15 @@ export class AmqpTransport implements Transport {
     for (;;) {
       try {
         const channel = await this.channels.publisher();
+        // The reply address is the publishing channel's: it must consume its replies first.
+        if (properties.replyTo !== undefined) await this.#replies.attach(channel);
         await this.channels.declare(queue);
         await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
         if (this.channels.wasReturned(queue, properties.messageId)) {
           if (Date.now() >= deadline) throw messageUnroutable(queue);
           continue;
         }
+        if (properties.replyTo !== undefined) this.#replies.confirmed(channel, properties.messageId);
         return;
       } catch (error) {
         // A connection that dropped before the confirm: publish again once it is back (at least once).
@@ -227,6 +238,15 @@ export class AmqpTransport implements Transport {
 
   purgeFailed(queue: string, ids?: readonly string[]): Promise<string[]> {
     return this.#failedStore.purge(queue, ids);
+  }
+
+  receiveResults(sink: ResultSink): void {
+    this.#replies.receive(sink);
+  }
+
+  /** RabbitMQ keeps no outcomes: only the process that dispatched a job hears of it. */
+  async storedResult(): Promise<JobOutcome | 'pending' | 'unknown'> {
+    return 'unknown';
   }
 
   async close(): Promise<void> {

@@ -53,8 +53,8 @@ function setStatements(db: Database.Database, where: string): SetStatements {
     ),
     // An operator's retry is a new start; the error stays as the job's last, for the record.
     toJobs: db.prepare<Which & { now: number }>(
-      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error)
-       SELECT id, queue, body, 0, @now, error FROM failed WHERE ${where} ORDER BY seq`,
+      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error, want_result)
+       SELECT id, queue, body, 0, @now, error, want_result FROM failed WHERE ${where} ORDER BY seq`,
     ),
     remove: db.prepare<Which>(`DELETE FROM failed WHERE ${where}`),
   };

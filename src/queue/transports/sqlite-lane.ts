@@ -6,7 +6,7 @@
  */
 
 import { parseStoredError, type StoredError } from '../message.js';
-import type { Delivery, Lane } from '../transport.js';
+import type { Delivery, EncodedResult, JobEnd, JobOutcome, Lane } from '../transport.js';
 import { newOwner } from './sqlite-holder.js';
 import type { LeasedRow, SqliteStore } from './sqlite-store.js';
 import type { WriteBatch } from './sqlite-writes.js';
@@ -102,20 +102,37 @@ export class SqliteLane implements Lane {
         this.#held.delete(seq);
         this.wake();
       });
+    const wantsResult = row.want_result === 1;
+    // The outcome is written with the ack or the move to the failed store, in one transaction,
+    // when that took effect (the lease was still ours); a waiter here hears once it committed.
+    const answer = (done: () => boolean, ended: JobEnd) => {
+      let outcome: JobOutcome | undefined;
+      return settle(() => {
+        if (done()) outcome = store.results.record(row.id, this.queue, ended);
+      }).then(() => {
+        if (outcome !== undefined) store.results.onCommitted(row.id, outcome);
+      });
+    };
     return {
       body: typeof row.body === 'string' ? row.body : row.body.toString('utf8'),
       id: row.id,
       attempt: row.attempt,
       lastError: parseStoredError(row.last_error),
-      ack: () => settle(() => store.ack.run(seq, owner)),
+      wantsResult,
+      ack: (result?: EncodedResult) =>
+        wantsResult
+          ? answer(() => store.ack.run(seq, owner).changes > 0, { json: result?.json })
+          : settle(() => store.ack.run(seq, owner)),
       retry: (delayMs: number, error: StoredError) =>
         settle(() => store.retry.run(Date.now() + delayMs, JSON.stringify(error), seq, owner)),
       release: (delayMs = 0) => settle(() => store.release.run(Date.now() + delayMs, seq, owner)),
-      fail: (error: StoredError) =>
-        settle(() => {
+      fail: (error: StoredError) => {
+        const move = () => {
           store.copyToFailed.run(JSON.stringify(error), Date.now(), seq, owner);
-          store.ack.run(seq, owner);
-        }),
+          return store.ack.run(seq, owner).changes > 0;
+        };
+        return wantsResult ? answer(move, { error }) : settle(move);
+      },
     };
   }
 

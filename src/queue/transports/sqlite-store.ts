@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteFailedStore } from './sqlite-failed.js';
+import { SqliteResultRows } from './sqlite-results.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -46,6 +47,8 @@ export interface LeasedRow {
   body: string | Buffer;
   attempt: number;
   last_error: string | null;
+  /** 1 when a caller waits for the job's outcome (sqlite-results.ts). */
+  want_result: number;
 }
 
 /** Opens (creating if needed) the queue database in WAL mode, safe to share between processes. */
@@ -83,10 +86,13 @@ export class SqliteStore {
   readonly failedCount: Database.Statement<[string], { n: number }>;
   /** Reading and moving the failed store's jobs (sqlite-failed.ts). */
   readonly failed: SqliteFailedStore;
+  /** The `results` table (sqlite-results.ts); it adds the `want_result` columns the statements below read. */
+  readonly results: SqliteResultRows;
 
   constructor(path: string) {
     this.db = openDatabase(path);
     const db = this.db;
+    this.results = new SqliteResultRows(db);
     this.insert = db.prepare<[string, string, string | Buffer, number, number, string | null]>(
       'INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -96,7 +102,7 @@ export class SqliteStore {
     >(
       `UPDATE jobs SET attempt = attempt + 1, owner = @owner, run_at = @until
        WHERE seq IN (SELECT seq FROM jobs WHERE queue = @queue AND run_at <= @now ORDER BY run_at, seq LIMIT @limit)
-       RETURNING seq, id, body, attempt, last_error`,
+       RETURNING seq, id, body, attempt, last_error, want_result`,
     );
     this.nextDue = db.prepare<[string], { run_at: number | null }>(
       'SELECT min(run_at) AS run_at FROM jobs WHERE queue = ?',
@@ -116,8 +122,8 @@ export class SqliteStore {
       'UPDATE jobs SET owner = NULL, run_at = ?, attempt = attempt - 1 WHERE seq = ? AND owner = ?',
     );
     this.copyToFailed = db.prepare<[string, number, number, string]>(
-      `INSERT INTO failed (id, queue, body, attempts, error, failed_at)
-       SELECT id, queue, body, attempt, ?, ? FROM jobs WHERE seq = ? AND owner = ?`,
+      `INSERT INTO failed (id, queue, body, attempts, error, failed_at, want_result)
+       SELECT id, queue, body, attempt, ?, ?, want_result FROM jobs WHERE seq = ? AND owner = ?`,
     );
     this.counts = db.prepare<
       { queue: string; now: number },

@@ -13,13 +13,16 @@ import type {
   Delivery,
   FailedJob,
   FailedPage,
+  JobOutcome,
   Lane,
   OutgoingMessage,
   QueueStats,
+  ResultSink,
   Transport,
 } from '../transport.js';
 import { SqliteLane } from './sqlite-lane.js';
 import { Reclaimer } from './sqlite-reclaim.js';
+import { SqliteResultWatch } from './sqlite-results.js';
 import { SqliteStore } from './sqlite-store.js';
 import { WriteBatch } from './sqlite-writes.js';
 
@@ -31,6 +34,9 @@ export class SqliteTransport implements Transport {
   readonly writes: WriteBatch;
   readonly #reclaimer: Reclaimer;
   readonly #lanes = new Map<string, Set<SqliteLane>>();
+  /** Outcomes are rows of the file: any process can read them (sqlite-results.ts). */
+  readonly keepsResults = true;
+  readonly #results: SqliteResultWatch;
 
   constructor(path: string, safeUrl: string, options: ResolvedQueueOptions) {
     this.safeUrl = safeUrl;
@@ -42,13 +48,18 @@ export class SqliteTransport implements Transport {
     }
     this.writes = new WriteBatch(this.store.db);
     this.#reclaimer = new Reclaimer(this.store, options.pollMs);
+    this.store.results.ttlMs = options.resultTtlMs;
+    this.#results = new SqliteResultWatch(this.store.results, options.pollMs);
   }
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
     const { body, attempt, notBefore, lastError } = message;
+    // Watched from before the row is written: its outcome comes after the row the watch starts from.
+    if (message.wantsResult) this.#results.watch();
+    const insert = message.wantsResult ? this.store.results.insertJob : this.store.insert;
     return this.writes
       .write(() => {
-        this.store.insert.run(
+        insert.run(
           message.id ?? bodyId(body) ?? randomUUID(),
           queue,
           body,
@@ -133,7 +144,17 @@ export class SqliteTransport implements Transport {
   /** An embedded file has no connection to lose. */
   watch(): void {}
 
+  receiveResults(sink: ResultSink): void {
+    this.#results.receive(sink);
+  }
+
+  async storedResult(id: string): Promise<JobOutcome | 'pending' | 'unknown'> {
+    this.#results.watch();
+    return this.store.results.lookup(id);
+  }
+
   async close(): Promise<void> {
+    this.#results.close();
     for (const lanes of this.#lanes.values()) for (const lane of [...lanes]) await lane.close();
     this.writes.flush();
     this.store.db.close();
