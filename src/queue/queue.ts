@@ -9,6 +9,8 @@ import { invalidOption, queueClosed } from '../errors.js';
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
+import { Fleet } from './fleet.js';
+import type { EventsOptions, FeedEvent, InstanceInfo } from './fleet-types.js';
 import { newJobBody } from './message.js';
 import { openTransport } from './open-transport.js';
 import {
@@ -53,6 +55,7 @@ export class Queue extends EventEmitter {
   readonly url: string;
   readonly #transport: Transport;
   readonly #app: Promise<LoadedApp> | undefined;
+  readonly #fleet: Fleet;
   #registry: TaskRegistry | undefined;
   #closed = false;
 
@@ -62,7 +65,9 @@ export class Queue extends EventEmitter {
     this.url = transport.safeUrl;
     this.#transport = transport;
     this.#app = app;
-    attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen() });
+    this.#fleet = new Fleet(() => transport.fleet());
+    const fleet = this.#fleet;
+    attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen(), fleet });
     transport.watch((event) => {
       if (event.type === 'reconnecting') {
         const { type: _, ...retry } = event;
@@ -103,7 +108,10 @@ export class Queue extends EventEmitter {
           attempt: 1,
           notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
         })
-        .then(() => id);
+        .then(() => {
+          this.#fleet.feed(queue).dispatched(id, name);
+          return id;
+        });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -191,7 +199,29 @@ export class Queue extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#fleet.close();
     await this.#transport.close();
+  }
+
+  /**
+   * The live consumer processes of this broker or file, every queue: one per process and Queue
+   * object consuming (see docs/queues.md, "Instances"). On RabbitMQ the first call of a Queue
+   * takes about 300 ms (it asks, and collects the answers); later ones answer at once.
+   */
+  instances(): Promise<InstanceInfo[]> {
+    return this.#run(() => this.#fleet.instances());
+  }
+
+  /**
+   * The job events of every instance as they happen (`dispatched`, `started`, `completed`,
+   * `retried`, `failed`, `released`), of one queue or of all, with a `gap` event where some
+   * were lost: the feed drops rather than slows the jobs (docs/queues.md, "The event feed").
+   * It subscribes on the first `next()`; ending the iteration (`break`) or closing the queue
+   * frees what it held.
+   */
+  events(options: EventsOptions = {}): AsyncIterableIterator<FeedEvent> {
+    this.#assertOpen();
+    return this.#fleet.events(options);
   }
 
   #assertOpen(): void {

@@ -5,6 +5,7 @@
  */
 
 import type { MultitaskError } from '../errors.js';
+import type { FleetLink } from './fleet-types.js';
 import type { StoredError } from './message.js';
 
 /** A message on its way into a queue. */
@@ -130,4 +131,6 @@ export interface Transport {
   /** True when the queue is there, without creating it (an open SQLite file holds every queue). */
   exists(queue: string): Promise<boolean>;
   close(): Promise<void>;
+  /** Instances and the event feed on this transport (made on first use; closed before the transport). */
+  fleet(): FleetLink;
 }

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
+import type { FleetLink } from '../fleet-types.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
   ConnectionEvent,
@@ -23,6 +24,7 @@ import type {
 import { AmqpChannels } from './amqp-channels.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
+import { AmqpFleetLink } from './amqp-fleet.js';
 import { AmqpLane } from './amqp-lane.js';
 import { type Headers, sendConfirmed } from './amqp-message.js';
 import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
@@ -36,6 +38,7 @@ export class AmqpTransport implements Transport {
   /** Every open lane: their unsettled deliveries are this process's jobs in flight. */
   readonly #lanes = new Set<AmqpLane>();
   readonly #failedStore: AmqpFailedStore;
+  #fleet: AmqpFleetLink | undefined;
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
@@ -230,5 +233,10 @@ export class AmqpTransport implements Transport {
     await this.#failedStore.close();
     await this.channels.close();
     await this.connection.close();
+  }
+
+  fleet(): FleetLink {
+    this.#fleet ??= new AmqpFleetLink(this.connection, this.options.connectTimeoutMs);
+    return this.#fleet;
   }
 }

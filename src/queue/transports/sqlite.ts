@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { sqliteUnavailable } from '../../errors.js';
+import type { FleetLink } from '../fleet-types.js';
 import { peekJob } from '../message.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
@@ -18,6 +19,7 @@ import type {
   QueueStats,
   Transport,
 } from '../transport.js';
+import { SqliteFleetLink } from './sqlite-fleet.js';
 import { SqliteLane } from './sqlite-lane.js';
 import { Reclaimer } from './sqlite-reclaim.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -31,6 +33,7 @@ export class SqliteTransport implements Transport {
   readonly writes: WriteBatch;
   readonly #reclaimer: Reclaimer;
   readonly #lanes = new Map<string, Set<SqliteLane>>();
+  #fleet: SqliteFleetLink | undefined;
 
   constructor(path: string, safeUrl: string, options: ResolvedQueueOptions) {
     this.safeUrl = safeUrl;
@@ -133,6 +136,11 @@ export class SqliteTransport implements Transport {
     for (const lanes of this.#lanes.values()) for (const lane of [...lanes]) await lane.close();
     this.writes.flush();
     this.store.db.close();
+  }
+
+  fleet(): FleetLink {
+    this.#fleet ??= new SqliteFleetLink(this.store.db, this.writes, this.options.pollMs);
+    return this.#fleet;
   }
 }
 
