@@ -157,8 +157,6 @@ export interface FleetHooks {
   listenerSeen(notice: ListenerNotice, expiresAt: number): void;
   /** A listener said goodbye. */
   listenerGone(id: string): void;
-  /** Some listener exists (RabbitMQ routed a query to it) and has not announced itself here yet. */
-  someoneListens(): void;
 }
 
 /** A listener's subscription on a link: events arrive through the callback given to `listen`. */
@@ -174,8 +172,8 @@ export interface FeedSubscription {
 export interface FleetLink {
   /**
    * Starts this instance's side: hearing of listeners and, on RabbitMQ, answering "who is
-   * there". Resolves once the listeners of the moment are known (or that there is none); a
-   * rejection means the feed stays off until the next reconnection.
+   * there". Resolves once the listeners of the moment are known (or that there is none): until
+   * then the fleet holds its events. A rejection leaves the feed off (the link tries again).
    */
   engage(instanceId: string, hooks: FleetHooks): Promise<void>;
   /** Announces this instance (dropped if it cannot be sent now: the next one comes soon). */

@@ -29,9 +29,6 @@ import { queueName } from './options.js';
 
 /** The multitask version this process runs (package.json, two levels up from src/queue and dist/queue). */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-/** A listener known only by the broker having routed a query to it: on until its own announcement. */
-const SOMEONE = '?';
-const SOMEONE_MS = 1_000;
 
 /** See the module comment. */
 export class Fleet {
@@ -139,10 +136,6 @@ export class Fleet {
     listenerGone: (id) => {
       if (this.#listeners.delete(id)) this.#refresh();
     },
-    // Every queue's events for a moment: cheaper than missing the first ones of a listener that
-    // has not announced itself to this instance yet (its announcement follows within a round trip).
-    someoneListens: () =>
-      this.#hooks.listenerSeen({ id: SOMEONE, queue: undefined }, Date.now() + SOMEONE_MS),
   };
 
   #engage(): void {
@@ -242,7 +235,7 @@ export class Fleet {
     const total = (key: keyof InstanceQueueCounts) => all.reduce((sum, counts) => sum + counts[key], 0);
     const now = Date.now();
     let listeners = 0;
-    for (const [id, listener] of this.#listeners) if (id !== SOMEONE && listener.expiresAt > now) listeners++;
+    for (const listener of this.#listeners.values()) if (listener.expiresAt > now) listeners++;
     return {
       id: this.id,
       host: hostname(),

@@ -58,6 +58,8 @@ const BOUNDED = { 'x-max-length': 1_000, 'x-overflow': 'drop-head' };
 const TRANSIENT = { exclusive: true, autoDelete: true, durable: false, arguments: BOUNDED };
 /** An announcement older than the age-out means nothing: the broker may drop it. */
 const EXPIRATION = String(AGE_OUT_MS);
+/** When some listener exists, how long an instance that starts waits for the listeners' announcements (ms). */
+const HELLO_WAIT_MS = 200;
 /** How long a goodbye waits for the broker's confirmation before the connection closes anyway. */
 const GOODBYE_WAIT_MS = 1_000;
 
@@ -163,14 +165,15 @@ export class AmqpFleetLink implements FleetLink {
       await channel.bindQueue(queue, FLEET_EXCHANGE, key);
     await channel.consume(queue, (message) => message && this.#control(message, hooks), { noAck: true });
     // Mandatory: with no listener bound, the broker returns it (before confirming it), and the
-    // instance knows at once that nobody listens; otherwise the listeners announce themselves.
+    // instance knows at once that nobody listens; otherwise the listeners announce themselves
+    // at once, and their announcements are in within a round trip.
     const messageId = randomUUID();
     await new Promise<void>((resolve, reject) =>
       channel.publish(FLEET_EXCHANGE, FLEET_KEY.query, json({}), { mandatory: true, messageId }, (error) =>
         error ? reject(error) : resolve(),
       ),
     );
-    if (!this.#returned.delete(messageId)) hooks.someoneListens();
+    if (!this.#returned.delete(messageId)) await sleep(HELLO_WAIT_MS);
   }
 
   #control(message: ConsumeMessage, hooks: FleetHooks): void {
