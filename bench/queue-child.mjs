@@ -1,5 +1,8 @@
 // One queue measurement in a fresh process: `node queue-child.mjs <part> <kind>`, where part is
-// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq.
+// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq;
+// for e2e also multitask-amqp-feed and multitask-sqlite-feed: the same run with a listener of the
+// event feed (`queue.events({ queue })` on a Queue and connection of its own, in this process)
+// reading from before the pre-fill to the end.
 // Prints one line, `RESULT {json}`, for queue.mjs to collect. queue.mjs passes the queue name
 // (BENCH_QUEUE), the brokers (BENCH_AMQP_URL, BENCH_REDIS_PORT) and a temp dir (BENCH_TMP); the
 // child deletes what it made (queue.mjs also sweeps RabbitMQ for the run's queues afterwards).
@@ -31,7 +34,8 @@ const PAYLOAD_BUFFER = Buffer.from(PAYLOAD);
 const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
 const APP = new URL('./queue-app.mjs', import.meta.url);
 
-const transportUrl = () => (kind === 'multitask-sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL);
+const transportUrl = () =>
+  kind.startsWith('multitask-sqlite') ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL;
 
 function report(result) {
   // cpuMs: this whole process (all threads); queue.mjs subtracts it from the machine's busy time
@@ -212,7 +216,40 @@ async function e2e() {
   if (kind === 'amqplib') return bareRun(E2E_JOBS, WORKERS * E2E_CONCURRENCY, () => undefined);
   if (kind === 'bullmq') return bullmqE2e(E2E_JOBS);
   const { Noop } = await multitask();
-  return multitaskConsume(E2E_JOBS, () => new Noop(PAYLOAD), E2E_CONCURRENCY);
+  const run = () => multitaskConsume(E2E_JOBS, () => new Noop(PAYLOAD), E2E_CONCURRENCY);
+  return kind.endsWith('-feed') ? withFeedListener(run) : run();
+}
+
+/**
+ * Runs `run` while a listener reads the queue's event feed; adds what it read to the result:
+ * events, and the gaps it was told of (events the feed dropped rather than slow the jobs).
+ */
+async function withFeedListener(run) {
+  const { openQueue } = await multitask();
+  const listening = await openQueue(transportUrl());
+  const feed = listening.events({ queue: NAME });
+  const seen = { feedEvents: 0, feedGaps: 0, feedMissed: 0 };
+  const reading = (async () => {
+    for await (const event of feed) {
+      if (event.type !== 'gap') seen.feedEvents++;
+      else {
+        seen.feedGaps++;
+        seen.feedMissed += event.missed;
+      }
+    }
+  })();
+  try {
+    // Its subscription is made on the first read: let it be made, and announced, before the pre-fill.
+    await sleep(500);
+    const result = await run();
+    // The last batches are on their way: a moment for them, outside the timed part.
+    await sleep(500);
+    return { ...result, ...seen };
+  } finally {
+    await feed.return();
+    await reading;
+    await listening.close();
+  }
 }
 
 async function dispatch() {
@@ -295,7 +332,7 @@ try {
   report(await parts[part]());
 } finally {
   // The SQLite transport's file (and its -wal/-shm) lives only for this run.
-  if (kind === 'multitask-sqlite') {
+  if (kind.startsWith('multitask-sqlite')) {
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(TMP, `${NAME}.db${suffix}`), { force: true });
   }
 }

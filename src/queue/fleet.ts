@@ -35,7 +35,8 @@ export class Fleet {
   /** This instance's id: random, fixed for the life of the Queue object. */
   readonly id = randomBytes(6).toString('hex');
   readonly #startedAt = Date.now();
-  readonly #link: () => FleetLink;
+  readonly #makeLink: () => FleetLink;
+  #linked: FleetLink | undefined;
   readonly #sources = new Set<FleetSource>();
   readonly #feeds = new Map<string, QueueFeed>();
   readonly #listeners = new Map<string, { queue: string | undefined; expiresAt: number }>();
@@ -49,7 +50,13 @@ export class Fleet {
   #closed = false;
 
   constructor(link: () => FleetLink) {
-    this.#link = link;
+    this.#makeLink = link;
+  }
+
+  /** The transport's link, made on first use (a Queue that never consumes, dispatches or asks makes none). */
+  #link(): FleetLink {
+    this.#linked ??= this.#makeLink();
+    return this.#linked;
   }
 
   /** A pool's consumers join: the first one makes this an instance. Returns how to leave. */
@@ -122,7 +129,7 @@ export class Fleet {
     if (this.#engaging) await Promise.race([this.#engaged, new Promise((r) => setTimeout(r, 1_000))]);
     clearTimeout(this.#expiryTimer);
     await this.#goodbye;
-    if (this.#engaged !== undefined || this.#goodbye !== undefined) await this.#link().close();
+    await this.#linked?.close();
   }
 
   readonly #hooks: FleetHooks = {
