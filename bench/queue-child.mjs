@@ -1,11 +1,12 @@
 // One queue measurement in a fresh process: `node queue-child.mjs <part> <kind>`, where part is
 // e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq;
 // for e2e also multitask-amqp-feed and multitask-sqlite-feed: the same run with a listener of the
-// event feed (`queue.events({ queue })` on a Queue and connection of its own, in this process)
-// reading from before the pre-fill to the end.
+// event feed (`queue.events({ queue })` in a process of its own, feed-listener.mjs) reading from
+// before the pre-fill to the end.
 // Prints one line, `RESULT {json}`, for queue.mjs to collect. queue.mjs passes the queue name
 // (BENCH_QUEUE), the brokers (BENCH_AMQP_URL, BENCH_REDIS_PORT) and a temp dir (BENCH_TMP); the
 // child deletes what it made (queue.mjs also sweeps RabbitMQ for the run's queues afterwards).
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -221,34 +222,32 @@ async function e2e() {
 }
 
 /**
- * Runs `run` while a listener reads the queue's event feed; adds what it read to the result:
- * events, and the gaps it was told of (events the feed dropped rather than slow the jobs).
+ * Runs `run` while a listener reads the queue's event feed, in a process of its own
+ * (feed-listener.mjs), as a dashboard or `multitask events` would; adds what it read to the
+ * result: events, and the gaps it was told of (events the feed dropped rather than slow the jobs).
  */
 async function withFeedListener(run) {
-  const { openQueue } = await multitask();
-  const listening = await openQueue(transportUrl());
-  const feed = listening.events({ queue: NAME });
-  const seen = { feedEvents: 0, feedGaps: 0, feedMissed: 0 };
-  const reading = (async () => {
-    for await (const event of feed) {
-      if (event.type !== 'gap') seen.feedEvents++;
-      else {
-        seen.feedGaps++;
-        seen.feedMissed += event.missed;
-      }
-    }
-  })();
+  const listener = spawn(process.execPath, ['feed-listener.mjs', transportUrl(), NAME], {
+    cwd: new URL('.', import.meta.url),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  listener.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const exited = once(listener, 'exit');
   try {
-    // Its subscription is made on the first read: let it be made, and announced, before the pre-fill.
-    await sleep(500);
+    await until(() => out.includes('LISTENING') || listener.exitCode !== null, 'the feed listener', 30_000);
+    if (!out.includes('LISTENING')) throw new Error(`the feed listener exited: ${out}`);
     const result = await run();
     // The last batches are on their way: a moment for them, outside the timed part.
     await sleep(500);
-    return { ...result, ...seen };
+    listener.kill('SIGTERM');
+    await exited;
+    const line = out.split('\n').find((text) => text.startsWith('FEED '));
+    return { ...result, ...(line === undefined ? {} : JSON.parse(line.slice(5))) };
   } finally {
-    await feed.return();
-    await reading;
-    await listening.close();
+    if (listener.exitCode === null) listener.kill('SIGKILL');
   }
 }
 

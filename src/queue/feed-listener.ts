@@ -123,31 +123,27 @@ export class FeedListener implements AsyncIterableIterator<FeedEvent> {
     const key = `${instance}\n${queue}`;
     let last = this.#lastSeq.get(key);
     for (const event of batch.events) {
-      if (last !== undefined && event.seq <= last) continue;
+      if (!Array.isArray(event)) continue;
+      const [type, id, task, attempt, worker, durationMs, time, seq, errorCode, errorMessage] = event;
+      if (last !== undefined && seq <= last) continue;
       // Full: dropped without being counted as seen, so the next one taken reports the gap.
       if (this.#buffer.length - this.#head >= LISTENER_MAX_EVENTS) break;
-      if (last !== undefined && event.seq > last + 1)
-        this.#push({
-          type: 'gap',
-          instance,
-          queue,
-          missed: event.seq - last - 1,
-          time: new Date(event.time),
-        });
-      last = event.seq;
+      if (last !== undefined && seq > last + 1)
+        this.#push({ type: 'gap', instance, queue, missed: seq - last - 1, time: new Date(time) });
+      last = seq;
       const job: JobEvent = {
-        type: event.type,
-        id: event.id,
-        task: event.task,
+        type,
+        id: id ?? undefined,
+        task: task ?? undefined,
         queue,
-        attempt: event.attempt,
+        attempt,
         instance,
-        worker: event.worker,
-        time: new Date(event.time),
-        seq: event.seq,
+        worker: typeof worker === 'number' ? worker : undefined,
+        time: new Date(time),
+        seq,
       };
-      if (event.durationMs !== undefined) job.durationMs = event.durationMs;
-      if (event.error !== undefined) job.error = event.error;
+      if (durationMs !== null) job.durationMs = durationMs;
+      if (errorMessage !== undefined) job.error = { code: errorCode ?? undefined, message: errorMessage };
       this.#push(job);
     }
     if (last !== undefined) this.#lastSeq.set(key, last);

@@ -45,15 +45,10 @@ export class QueueFeed {
     readonly sink: FeedSink,
   ) {}
 
-  /** A job went to the pool; its worker is read a microtask later, once the pool has picked one. */
+  /** A job went to the pool; its worker is read when its batch is sent, once the pool has picked one. */
   started(job: FeedJob, attempt: number, call: WorkerOf): void {
     const seq = ++this.#seq;
-    if (!this.active) return;
-    const { id, task } = job;
-    // The scheduler sends calls to workers in a microtask queued at submit: this one runs after it.
-    queueMicrotask(() =>
-      this.#send({ type: 'started', id, task, attempt, worker: call.workerId, time: Date.now(), seq }),
-    );
+    if (this.active) this.#send(['started', job.id, job.task, attempt, call, null, Date.now(), seq]);
   }
 
   /**
@@ -70,25 +65,24 @@ export class QueueFeed {
   ): void {
     const seq = ++this.#seq;
     if (!this.active) return;
-    const event: WireEvent = {
+    const event: WireEvent = [
       type,
-      id: job?.id ?? delivery.id,
-      task: job?.task,
-      attempt: delivery.attempt,
-      worker,
-      durationMs: Math.round(durationMs * 10) / 10,
-      time: Date.now(),
+      job?.id ?? delivery.id ?? null,
+      job?.task ?? null,
+      delivery.attempt,
+      worker ?? null,
+      Math.round(durationMs * 10) / 10,
+      Date.now(),
       seq,
-    };
-    if (error !== undefined) event.error = { code: error.code, message: error.message };
+    ];
+    if (error !== undefined) event.push(error.code ?? null, error.message);
     this.#send(event);
   }
 
   /** `queue.dispatch` has the broker's confirmation for a new job. */
   dispatched(id: string, task: string): void {
     const seq = ++this.#seq;
-    if (!this.active) return;
-    this.#send({ type: 'dispatched', id, task, attempt: 1, worker: undefined, time: Date.now(), seq });
+    if (this.active) this.#send(['dispatched', id, task, 1, null, null, Date.now(), seq]);
   }
 
   /** Whether anyone listens is being found out: events are held until {@link settle}. */

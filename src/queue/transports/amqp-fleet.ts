@@ -23,11 +23,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { EventBatches } from '../event-batches.js';
 import {
   AGE_OUT_MS,
   type EventBatch,
   type FeedSubscription,
-  FLUSH_MAX_EVENTS,
   type FleetHooks,
   type FleetLink,
   HEARTBEAT_MS,
@@ -95,8 +95,7 @@ export class AmqpFleetLink implements FleetLink {
   #instance: { id: string; hooks: FleetHooks } | undefined;
   #watching: Promise<Watcher> | undefined;
   readonly #subscriptions = new Set<{ reconnect(): void }>();
-  #pending = new Map<string, WireEvent[]>();
-  #flushQueued = false;
+  readonly #batches = new EventBatches();
   #closed = false;
   readonly #onConnected = () => this.#reconnected();
 
@@ -219,32 +218,20 @@ export class AmqpFleetLink implements FleetLink {
   }
 
   push(queue: string, event: WireEvent): void {
-    let events = this.#pending.get(queue);
-    if (events === undefined) {
-      events = [];
-      this.#pending.set(queue, events);
-    }
-    if (events.length >= FLUSH_MAX_EVENTS) return;
-    events.push(event);
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    setImmediate(() => this.#flush());
+    if (this.#batches.add(queue, event)) setImmediate(() => this.#flush());
   }
 
   /** One message per queue for this tick's events; dropped when the channel is down or full. */
   #flush(): void {
-    this.#flushQueued = false;
-    const pending = this.#pending;
-    if (pending.size === 0) return;
-    this.#pending = new Map();
+    const batches = this.#batches.take();
     const channel = this.#open;
     const instance = this.#instance?.id;
     if (channel === undefined || this.#saturated || instance === undefined) return;
-    for (const [queue, events] of pending) {
-      if (events.length === 0) continue;
-      const batch: EventBatch = { instance, queue, events };
+    const from = `{"instance":${JSON.stringify(instance)},"queue":`;
+    for (const [queue, events] of batches) {
+      const body = Buffer.from(`${from}${JSON.stringify(queue)},"events":${events}}`);
       // false: the socket's buffer is full. Never wait for it: the jobs must not slow down.
-      if (!channel.publish(FLEET_EXCHANGE, FLEET_KEY.events(queue), json(batch), { type: 'events' }))
+      if (!channel.publish(FLEET_EXCHANGE, FLEET_KEY.events(queue), body, { type: 'events' }))
         this.#saturated = true;
     }
   }

@@ -13,11 +13,11 @@
  */
 
 import type Database from 'better-sqlite3';
+import { EventBatches } from '../event-batches.js';
 import {
   AGE_OUT_MS,
   type EventBatch,
   type FeedSubscription,
-  FLUSH_MAX_EVENTS,
   type FleetHooks,
   type FleetLink,
   HEARTBEAT_MS,
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS fleet_events (
   queue    TEXT NOT NULL,
   instance TEXT NOT NULL,
   at       INTEGER NOT NULL,
-  events   TEXT NOT NULL    -- JSON array of WireEvent
+  events   TEXT NOT NULL    -- JSON array of WireEvent tuples (fleet-types.ts)
 );
 CREATE INDEX IF NOT EXISTS fleet_events_at ON fleet_events (at);
 `;
@@ -80,8 +80,7 @@ export class SqliteFleetLink implements FleetLink {
   #checkTimer: NodeJS.Timeout | undefined;
   #known = new Set<string>();
   /** Events of this tick, by queue, inserted when the write batch commits. */
-  #pending = new Map<string, WireEvent[]>();
-  #flushQueued = false;
+  readonly #batches = new EventBatches();
   #closed = false;
 
   constructor(db: Database.Database, writes: WriteBatch, pollMs: number) {
@@ -153,27 +152,16 @@ export class SqliteFleetLink implements FleetLink {
   }
 
   push(queue: string, event: WireEvent): void {
-    if (this.#closed) return;
-    let events = this.#pending.get(queue);
-    if (events === undefined) {
-      events = [];
-      this.#pending.set(queue, events);
-    }
-    if (events.length >= FLUSH_MAX_EVENTS) return;
-    events.push(event);
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    // Into the write batch that is filling now: the same transaction as this tick's outcomes.
-    this.#writes.write(() => this.#flush()).catch(() => {});
+    // The first of a tick goes into the write batch that is filling now: the same transaction
+    // as this tick's outcomes, which reads the batches when it commits.
+    if (!this.#closed && this.#batches.add(queue, event))
+      this.#writes.write(() => this.#flush()).catch(() => {});
   }
 
   #flush(): void {
-    this.#flushQueued = false;
-    const pending = this.#pending;
-    this.#pending = new Map();
     const now = Date.now();
-    for (const [queue, events] of pending)
-      if (events.length > 0) this.#insertEvents.run(queue, this.#instance ?? '', now, JSON.stringify(events));
+    for (const [queue, events] of this.#batches.take())
+      this.#insertEvents.run(queue, this.#instance ?? '', now, events);
   }
 
   async instances(): Promise<SeenBeat[]> {
