@@ -67,11 +67,16 @@ function duration(ms: number): string {
   return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
 }
 
-/** One event as a readable line: time, type, queue, task, id, attempt, where, how long, why. */
+/** One event as a readable line: time (UTC), type, queue, task, id, attempt, where, how long, why. */
 export function eventLine(event: FeedEvent): string {
   const time = event.time.toISOString().slice(11, 23);
   if (event.type === 'gap')
-    return `${time}  gap        ${event.queue}  ${event.missed} events of instance ${event.instance} missed`;
+    return [
+      time,
+      'gap'.padEnd(10),
+      event.queue,
+      `${event.missed} events of instance ${event.instance} missed`,
+    ].join('  ');
   const parts = [time, event.type.padEnd(10), event.queue, event.task ?? '(not a job)', event.id ?? '-'];
   parts.push(`attempt ${event.attempt}`, `instance ${event.instance}`);
   if (event.worker !== undefined) parts.push(`worker ${event.worker}`);

@@ -202,7 +202,13 @@ export class AmqpFleetLink implements FleetLink {
   }
 
   async goodbye(instanceId: string): Promise<void> {
-    const channel = this.#open;
+    // Still opening (an instance that stops as it starts): after its first announcement.
+    const channel =
+      this.#open ??
+      (await Promise.race([
+        this.#channel?.catch(() => undefined),
+        sleep(GOODBYE_WAIT_MS, undefined, { ref: false }),
+      ]));
     // No connection: nobody can be told; the views age it out.
     if (channel === undefined) return;
     const sent = new Promise<void>((resolve) =>

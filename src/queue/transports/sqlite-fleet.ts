@@ -81,6 +81,8 @@ export class SqliteFleetLink implements FleetLink {
   #known = new Set<string>();
   /** Events of this tick, by queue, inserted when the write batch commits. */
   readonly #batches = new EventBatches();
+  /** Goodbyes said: an announcement still in the write batch from before one is not written. */
+  #farewells = 0;
   #closed = false;
 
   constructor(db: Database.Database, writes: WriteBatch, pollMs: number) {
@@ -138,8 +140,11 @@ export class SqliteFleetLink implements FleetLink {
   beat(beat: InstanceBeat): void {
     if (this.#closed) return;
     const now = Date.now();
+    const farewells = this.#farewells;
     this.#writes
       .write(() => {
+        // A goodbye said since (directly, not in this batch) must not be undone by this upsert.
+        if (this.#farewells !== farewells) return;
         this.#upsertInstance.run(beat.id, HOLDER, JSON.stringify(beat), now);
         this.#pruneEvents.run(now - SQLITE_EVENTS_KEPT_MS);
       })
@@ -148,6 +153,7 @@ export class SqliteFleetLink implements FleetLink {
 
   async goodbye(instanceId: string): Promise<void> {
     // At once, not with the next write batch: a view asking right after must not list it.
+    this.#farewells++;
     if (!this.#closed) this.#deleteInstance.run(instanceId);
   }
 
