@@ -1,8 +1,12 @@
 // One queue measurement in a fresh process: `node queue-child.mjs <part> <kind>`, where part is
-// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq.
+// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq;
+// for e2e also multitask-amqp-feed and multitask-sqlite-feed: the same run with a listener of the
+// event feed (`queue.events({ queue })` in a process of its own, feed-listener.mjs) reading from
+// before the pre-fill to the end.
 // Prints one line, `RESULT {json}`, for queue.mjs to collect. queue.mjs passes the queue name
 // (BENCH_QUEUE), the brokers (BENCH_AMQP_URL, BENCH_REDIS_PORT) and a temp dir (BENCH_TMP); the
 // child deletes what it made (queue.mjs also sweeps RabbitMQ for the run's queues afterwards).
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +35,8 @@ const PAYLOAD_BUFFER = Buffer.from(PAYLOAD);
 const QUORUM = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
 const APP = new URL('./queue-app.mjs', import.meta.url);
 
-const transportUrl = () => (kind === 'multitask-sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL);
+const transportUrl = () =>
+  kind.startsWith('multitask-sqlite') ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL;
 
 function report(result) {
   // cpuMs: this whole process (all threads); queue.mjs subtracts it from the machine's busy time
@@ -212,7 +217,38 @@ async function e2e() {
   if (kind === 'amqplib') return bareRun(E2E_JOBS, WORKERS * E2E_CONCURRENCY, () => undefined);
   if (kind === 'bullmq') return bullmqE2e(E2E_JOBS);
   const { Noop } = await multitask();
-  return multitaskConsume(E2E_JOBS, () => new Noop(PAYLOAD), E2E_CONCURRENCY);
+  const run = () => multitaskConsume(E2E_JOBS, () => new Noop(PAYLOAD), E2E_CONCURRENCY);
+  return kind.endsWith('-feed') ? withFeedListener(run) : run();
+}
+
+/**
+ * Runs `run` while a listener reads the queue's event feed, in a process of its own
+ * (feed-listener.mjs), as a dashboard or `multitask events` would; adds what it read to the
+ * result: events, and the gaps it was told of (events the feed dropped rather than slow the jobs).
+ */
+async function withFeedListener(run) {
+  const listener = spawn(process.execPath, ['feed-listener.mjs', transportUrl(), NAME], {
+    cwd: new URL('.', import.meta.url),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  listener.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const exited = once(listener, 'exit');
+  try {
+    await until(() => out.includes('LISTENING') || listener.exitCode !== null, 'the feed listener', 30_000);
+    if (!out.includes('LISTENING')) throw new Error(`the feed listener exited: ${out}`);
+    const result = await run();
+    // The last batches are on their way: a moment for them, outside the timed part.
+    await sleep(500);
+    listener.kill('SIGTERM');
+    await exited;
+    const line = out.split('\n').find((text) => text.startsWith('FEED '));
+    return { ...result, ...(line === undefined ? {} : JSON.parse(line.slice(5))) };
+  } finally {
+    if (listener.exitCode === null) listener.kill('SIGKILL');
+  }
 }
 
 async function dispatch() {
@@ -295,7 +331,7 @@ try {
   report(await parts[part]());
 } finally {
   // The SQLite transport's file (and its -wal/-shm) lives only for this run.
-  if (kind === 'multitask-sqlite') {
+  if (kind.startsWith('multitask-sqlite')) {
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(TMP, `${NAME}.db${suffix}`), { force: true });
   }
 }

@@ -2,7 +2,12 @@
 //
 //   node queue.mjs                       every part (npm run bench:queue)
 //   node queue.mjs e2e-amqp dispatch     only these parts: e2e-amqp, e2e-sqlite, dispatch, io, crash
+//   BENCH_BEFORE_DIR=/tmp/mt-before node queue.mjs e2e-amqp e2e-sqlite
+//                                        e2e also runs the build in that directory (a checkout of an
+//                                        earlier commit, built, with bench/node_modules): "before"
 //
+// e2e runs multitask with and without a listener of the event feed, so that one run prints what
+// the feed costs: no listener against before, a listener against none (docs/BENCHMARKS.md).
 // As run.mjs does: every measurement runs in its own child process (queue-child.mjs), the runs of
 // a part are interleaved across setups (round-robin, rotating who goes first), and each figure
 // is the median of BENCH_ROUNDS (3) runs. Unlike run.mjs, runs are not repeated when other
@@ -16,9 +21,9 @@
 // Progress goes to stderr; raw results to results/queue-<timestamp>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   fmt,
   interleave,
@@ -62,7 +67,13 @@ try {
 } catch (error) {
   multitaskMissing = `import failed: ${error.message}`;
 }
-const available = (kind) => !kind.startsWith('multitask') || multitaskMissing === undefined;
+// "before": the same setups on an earlier build, whose own queue-child.mjs runs them.
+const BEFORE_DIR = process.env.BENCH_BEFORE_DIR;
+const beforeChild = BEFORE_DIR && join(BEFORE_DIR, 'bench', 'queue-child.mjs');
+const available = (kind) =>
+  kind.endsWith('-before')
+    ? beforeChild !== undefined && existsSync(beforeChild)
+    : !kind.startsWith('multitask') || multitaskMissing === undefined;
 
 // --- Redis, our own (redis.mjs) -----------------------------------------------------------
 
@@ -91,7 +102,9 @@ async function measure(part, kind, round) {
   const before = machineCpu();
   let result;
   try {
-    result = await child([part, kind], {
+    // A "before" setup is the same setup, run by the earlier build's own child script.
+    const script = kind.endsWith('-before') ? beforeChild : undefined;
+    result = await child([part, kind.replace(/-before$/, '')], script, {
       BENCH_QUEUE: queue,
       BENCH_TMP: tmp,
       BENCH_AMQP_URL: AMQP_URL,
@@ -103,6 +116,7 @@ async function measure(part, kind, round) {
       const machineMs = after.busyMs - before.busyMs + after.stealMs - before.stealMs;
       result.otherCpuMs = Math.round(Math.max(0, machineMs - result.cpuMs));
     }
+    result.kind = kind;
     raw.push({ ...result, round });
   } catch (error) {
     progress(`  ${part} ${kind}: failed: ${error.message}`);
@@ -114,10 +128,10 @@ async function measure(part, kind, round) {
 }
 const errors = [];
 
-function child(args, extraEnv) {
+function child(args, script, extraEnv) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['queue-child.mjs', ...args], {
-      cwd: here,
+    const proc = spawn(process.execPath, [script ?? 'queue-child.mjs', ...args], {
+      cwd: script === undefined ? here : dirname(script),
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...extraEnv },
     });
@@ -157,6 +171,10 @@ const cell = (kind, text, first = false) => (available(kind) ? text : first ? 'n
 const LABELS = {
   'multitask-amqp': 'multitask `pool.consume`, RabbitMQ',
   'multitask-sqlite': 'multitask `pool.consume`, SQLite',
+  'multitask-amqp-feed': 'multitask, RabbitMQ, a feed listener',
+  'multitask-sqlite-feed': 'multitask, SQLite, a feed listener',
+  'multitask-amqp-before': 'multitask, RabbitMQ, before (BENCH_BEFORE_DIR)',
+  'multitask-sqlite-before': 'multitask, SQLite, before (BENCH_BEFORE_DIR)',
   amqplib: 'bare amqplib consumer',
   bullmq: `BullMQ, 1 Worker, concurrency ${process.env.BENCH_BULLMQ_CONCURRENCY ?? 50}`,
 };
@@ -176,11 +194,14 @@ function rateTable(samples, kinds, base, labels = LABELS) {
 /** e2e-amqp and e2e-sqlite share one interleaved set of runs, so BullMQ is measured once for both. */
 async function e2e() {
   const kinds = [];
-  if (parts.includes('e2e-amqp')) kinds.push('multitask-amqp', 'amqplib');
-  if (parts.includes('e2e-sqlite')) kinds.push('multitask-sqlite');
+  if (parts.includes('e2e-amqp'))
+    kinds.push('multitask-amqp', 'multitask-amqp-feed', 'multitask-amqp-before', 'amqplib');
+  if (parts.includes('e2e-sqlite'))
+    kinds.push('multitask-sqlite', 'multitask-sqlite-feed', 'multitask-sqlite-before');
   kinds.push('bullmq');
   const samples = await interleaved('e2e', kinds, (result) => result.jobsPerSec);
   const lines = [];
+  lines.push(...feedTable(samples));
   if (parts.includes('e2e-amqp')) {
     lines.push(
       `### e2e-amqp: ${fmt(E2E_JOBS)} no-op jobs end to end, pre-filled, 100-byte persistent payloads (median of ${ROUNDS} runs)`,
@@ -198,6 +219,35 @@ async function e2e() {
     );
   }
   return lines;
+}
+
+/**
+ * What the fleet costs end to end: multitask with no listener against the build before it (when
+ * BENCH_BEFORE_DIR names one), and with a listener of the event feed against no listener; with
+ * what the listener read and the gaps it was told of.
+ */
+function feedTable(samples) {
+  const transports = [
+    ['RabbitMQ', 'multitask-amqp', 'e2e-amqp'],
+    ['SQLite', 'multitask-sqlite', 'e2e-sqlite'],
+  ].filter(([, , part]) => parts.includes(part));
+  const med = (kind) => median(samples[kind] ?? []);
+  const lines = [
+    `### Instances and the event feed: the e2e runs with and without a listener (median of ${ROUNDS} runs)`,
+    '',
+    '| transport | before | no listener | no listener vs before | a listener | a listener vs none | events read (median) | gaps, events missed (all runs) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [label, kind] of transports) {
+    const feedRuns = raw.filter((run) => run.part === 'e2e' && run.kind === `${kind}-feed` && !run.error);
+    const gaps = feedRuns.reduce((sum, run) => sum + (run.feedGaps ?? 0), 0);
+    const missed = feedRuns.reduce((sum, run) => sum + (run.feedMissed ?? 0), 0);
+    const before = available(`${kind}-before`) ? fmt(med(`${kind}-before`)) : 'not run';
+    lines.push(
+      `| ${label} | ${before} | ${fmt(med(kind))} | ${available(`${kind}-before`) ? ratio(med(kind), med(`${kind}-before`)) : '—'} | ${fmt(med(`${kind}-feed`))} | ${ratio(med(`${kind}-feed`), med(kind))} | ${fmt(median(feedRuns.map((run) => run.feedEvents)))} | ${gaps}, ${fmt(missed)} |`,
+    );
+  }
+  return [...lines, ''];
 }
 
 async function dispatch() {

@@ -159,6 +159,12 @@ export function queue(raw: RawSettings): string {
   return checkedBy(queueName, 'queue', value);
 }
 
+/** A queue name, or undefined when none is given (`events`: then every queue). */
+export function optionalQueue(raw: RawSettings): string | undefined {
+  const value = text(raw, 'queue');
+  return value === undefined ? undefined : checkedBy(queueName, 'queue', value);
+}
+
 /** A job id (`--after`), or undefined when it is not given. */
 export function optionalJobId(raw: RawSettings, name: SettingName): string | undefined {
   const value = text(raw, name);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { hasCode } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { dispatch } from './commands/dispatch.js';
+import { events } from './commands/events.js';
 import { failed } from './commands/failed.js';
 import { status } from './commands/inspect.js';
 import { run } from './commands/run.js';
@@ -138,10 +139,20 @@ export function buildProgram(exit: (code: number) => void): Command {
   command(
     program,
     'status',
-    "a queue's counts: ready, in flight, delayed, failed",
+    "a queue's counts (ready, in flight, delayed, failed) and the instances consuming it",
     ['url', 'queue', 'json', 'connectTimeoutMs'],
     'multitask status --queue emails --json',
   ).action((raw: RawSettings) => finish(status(raw, logger(raw, 2))));
+
+  command(
+    program,
+    'events',
+    'the job events of every instance, live, until SIGINT or SIGTERM (JSON lines off a terminal)',
+    ['url', 'queue', 'json', 'connectTimeoutMs'],
+    'multitask events --queue emails          # every queue without --queue; --json on a terminal too',
+  )
+    .alias('tail')
+    .action((raw: RawSettings) => finish(events(raw, logger(raw, 2))));
 
   return program;
 }

@@ -37,6 +37,19 @@ export interface OneShotOptions {
 }
 
 /**
+ * Refuses a SQLite file that is not there: looking at one must not create it (from the wrong
+ * directory that would show nothing, and leave an empty queue behind).
+ */
+export function assertQueueFile(target: QueueTarget): void {
+  const location = parseQueueUrl(target.url);
+  if (location.kind === 'sqlite' && !existsSync(location.path))
+    throw new ConfigError(
+      'url',
+      `no queue at ${location.safeUrl} (${location.path}): run where the workers run, or give the URL`,
+    );
+}
+
+/**
  * Opens the queue, hands it to `use`, and closes it; resolves with the exit code: the number
  * `use` resolves with (a command that did part of what it was asked), else 0.
  */
@@ -46,14 +59,7 @@ export async function withQueue(
   use: (queue: Queue) => Promise<unknown>,
 ): Promise<number> {
   const { existing } = options;
-  if (existing !== undefined) {
-    const location = parseQueueUrl(target.url);
-    if (location.kind === 'sqlite' && !existsSync(location.path))
-      throw new ConfigError(
-        'url',
-        `no queue at ${location.safeUrl} (${location.path}): run where the workers run, or give the URL`,
-      );
-  }
+  if (existing !== undefined) assertQueueFile(target);
   const queue = await connectQueue({
     command: options.command,
     url: target.url,

@@ -17,6 +17,7 @@ import {
   type Job,
   type Lane,
   pastAttempts,
+  type QueueFeed,
   type QueuePort,
   queueName,
   type StoredError,
@@ -127,6 +128,7 @@ export class Consumer extends EventEmitter {
   #idle: (() => void) | undefined;
   readonly #stopping = new GracefulStop();
   readonly #idleWatch: IdleWatch;
+  readonly #feed: QueueFeed; // every job's events; sent on only while a listener wants them
 
   constructor(host: ConsumerHost, port: QueuePort, options: ConsumeOptions) {
     super();
@@ -148,6 +150,7 @@ export class Consumer extends EventEmitter {
     this.#host = host;
     this.#transport = port.transport;
     this.#retry = port.retry;
+    this.#feed = port.fleet.feed(this.queue);
     // Every job in flight listens on this one signal: hundreds of listeners are expected.
     setMaxListeners(0, this.#giveBack.signal);
     this.#idleWatch = new IdleWatch({
@@ -217,6 +220,7 @@ export class Consumer extends EventEmitter {
       signal: this.#giveBack.signal,
       tags: { jobId: job.id, queue: this.queue },
     });
+    this.#feed.started(job, delivery.attempt, call);
     // The worker is read when the call settles: a crash may have moved the job to another one.
     call.promise.then(
       (value) => {
@@ -289,6 +293,7 @@ export class Consumer extends EventEmitter {
       }
     }
     const durationMs = performance.now() - startedAt;
+    this.#feed.ended(outcome, job, delivery, workerId, durationMs, error); // SQLite: in the outcome's transaction
     // Counted once the broker has the outcome, so that a count read is a state the queue shows
     // too; `settled` follows the count, so that its listeners see the job in it.
     settling

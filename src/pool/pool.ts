@@ -11,13 +11,14 @@ import { type LoadedApp, loadApp } from '../app/load-app.js';
 import { invalidOption } from '../errors.js';
 import { type Grace, GracefulStop } from '../internal/grace.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
-import { portOf } from '../queue/port.js';
+import { portOf, type QueuePort } from '../queue/port.js';
 import type { Queue } from '../queue/queue.js';
 import { cloneableFields } from '../task/field-codec.js';
 import type { ResultOf, Task } from '../task/task.js';
 import { type TaskLogRecord, writeTaskLogLine } from '../worker/task-logger.js';
 import { type ConsumeOptions, Consumer } from './consumer.js';
 import type { EmitPoolEvent, PoolEventName, PoolEvents } from './events.js';
+import { FleetReport } from './fleet-report.js';
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './options.js';
 import { type RestartOptions, resolveRestart } from './restart-policy.js';
 import { Scheduler } from './scheduler.js';
@@ -63,6 +64,8 @@ export class Pool extends EventEmitter {
   readonly #app: Promise<LoadedApp>;
   #loaded: LoadedApp | undefined;
   readonly #consumers = new Set<Consumer>();
+  /** Per Queue object consumed: what this pool reports to its fleet. */
+  readonly #reports = new Map<QueuePort, FleetReport>();
   readonly #closing = new GracefulStop();
   /** Aborted when close() is first called: supervised replicas waiting to restart end at once. */
   readonly #closeRequested = new AbortController();
@@ -160,8 +163,28 @@ export class Pool extends EventEmitter {
       options,
     );
     this.#consumers.add(consumer);
-    consumer.on('stopped', () => this.#consumers.delete(consumer));
+    const report = this.#fleetReport(port);
+    report.add(consumer);
+    consumer.on('stopped', () => {
+      this.#consumers.delete(consumer);
+      if (report.remove(consumer)) this.#reports.delete(port);
+    });
     return consumer;
+  }
+
+  #fleetReport(port: QueuePort): FleetReport {
+    let report = this.#reports.get(port);
+    if (report === undefined) {
+      const workforce = this.#workforce;
+      report = new FleetReport(port, () => {
+        let alive = 0;
+        for (const worker of workforce.workers)
+          if (worker.state === 'idle' || worker.state === 'busy') alive++;
+        return { alive, target: workforce.state === 'running' ? workforce.target : 0 };
+      });
+      this.#reports.set(port, report);
+    }
+    return report;
   }
 
   /** Grows at once or shrinks by retiring idle workers first; running tasks keep their grace. */

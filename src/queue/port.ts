@@ -5,9 +5,12 @@
  * from pool/ (see docs/ARCHITECTURE.md).
  */
 import { invalidOption } from '../errors.js';
+import type { Fleet } from './fleet.js';
 import type { ResolvedQueueOptions } from './options.js';
 import type { Transport } from './transport.js';
 
+export type { FleetSource, SourceQueueReport, SourceReport } from './fleet-types.js';
+export type { QueueFeed } from './job-feed.js';
 export { decodeJob, type Job, pastAttempts, type StoredError, storedError } from './message.js';
 export { DEFAULT_QUEUE, queueName } from './options.js';
 export type { Delivery, EncodedResult, Lane, Transport } from './transport.js';
@@ -18,6 +21,8 @@ export interface QueuePort {
   readonly retry: ResolvedQueueOptions['retry'];
   /** Throws `ERR_QUEUE_CLOSED` once the queue is closed. */
   assertOpen(): void;
+  /** Where consumers announce themselves and report their jobs' events (see fleet.ts). */
+  readonly fleet: Fleet;
 }
 
 /** Queues and their ports; a WeakMap keeps the port out of the public class's surface. */

@@ -9,6 +9,8 @@ import { abortError, invalidOption, queueClosed, resultNotRequested } from '../e
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { ResultOf, Task } from '../task/task.js';
+import { Fleet } from './fleet.js';
+import type { EventsOptions, FeedEvent, InstanceInfo } from './fleet-types.js';
 import { newJobBody } from './message.js';
 import { openTransport } from './open-transport.js';
 import {
@@ -55,6 +57,7 @@ export class Queue extends EventEmitter {
   readonly url: string;
   readonly #transport: Transport;
   readonly #app: Promise<LoadedApp> | undefined;
+  readonly #fleet: Fleet;
   #registry: TaskRegistry | undefined;
   #closed = false;
   /** The outcomes this process waits for (`call`, `result`), fed by the transport. */
@@ -68,7 +71,9 @@ export class Queue extends EventEmitter {
     this.#app = app;
     this.#results = new ResultWaits(options.resultTtlMs);
     transport.receiveResults(this.#results);
-    attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen() });
+    this.#fleet = new Fleet(() => transport.fleet());
+    const fleet = this.#fleet;
+    attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen(), fleet });
     transport.watch((event) => {
       if (event.type === 'reconnecting') {
         const { type: _, ...retry } = event;
@@ -102,7 +107,10 @@ export class Queue extends EventEmitter {
       if (job.message.wantsResult && !this.#transport.keepsResults)
         this.#results.expect(job.id, true, job.task);
       return this.#transport.publish(job.queue, job.message).then(
-        () => job.id,
+        () => {
+          this.#fleet.feed(job.queue).dispatched(job.id, job.task);
+          return job.id;
+        },
         (error: Error) => {
           this.#results.abandon(job.id, error);
           throw error;
@@ -132,9 +140,10 @@ export class Queue extends EventEmitter {
       const { id } = job;
       this.#results.expect(id, false, job.task);
       const waiting = this.#results.wait(id, wait);
-      this.#transport
-        .publish(job.queue, job.message)
-        .catch((error: Error) => this.#results.abandon(id, error));
+      this.#transport.publish(job.queue, job.message).then(
+        () => this.#fleet.feed(job.queue).dispatched(id, job.task),
+        (error: Error) => this.#results.abandon(id, error),
+      );
       return waiting as Promise<ResultOf<T>>;
     } catch (error) {
       return Promise.reject(error);
@@ -268,7 +277,29 @@ export class Queue extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#results.close();
+    await this.#fleet.close();
     await this.#transport.close();
+  }
+
+  /**
+   * The live consumer processes of this broker or file, every queue: one per process and Queue
+   * object consuming (see docs/queues.md, "Instances"). On RabbitMQ the first call of a Queue
+   * takes about 300 ms (it asks, and collects the answers); later ones answer at once.
+   */
+  instances(): Promise<InstanceInfo[]> {
+    return this.#run(() => this.#fleet.instances());
+  }
+
+  /**
+   * The job events of every instance as they happen (`dispatched`, `started`, `completed`,
+   * `retried`, `failed`, `released`), of one queue or of all, with a `gap` event where some
+   * were lost: the feed drops rather than slows the jobs (docs/queues.md, "The event feed").
+   * It subscribes on the first `next()`; ending the iteration (`break`) or closing the queue
+   * frees what it held.
+   */
+  events(options: EventsOptions = {}): AsyncIterableIterator<FeedEvent> {
+    this.#assertOpen();
+    return this.#fleet.events(options);
   }
 
   #assertOpen(): void {

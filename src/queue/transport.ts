@@ -5,6 +5,7 @@
  */
 
 import type { MultitaskError } from '../errors.js';
+import type { FleetLink } from './fleet-types.js';
 import type { StoredError } from './message.js';
 
 /** A message on its way into a queue. */
@@ -153,6 +154,8 @@ export interface Transport {
    * transport watch for the outcome on the sink's behalf.
    */
   storedResult(id: string): Promise<JobOutcome | 'pending' | 'unknown'>;
+  /** Instances and the event feed on this transport (made on first use; closed before the transport). */
+  fleet(): FleetLink;
 }
 
 /**

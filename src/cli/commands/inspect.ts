@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Queue } from '../../queue/queue.js';
 import { flag, queue as queueSetting, type RawSettings } from '../config.js';
 import { readQueueTarget, withQueue } from '../one-shot.js';
+import { instancesOf, instanceTable } from './fleet-lines.js';
 
 /**
  * A one-shot look at (or move in) the queue `--queue` names, which must exist already;
@@ -23,25 +24,27 @@ export async function withExistingQueue(
   return withQueue(target, { command: 'inspect', log, existing: name }, (queue) => use(queue, name));
 }
 
-/** `multitask status`: ready, in flight, delayed, failed. */
+/**
+ * `multitask status`: ready, in flight, delayed, failed, and the instances consuming the queue.
+ * In flight is the sum of what those instances report holding, on both transports: RabbitMQ
+ * reports no unacknowledged count over AMQP, and this process holds none.
+ */
 export function status(raw: RawSettings, log: Logger): Promise<number> {
   const json = flag(raw, 'json');
   return withExistingQueue(raw, log, async (queue, name) => {
-    const stats = await queue.stats(name);
-    // Over AMQP the broker reports ready messages only; unacknowledged ones are each consumer's
-    // (its multitask_queue_unacked gauge), so this process, which holds none, cannot count them.
-    const inFlight = /^amqps?:/.test(queue.url) ? null : stats.inFlight;
+    const [stats, all] = await Promise.all([queue.stats(name), queue.instances()]);
+    const { instances, inFlight } = instancesOf(all, name);
     if (json) {
-      print(JSON.stringify({ queue: name, url: queue.url, ...stats, inFlight }));
+      print(JSON.stringify({ queue: name, url: queue.url, ...stats, inFlight, instances }));
       return;
     }
     print(`queue ${name} on ${queue.url}`);
     print(`  ready      ${stats.ready}`);
-    print(
-      `  in flight  ${inFlight ?? "not reported over AMQP: sum the consumers' multitask_queue_unacked, or rabbitmqctl list_queues name messages_unacknowledged"}`,
-    );
+    print(`  in flight  ${inFlight}`);
     print(`  delayed    ${stats.delayed}`);
     print(`  failed     ${stats.failed}`);
+    print(`  instances  ${instances.length}`);
+    if (instances.length > 0) for (const line of instanceTable(instances, name)) print(`    ${line}`);
   });
 }
 

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
+import type { FleetLink } from '../fleet-types.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
   ConnectionEvent,
@@ -25,6 +26,7 @@ import type {
 import { AmqpChannels } from './amqp-channels.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
+import { AmqpFleetLink } from './amqp-fleet.js';
 import { AmqpLane } from './amqp-lane.js';
 import { type Headers, sendConfirmed } from './amqp-message.js';
 import { AmqpReplies, DIRECT_REPLY_TO } from './amqp-replies.js';
@@ -42,6 +44,7 @@ export class AmqpTransport implements Transport {
   /** Outcomes travel to the dispatching process only, as replies (amqp-replies.ts). */
   readonly keepsResults = false;
   readonly #replies = new AmqpReplies();
+  #fleet: AmqpFleetLink | undefined;
 
   private constructor(connection: AmqpConnection, options: ResolvedQueueOptions) {
     this.connection = connection;
@@ -254,5 +257,10 @@ export class AmqpTransport implements Transport {
     await this.#failedStore.close();
     await this.channels.close();
     await this.connection.close();
+  }
+
+  fleet(): FleetLink {
+    this.#fleet ??= new AmqpFleetLink(this.connection, this.options.connectTimeoutMs);
+    return this.#fleet;
   }
 }

@@ -7,6 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { sqliteUnavailable } from '../../errors.js';
+import type { FleetLink } from '../fleet-types.js';
 import { peekJob } from '../message.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
@@ -20,6 +21,7 @@ import type {
   ResultSink,
   Transport,
 } from '../transport.js';
+import { SqliteFleetLink } from './sqlite-fleet.js';
 import { SqliteLane } from './sqlite-lane.js';
 import { Reclaimer } from './sqlite-reclaim.js';
 import { SqliteResultWatch } from './sqlite-results.js';
@@ -37,6 +39,7 @@ export class SqliteTransport implements Transport {
   /** Outcomes are rows of the file: any process can read them (sqlite-results.ts). */
   readonly keepsResults = true;
   readonly #results: SqliteResultWatch;
+  #fleet: SqliteFleetLink | undefined;
 
   constructor(path: string, safeUrl: string, options: ResolvedQueueOptions) {
     this.safeUrl = safeUrl;
@@ -158,6 +161,11 @@ export class SqliteTransport implements Transport {
     for (const lanes of this.#lanes.values()) for (const lane of [...lanes]) await lane.close();
     this.writes.flush();
     this.store.db.close();
+  }
+
+  fleet(): FleetLink {
+    this.#fleet ??= new SqliteFleetLink(this.store.db, this.writes, this.options.pollMs);
+    return this.#fleet;
   }
 }
 
