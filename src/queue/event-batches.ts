@@ -23,6 +23,11 @@ export class EventBatches {
     return first;
   }
 
+  /** True while no event waits. */
+  get empty(): boolean {
+    return this.#pending.size === 0;
+  }
+
   /** Takes every queue's events as a JSON array, the started ones' workers read now. */
   take(): Array<[queue: string, events: string]> {
     const pending = this.#pending;

@@ -11,7 +11,7 @@
  * | `listener.hello` | a feed listener, every 2 s, and when asked | every instance             |
  * | `listener.bye`   | a listener that ends     | every instance                               |
  * | `listener.query` | an instance that starts  | every listener: announces itself at once     |
- * | `event.<queue>`  | an instance, per tick, only while a listener wants `<queue>` | listeners |
+ * | `event.<queue>`  | an instance, every 100 ms, only while a listener wants `<queue>` (on a connection of their own: amqp-fleet-events.ts) | listeners |
  *
  * Each instance binds one exclusive auto-delete queue (who, hello, bye); a view binds one
  * (beats, byes, answers) the first time it is asked, and keeps it while its Queue is open; a
@@ -23,7 +23,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { EventBatches } from '../event-batches.js';
 import {
   AGE_OUT_MS,
   type EventBatch,
@@ -38,6 +37,7 @@ import {
   type WireEvent,
 } from '../fleet-types.js';
 import type { AmqpConnection } from './amqp-connection.js';
+import { AmqpEventSender } from './amqp-fleet-events.js';
 
 /** The exchange every fleet message goes through. */
 export const FLEET_EXCHANGE = 'multitask.fleet';
@@ -89,19 +89,21 @@ export class AmqpFleetLink implements FleetLink {
   #channel: Promise<ConfirmChannel> | undefined;
   /** The shared channel once open: announcements and events are sent on it, or dropped. */
   #open: ConfirmChannel | undefined;
-  /** The channel's buffer is full: events are dropped until it drains. */
-  #saturated = false;
   readonly #returned = new Set<string>();
   #instance: { id: string; hooks: FleetHooks } | undefined;
   #watching: Promise<Watcher> | undefined;
   readonly #subscriptions = new Set<{ reconnect(): void }>();
-  readonly #batches = new EventBatches();
+  readonly #events: AmqpEventSender;
   #closed = false;
   readonly #onConnected = () => this.#reconnected();
 
   constructor(connection: AmqpConnection, timeoutMs: number) {
     this.#connection = connection;
     this.#timeoutMs = timeoutMs;
+    this.#events = new AmqpEventSender(connection, timeoutMs, () => this.#instance?.id, {
+      exchange: FLEET_EXCHANGE,
+      key: FLEET_KEY.events,
+    });
     connection.on('connected', this.#onConnected);
   }
 
@@ -123,9 +125,6 @@ export class AmqpFleetLink implements FleetLink {
         // Closed with the connection up (a channel error): the instance's queue went with it.
         if (!this.#closed && this.#instance !== undefined && this.#connection.current !== undefined)
           setTimeout(() => this.#setUpInstance().catch(() => {}), 1_000).unref();
-      });
-      channel.on('drain', () => {
-        this.#saturated = false;
       });
       channel.on('return', (message: ConsumeMessage) => {
         const id = message.properties.messageId;
@@ -224,22 +223,7 @@ export class AmqpFleetLink implements FleetLink {
   }
 
   push(queue: string, event: WireEvent): void {
-    if (this.#batches.add(queue, event)) setImmediate(() => this.#flush());
-  }
-
-  /** One message per queue for this tick's events; dropped when the channel is down or full. */
-  #flush(): void {
-    const batches = this.#batches.take();
-    const channel = this.#open;
-    const instance = this.#instance?.id;
-    if (channel === undefined || this.#saturated || instance === undefined) return;
-    const from = `{"instance":${JSON.stringify(instance)},"queue":`;
-    for (const [queue, events] of batches) {
-      const body = Buffer.from(`${from}${JSON.stringify(queue)},"events":${events}}`);
-      // false: the socket's buffer is full. Never wait for it: the jobs must not slow down.
-      if (!channel.publish(FLEET_EXCHANGE, FLEET_KEY.events(queue), body, { type: 'events' }))
-        this.#saturated = true;
-    }
+    this.#events.push(queue, event);
   }
 
   /**
@@ -360,14 +344,13 @@ export class AmqpFleetLink implements FleetLink {
     this.#channel = undefined;
     this.#open = undefined;
     this.#watching = undefined;
-    this.#saturated = false;
     if (this.#instance !== undefined) this.#setUpInstance().catch(() => {});
     for (const subscription of this.#subscriptions) subscription.reconnect();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
+    await this.#events.close();
     this.#closed = true;
     this.#connection.off('connected', this.#onConnected);
     const channel = this.#channel;
