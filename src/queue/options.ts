@@ -1,5 +1,12 @@
 import { invalidOption } from '../errors.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
+import {
+  DEFAULT_HEARTBEAT_SECONDS,
+  type QuorumOptions,
+  type ResolvedAmqpOptions,
+  resolveAmqpOptions,
+  type TlsOptions,
+} from './amqp-options.js';
 import { DEFAULT_ATTEMPTS, MAX_DELAY_MS } from './message.js';
 import type { FailedPage } from './transport.js';
 
@@ -35,6 +42,16 @@ export interface OpenQueueOptions {
    * (`ERR_BROKER_REFUSED`) fails `openQueue` at once, with no retry.
    */
   onConnectRetry?: (retry: ConnectRetry) => void;
+  /**
+   * RabbitMQ: the heartbeat asked of the broker (s; 0 for none). A link that brings nothing for
+   * this long is taken as dead, dropped, and replaced (through another node of the URL list).
+   * A URL's own `?heartbeat=` wins for its node. Default 15.
+   */
+  heartbeatSeconds?: number;
+  /** RabbitMQ: TLS for `amqps://` URLs (CA, client certificate and key, server name). */
+  tls?: TlsOptions;
+  /** RabbitMQ: where new quorum queues put their replicas and leader. Default: leaders balanced over the nodes. */
+  quorum?: QuorumOptions;
 }
 
 /** A failed connection attempt, and when the next one will be made. */
@@ -45,6 +62,8 @@ export interface ConnectRetry {
   delayMs: number;
   /** Why the attempt failed (never contains the password). */
   error: Error;
+  /** The node tried (RabbitMQ: its URL, password masked). */
+  node?: string;
 }
 
 export interface ResolvedQueueOptions {
@@ -55,6 +74,8 @@ export interface ResolvedQueueOptions {
   leaseMs: number;
   pollMs: number;
   onConnectRetry: ((retry: ConnectRetry) => void) | undefined;
+  /** RabbitMQ's own: heartbeat, TLS, quorum placement. */
+  amqp: ResolvedAmqpOptions;
 }
 
 export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
@@ -65,6 +86,11 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   leaseMs: 30_000,
   pollMs: 100,
   onConnectRetry: undefined,
+  amqp: Object.freeze({
+    heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS,
+    tls: undefined,
+    quorum: Object.freeze({ 'x-queue-leader-locator': 'balanced' }),
+  }),
 });
 
 /** Validates {@link OpenQueueOptions} (all but `app`) over the defaults. */
@@ -102,6 +128,7 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     leaseMs,
     pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
     onConnectRetry: optionalFunction('onConnectRetry', options.onConnectRetry),
+    amqp: resolveAmqpOptions(options),
   };
 }
 

@@ -38,6 +38,8 @@ export interface ChannelOptions {
   readonly connectTimeoutMs: number;
   /** Declared on every queue: past this many deliveries the broker dead-letters a message. */
   readonly deliveryLimit: number;
+  /** Declared on every new quorum queue: where its replicas and leader go. */
+  readonly amqp: { readonly quorum: Readonly<Record<string, string | number>> };
 }
 
 const warnedOlderForms = new Set<string>();
@@ -94,7 +96,13 @@ export class AmqpChannels {
   declare(queue: string): Promise<void> {
     let declared = this.#declared.get(queue);
     if (declared === undefined) {
-      declared = declareTopology(() => this.open(), queue, this.options.deliveryLimit, warnOlderForm);
+      declared = declareTopology(
+        () => this.open(),
+        queue,
+        this.options.deliveryLimit,
+        warnOlderForm,
+        this.options.amqp.quorum,
+      );
       this.#declared.set(queue, declared);
       declared.then(
         () => this.#declaredQueues.add(queue),
@@ -125,6 +133,18 @@ export class AmqpChannels {
       },
     );
     return this.#publisher;
+  }
+
+  /**
+   * Forgets `channel` as the publisher channel and closes it: a channel the broker nacked or
+   * closed is not used again; the next publish opens a fresh one.
+   */
+  dropPublisher(channel: ConfirmChannel): void {
+    if (this.#openPublisher === channel) {
+      this.#publisher = undefined;
+      this.#openPublisher = undefined;
+    }
+    void channel.close().catch(() => {});
   }
 
   /**

@@ -54,7 +54,6 @@ export function delayTarget(queue: string, remainingMs: number): string {
   return delayQueueOf(queue, level);
 }
 
-const QUORUM = { 'x-queue-type': 'quorum' };
 const AT_LEAST_ONCE = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
 
 /**
@@ -76,9 +75,17 @@ export interface QueueDeclaration {
   readonly olderForm: boolean;
 }
 
-/** What multitask declares for `queue`, in order (see docs/producers.md). */
-export function topology(queue: string, deliveryLimit: number): QueueDeclaration[] {
+/**
+ * What multitask declares for `queue`, in order (see docs/producers.md). `placement` goes on
+ * every quorum queue: where RabbitMQ puts its replicas and its leader (see amqp-options.ts).
+ */
+export function topology(
+  queue: string,
+  deliveryLimit: number,
+  placement: Readonly<Record<string, string | number>> = {},
+): QueueDeclaration[] {
   const failed = failedQueueOf(queue);
+  const QUORUM = { 'x-queue-type': 'quorum', ...placement };
   return [
     {
       name: failed,
@@ -114,38 +121,67 @@ export function topology(queue: string, deliveryLimit: number): QueueDeclaration
   ];
 }
 
+/** The arguments that say where a quorum queue goes: they only matter when the queue is made. */
+const PLACEMENT_ARGUMENTS: readonly string[] = ['x-queue-leader-locator', 'x-quorum-initial-group-size'];
+
+/** RabbitMQ's refusal of a declaration whose placement differs from the queue's (checked on 3.10). */
+const PLACEMENT_MISMATCH =
+  /PRECONDITION_FAILED.*inequivalent arg 'x-(queue-leader-locator|quorum-initial-group-size)'/s;
+
+/** RabbitMQ's refusal of an explicit delivery limit on a queue made without one. */
+const OLDER_FORM = /PRECONDITION_FAILED.*x-delivery-limit.*current is none/s;
+
 /**
  * Declares the queue, its failed store and its delay ladder (idempotent) on channels from
- * `open`, closing them. A queue of the older form (declared by multitask before its delivery
- * limit was explicit) is kept as it is and reported to `onOlderForm`: redeclaring it is not
- * possible without deleting it, and it behaves as before on the broker that made it.
+ * `open`, closing them. Two kinds of existing queue are kept as they are, since redeclaring
+ * them is not possible without deleting them:
+ * - one whose placement (leader locator, group size) differs: it was made by an earlier
+ *   multitask, by a producer, or with other options; placement only matters when a queue is
+ *   made, so the declaration is made again without it, and nothing is said;
+ * - one of the older form (declared by multitask before its delivery limit was explicit),
+ *   reported to `onOlderForm`: it behaves as before on the broker that made it.
  */
 export async function declareTopology(
   open: () => Promise<Channel>,
   queue: string,
   deliveryLimit: number,
   onOlderForm: (name: string) => void = () => {},
+  placement: Readonly<Record<string, string | number>> = {},
 ): Promise<void> {
   let channel = await open();
   try {
-    for (const declaration of topology(queue, deliveryLimit)) {
-      try {
-        await channel.assertQueue(declaration.name, { durable: true, arguments: declaration.arguments });
-      } catch (error) {
-        if (
-          !declaration.olderForm ||
-          !/PRECONDITION_FAILED.*x-delivery-limit.*current is none/s.test(String(error))
-        )
-          throw error;
-        // The broker closed the channel: check the older queue on a new one, and go on there.
-        channel = await open();
-        await channel.checkQueue(declaration.name);
-        onOlderForm(declaration.name);
+    for (const declaration of topology(queue, deliveryLimit, placement)) {
+      let args = declaration.arguments;
+      for (;;) {
+        try {
+          await channel.assertQueue(declaration.name, { durable: true, arguments: args });
+          break;
+        } catch (error) {
+          const refusal = String(error);
+          const unplaced = PLACEMENT_MISMATCH.test(refusal) ? withoutPlacement(args) : undefined;
+          const older = unplaced === undefined && declaration.olderForm && OLDER_FORM.test(refusal);
+          if (unplaced === undefined && !older) throw error;
+          // The broker closed the channel: go on on a new one.
+          channel = await open();
+          if (unplaced !== undefined) {
+            args = unplaced;
+            continue;
+          }
+          await channel.checkQueue(declaration.name);
+          onOlderForm(declaration.name);
+          break;
+        }
       }
     }
   } finally {
     await channel.close().catch(() => {});
   }
+}
+
+/** `args` without the placement arguments, or undefined when it has none. */
+function withoutPlacement(args: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!PLACEMENT_ARGUMENTS.some((name) => name in args)) return undefined;
+  return Object.fromEntries(Object.entries(args).filter(([name]) => !PLACEMENT_ARGUMENTS.includes(name)));
 }
 
 /** Every queue name {@link declareTopology} creates for `queue`. */
