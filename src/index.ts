@@ -40,7 +40,12 @@ export type { PoolSize } from './pool/sizing.js';
 export type { Service } from './pool/supervisor.js';
 export type { WorkerState } from './pool/worker-handle.js';
 export type { PoolState } from './pool/workforce.js';
-export { DEFAULT_HEARTBEAT_SECONDS, type QuorumOptions, type TlsOptions } from './queue/amqp-options.js';
+export {
+  DEFAULT_HEARTBEAT_SECONDS,
+  type NodeOrder,
+  type QuorumOptions,
+  type TlsOptions,
+} from './queue/amqp-options.js';
 export { type JobBody, MAX_DELAY_MS, MESSAGE_VERSION, type StoredError } from './queue/message.js';
 export type {
   ConnectRetry,

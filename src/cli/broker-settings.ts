@@ -12,6 +12,7 @@ import type { SettingName } from './settings.js';
 /** The settings {@link readBrokerSettings} reads: every command that takes `--url` takes these. */
 export const BROKER_SETTINGS = [
   'heartbeat',
+  'nodeOrder',
   'tlsCa',
   'tlsCert',
   'tlsKey',
@@ -20,11 +21,15 @@ export const BROKER_SETTINGS = [
 ] as const satisfies readonly SettingName[];
 
 /** What the settings give `openQueue`. */
-export type BrokerOptions = Pick<OpenQueueOptions, 'heartbeatSeconds' | 'tls' | 'quorum'>;
+export type BrokerOptions = Pick<OpenQueueOptions, 'heartbeatSeconds' | 'nodeOrder' | 'tls' | 'quorum'>;
 
 /** Reads and checks the broker settings (TLS files read now). */
 export function readBrokerSettings(raw: RawSettings): BrokerOptions {
   const options: BrokerOptions = { heartbeatSeconds: integer(raw, 'heartbeat', 0, 600) };
+  const order = optional(raw, 'nodeOrder');
+  if (order !== undefined && order !== 'random' && order !== 'listed')
+    throw new ConfigError('nodeOrder', `expected random or listed, got ${JSON.stringify(order)}`);
+  if (order !== undefined) options.nodeOrder = order;
   const ca = pemFile(raw, 'tlsCa');
   const cert = pemFile(raw, 'tlsCert');
   const key = pemFile(raw, 'tlsKey');

@@ -112,6 +112,13 @@ export const SETTINGS = {
       "RabbitMQ heartbeat (0: off): a link silent this long is dropped and replaced through another node; a URL's own ?heartbeat= wins",
     defaultValue: String(DEFAULT_HEARTBEAT_SECONDS),
   },
+  nodeOrder: {
+    flags: '--node-order <order>',
+    env: 'MULTITASK_NODE_ORDER',
+    description:
+      'with a list of URLs: random (shuffled, so that processes spread over the nodes) or listed (the first preferred)',
+    defaultValue: 'random',
+  },
   tlsCa: {
     flags: '--tls-ca <file>',
     env: 'MULTITASK_TLS_CA',

@@ -52,10 +52,18 @@ export interface ResolvedTls {
   readonly servername?: string;
 }
 
+/**
+ * In which order the nodes of a URL list are tried: `random` (shuffled once per connection, so
+ * that a fleet of processes spreads over the cluster) or `listed` (as written: the first node
+ * is preferred, the next ones are the fallbacks).
+ */
+export type NodeOrder = 'random' | 'listed';
+
 /** The RabbitMQ options, checked. */
 export interface ResolvedAmqpOptions {
   /** Seconds; 0 turns heartbeats off. A URL's own `?heartbeat=` wins for its node. */
   readonly heartbeatSeconds: number;
+  readonly nodeOrder: NodeOrder;
   readonly tls: ResolvedTls | undefined;
   /** The placement arguments every quorum queue is declared with (possibly none). */
   readonly quorum: Readonly<Record<string, string | number>>;
@@ -73,6 +81,7 @@ const MAX_HEARTBEAT_SECONDS = 600;
 /** The RabbitMQ options of {@link OpenQueueOptions}, checked, files read. */
 export function resolveAmqpOptions(options: {
   heartbeatSeconds?: number | undefined;
+  nodeOrder?: NodeOrder | undefined;
   tls?: TlsOptions | undefined;
   quorum?: QuorumOptions | undefined;
 }): ResolvedAmqpOptions {
@@ -88,7 +97,15 @@ export function resolveAmqpOptions(options: {
       heartbeatSeconds,
       `an integer from 0 (off) to ${MAX_HEARTBEAT_SECONDS} seconds`,
     );
-  return { heartbeatSeconds, tls: resolveTls(options.tls), quorum: resolveQuorum(options.quorum) };
+  const nodeOrder = options.nodeOrder ?? 'random';
+  if (nodeOrder !== 'random' && nodeOrder !== 'listed')
+    throw invalidOption('nodeOrder', nodeOrder, '"random" or "listed"');
+  return {
+    heartbeatSeconds,
+    nodeOrder,
+    tls: resolveTls(options.tls),
+    quorum: resolveQuorum(options.quorum),
+  };
 }
 
 function resolveTls(options: TlsOptions | undefined): ResolvedTls | undefined {

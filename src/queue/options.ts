@@ -2,6 +2,7 @@ import { invalidOption } from '../errors.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
 import {
   DEFAULT_HEARTBEAT_SECONDS,
+  type NodeOrder,
   type QuorumOptions,
   type ResolvedAmqpOptions,
   resolveAmqpOptions,
@@ -48,6 +49,12 @@ export interface OpenQueueOptions {
    * A URL's own `?heartbeat=` wins for its node. Default 15.
    */
   heartbeatSeconds?: number;
+  /**
+   * RabbitMQ, with a list of URLs: `random` (default) tries the nodes in an order shuffled per
+   * connection, so that processes spread over the cluster; `listed` in the order written (the
+   * first is preferred, e.g. the node in this zone). Either way a lost node is followed by the next.
+   */
+  nodeOrder?: NodeOrder;
   /** RabbitMQ: TLS for `amqps://` URLs (CA, client certificate and key, server name). */
   tls?: TlsOptions;
   /** RabbitMQ: where new quorum queues put their replicas and leader. Default: leaders balanced over the nodes. */
@@ -88,6 +95,7 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   onConnectRetry: undefined,
   amqp: Object.freeze({
     heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS,
+    nodeOrder: 'random',
     tls: undefined,
     quorum: Object.freeze({ 'x-queue-leader-locator': 'balanced' }),
   }),

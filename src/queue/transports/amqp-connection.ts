@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel } from 'amqplib';
 import { brokerUnreachable, type MultitaskError, openAborted, queueClosed } from '../../errors.js';
 import { backoffDelay } from '../../internal/backoff.js';
-import type { ResolvedTls } from '../amqp-options.js';
+import type { NodeOrder, ResolvedTls } from '../amqp-options.js';
 import type { ConnectRetry } from '../options.js';
 import type { AmqpNode } from '../url.js';
 import { dial, dialFailure } from './amqp-dial.js';
@@ -41,6 +41,8 @@ export interface AmqpConnectOptions {
   heartbeatSeconds: number;
   /** TLS material for `amqps://` nodes. */
   tls?: ResolvedTls | undefined;
+  /** `random`: the nodes shuffled once, so that processes spread; `listed`: as given. */
+  nodeOrder?: NodeOrder | undefined;
   /** Hears of every failed attempt, when opening and on later reconnections. */
   onRetry?: ((retry: ConnectRetry) => void) | undefined;
   /** Stops the opening attempts: `open` rejects with an AbortError. */
@@ -80,7 +82,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   ) {
     super();
     this.setMaxListeners(0);
-    this.nodes = shuffled(nodes);
+    this.nodes = options.nodeOrder === 'listed' ? [...nodes] : shuffled(nodes);
   }
 
   /**

@@ -32,13 +32,23 @@ export interface DialOptions {
  * after that is closed at once, so nothing is left behind), or after `timeoutMs` of silence.
  */
 export function dial(node: AmqpNode, options: DialOptions, signal?: AbortSignal): Promise<ChannelModel> {
+  // The socket's own signal (net and tls sockets take one): an abort during the attempt destroys
+  // the socket at once, so that a closed queue leaves no half-open attempt behind. It is this
+  // attempt's alone: aborting `signal` later must not cut a connection that opened.
+  const attempt = new AbortController();
+  const abortAttempt = () => attempt.abort();
+  if (signal?.aborted) attempt.abort();
+  else signal?.addEventListener('abort', abortAttempt, { once: true });
   const socketOptions: Record<string, unknown> = {
     clientProperties: { connection_name: options.name },
     // amqplib's socket timeout: a step of the handshake that takes longer fails the attempt.
     timeout: options.timeoutMs,
+    signal: attempt.signal,
   };
   if (node.tls && options.tls !== undefined) Object.assign(socketOptions, options.tls);
   const connecting = amqp.connect(withHeartbeat(node.url, options.heartbeatSeconds), socketOptions);
+  const settled = () => signal?.removeEventListener('abort', abortAttempt);
+  connecting.then(settled, settled);
   return untilAborted(connecting, signal);
 }
 

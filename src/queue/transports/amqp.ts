@@ -87,6 +87,7 @@ export class AmqpTransport implements Transport {
       name: options.connectionName,
       timeoutMs: options.connectTimeoutMs,
       heartbeatSeconds: options.amqp.heartbeatSeconds,
+      nodeOrder: options.amqp.nodeOrder,
       tls: options.amqp.tls,
       onRetry: options.onConnectRetry,
       signal,
