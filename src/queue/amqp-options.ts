@@ -4,6 +4,7 @@
  * mistake fails `openQueue` at once rather than every connection attempt after it.
  */
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { invalidOption } from '../errors.js';
@@ -121,16 +122,21 @@ function resolveTls(options: TlsOptions | undefined): ResolvedTls | undefined {
   } = {};
   if (ca !== undefined) {
     const list = Array.isArray(ca) ? ca : [ca];
-    resolved.ca = list.map((entry, index) => pem(list.length > 1 ? `tls.ca[${index}]` : 'tls.ca', entry));
+    resolved.ca = list.map((entry, index) =>
+      certificates(
+        list.length > 1 ? `tls.ca[${index}]` : 'tls.ca',
+        pem(list.length > 1 ? `tls.ca[${index}]` : 'tls.ca', entry),
+      ),
+    );
   }
-  if (cert !== undefined) resolved.cert = pem('tls.cert', cert);
-  if (key !== undefined) resolved.key = pem('tls.key', key);
-  if ((resolved.cert === undefined) !== (resolved.key === undefined))
+  if ((cert === undefined) !== (key === undefined))
     throw invalidOption(
-      resolved.cert === undefined ? 'tls.cert' : 'tls.key',
+      cert === undefined ? 'tls.cert' : 'tls.key',
       undefined,
       'a client certificate and its key, both or neither',
     );
+  if (cert !== undefined) resolved.cert = certificates('tls.cert', pem('tls.cert', cert));
+  if (key !== undefined) resolved.key = pem('tls.key', key);
   if (passphrase !== undefined) {
     if (typeof passphrase !== 'string') throw invalidOption('tls.passphrase', '(hidden)', 'a string');
     resolved.passphrase = passphrase;
@@ -164,6 +170,26 @@ function pem(name: string, value: unknown): string | Buffer {
       `a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
     );
   }
+}
+
+/**
+ * `value` when it holds PEM certificates that parse. Node would take a CA that holds none and
+ * say nothing: every connection would then fail its certificate check, far from the mistake.
+ */
+function certificates(name: string, value: string | Buffer): string | Buffer {
+  const blocks = value
+    .toString('utf8')
+    .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (blocks === null)
+    throw invalidOption(name, '(contents)', 'PEM certificates (-----BEGIN CERTIFICATE-----)');
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw invalidOption(name, '(contents)', `PEM certificates that parse (${(error as Error).message})`);
+    }
+  }
+  return value;
 }
 
 function resolveQuorum(options: QuorumOptions | undefined): Record<string, string | number> {
