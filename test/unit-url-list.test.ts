@@ -156,10 +156,23 @@ describe('TLS and quorum options', () => {
   });
 
   test('placement goes on every quorum queue of the topology, not on the stream', () => {
-    for (const { name, arguments: args } of topology('jobs', 20, { 'x-queue-leader-locator': 'balanced' })) {
+    for (const { name, arguments: args } of topology('jobs', {
+      deliveryLimit: 20,
+      placement: { 'x-queue-leader-locator': 'balanced' },
+    })) {
       if (args['x-queue-type'] === 'stream') assert.equal(args['x-queue-leader-locator'], undefined, name);
       else assert.equal(args['x-queue-leader-locator'], 'balanced', name);
     }
+  });
+
+  test('delayRungs: 4 to 10 rungs, the full ladder by default', () => {
+    assert.equal(resolveQueueOptions({}).amqp.delayLadder.length, 10);
+    assert.deepEqual(
+      resolveQueueOptions({ delayRungs: 4 }).amqp.delayLadder,
+      [50, 3_200, 204_800, 13_107_200],
+    );
+    for (const bad of [3, 11, 5.5])
+      assert.throws(() => resolveQueueOptions({ delayRungs: bad }), /delayRungs/);
   });
 
   test('nodeOrder is random or listed', () => {

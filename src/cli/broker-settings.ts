@@ -1,6 +1,6 @@
 /**
- * The RabbitMQ settings every command with `--url` reads: the heartbeat, TLS files and the
- * size of new quorum queues. Files are read here, so that a missing one is a usage error naming
+ * The RabbitMQ settings every command with `--url` reads: the heartbeat, the order of the
+ * nodes, TLS files, the size of new quorum queues and the delay ladder. Files are read here, so that a missing one is a usage error naming
  * its flag and variable, before anything connects.
  */
 
@@ -18,10 +18,14 @@ export const BROKER_SETTINGS = [
   'tlsKey',
   'tlsServername',
   'quorumSize',
+  'delayRungs',
 ] as const satisfies readonly SettingName[];
 
 /** What the settings give `openQueue`. */
-export type BrokerOptions = Pick<OpenQueueOptions, 'heartbeatSeconds' | 'nodeOrder' | 'tls' | 'quorum'>;
+export type BrokerOptions = Pick<
+  OpenQueueOptions,
+  'heartbeatSeconds' | 'nodeOrder' | 'tls' | 'quorum' | 'delayRungs'
+>;
 
 /** Reads and checks the broker settings (TLS files read now). */
 export function readBrokerSettings(raw: RawSettings): BrokerOptions {
@@ -45,6 +49,7 @@ export function readBrokerSettings(raw: RawSettings): BrokerOptions {
     if (cert !== undefined && key !== undefined) Object.assign(options.tls, { cert, key });
     if (servername !== undefined) options.tls.servername = servername;
   }
+  options.delayRungs = integer(raw, 'delayRungs', 4, 10);
   const size = optionalInteger(raw, 'quorumSize', 1, 255);
   if (size !== undefined) options.quorum = { initialGroupSize: size };
   return options;

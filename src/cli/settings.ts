@@ -145,6 +145,13 @@ export const SETTINGS = {
     env: 'MULTITASK_QUORUM_SIZE',
     description: "replicas of each new quorum queue (x-quorum-initial-group-size; default: the broker's)",
   },
+  delayRungs: {
+    flags: '--delay-rungs <n>',
+    env: 'MULTITASK_DELAY_RUNGS',
+    description:
+      'RabbitMQ delay queues per job queue, 4 to 10: fewer queues, more hops for a delayed job (use one value for all processes of a queue)',
+    defaultValue: '10',
+  },
   task: { flags: '--task <name>', env: 'MULTITASK_TASK', description: 'the registered task name' },
   attempts: {
     flags: '--attempts <n>',

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { invalidOption } from '../errors.js';
+import { DELAY_LEVELS, delayLadder, MAX_DELAY_RUNGS, MIN_DELAY_RUNGS } from './transports/amqp-topology.js';
 
 /**
  * TLS for `amqps://` URLs. `ca`, `cert` and `key` are each PEM text (a string that holds
@@ -33,7 +34,7 @@ export interface TlsOptions {
 export interface QuorumOptions {
   /**
    * Replicas of each new quorum queue (`x-quorum-initial-group-size`). Default: the broker's
-   * (RabbitMQ 3.10: every node of the cluster, up to 5).
+   * `quorum_cluster_size` (3 on RabbitMQ 3.10).
    */
   initialGroupSize?: number;
   /**
@@ -68,6 +69,8 @@ export interface ResolvedAmqpOptions {
   readonly tls: ResolvedTls | undefined;
   /** The placement arguments every quorum queue is declared with (possibly none). */
   readonly quorum: Readonly<Record<string, string | number>>;
+  /** The TTLs of the delay rungs (ms). */
+  readonly delayLadder: readonly number[];
 }
 
 /**
@@ -83,6 +86,7 @@ const MAX_HEARTBEAT_SECONDS = 600;
 export function resolveAmqpOptions(options: {
   heartbeatSeconds?: number | undefined;
   nodeOrder?: NodeOrder | undefined;
+  delayRungs?: number | undefined;
   tls?: TlsOptions | undefined;
   quorum?: QuorumOptions | undefined;
 }): ResolvedAmqpOptions {
@@ -101,9 +105,18 @@ export function resolveAmqpOptions(options: {
   const nodeOrder = options.nodeOrder ?? 'random';
   if (nodeOrder !== 'random' && nodeOrder !== 'listed')
     throw invalidOption('nodeOrder', nodeOrder, '"random" or "listed"');
+  const rungs = options.delayRungs ?? MAX_DELAY_RUNGS;
+  if (
+    typeof rungs !== 'number' ||
+    !Number.isInteger(rungs) ||
+    rungs < MIN_DELAY_RUNGS ||
+    rungs > MAX_DELAY_RUNGS
+  )
+    throw invalidOption('delayRungs', rungs, `an integer from ${MIN_DELAY_RUNGS} to ${MAX_DELAY_RUNGS}`);
   return {
     heartbeatSeconds,
     nodeOrder,
+    delayLadder: rungs === MAX_DELAY_RUNGS ? DELAY_LEVELS : delayLadder(rungs),
     tls: resolveTls(options.tls),
     quorum: resolveQuorum(options.quorum),
   };

@@ -10,6 +10,7 @@ import {
 } from './amqp-options.js';
 import { DEFAULT_ATTEMPTS, MAX_DELAY_MS } from './message.js';
 import type { FailedPage } from './transport.js';
+import { DELAY_LEVELS } from './transports/amqp-topology.js';
 
 /** Options of {@link openQueue}. */
 export interface OpenQueueOptions {
@@ -55,6 +56,13 @@ export interface OpenQueueOptions {
    * first is preferred, e.g. the node in this zone). Either way a lost node is followed by the next.
    */
   nodeOrder?: NodeOrder;
+  /**
+   * RabbitMQ: how many delay queues each job queue has (4 to 10). The full ladder of 10 rungs
+   * (50 ms × 4^k) hops a delayed job at most 3 times a rung; fewer rungs, further apart, cost
+   * fewer queues (a job queue then has 3 + `delayRungs` queues) and more hops. Producers and
+   * consumers of a queue should use the same value. Default 10.
+   */
+  delayRungs?: number;
   /** RabbitMQ: TLS for `amqps://` URLs (CA, client certificate and key, server name). */
   tls?: TlsOptions;
   /** RabbitMQ: where new quorum queues put their replicas and leader. Default: leaders balanced over the nodes. */
@@ -96,6 +104,7 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   amqp: Object.freeze({
     heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS,
     nodeOrder: 'random',
+    delayLadder: DELAY_LEVELS,
     tls: undefined,
     quorum: Object.freeze({ 'x-queue-leader-locator': 'balanced' }),
   }),

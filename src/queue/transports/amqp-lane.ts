@@ -115,6 +115,11 @@ export class AmqpLane implements Lane {
     this.#consumerTag = consumerTag;
   }
 
+  /** The rung of this process's delay ladder for `remainingMs`, or the queue itself. */
+  #delayTarget(remainingMs: number): string {
+    return delayTarget(this.queue, remainingMs, this.channels.options.amqp.delayLadder);
+  }
+
   #resubscribeSoon(): void {
     setTimeout(() => {
       if (!this.#stopped && this.#on === undefined) {
@@ -140,7 +145,7 @@ export class AmqpLane implements Lane {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
       // A closed channel fails either step; the broker then gives the message back by itself.
-      sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties)
+      sendConfirmed(channel, this.#delayTarget(remaining), message.content, properties)
         .then(() => acks.ack(message))
         .catch(() => {});
     } else if (remaining > 0) {
@@ -191,7 +196,7 @@ export class AmqpLane implements Lane {
       ack: () => settle(undefined, {}),
       retry: (delayMs: number, error: StoredError) =>
         settle(
-          delayTarget(queue, delayMs),
+          this.#delayTarget(delayMs),
           carriedHeaders(message, {
             [HEADER.attempt]: attempt + 1,
             [HEADER.notBefore]: Date.now() + delayMs,
@@ -200,7 +205,7 @@ export class AmqpLane implements Lane {
         ),
       release: (delayMs = 0) =>
         settle(
-          delayTarget(queue, delayMs),
+          this.#delayTarget(delayMs),
           delayMs > 0
             ? carriedHeaders(message, { [HEADER.attempt]: attempt, [HEADER.notBefore]: Date.now() + delayMs })
             : withoutDelay(carriedHeaders(message, { [HEADER.attempt]: attempt })),

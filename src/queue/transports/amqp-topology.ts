@@ -3,13 +3,28 @@
  * has no delayed-message exchange, so delays use a ladder of quorum queues with a fixed TTL that
  * dead-letter back into the queue: a job waits on the largest rung that fits its remaining
  * delay, and a consumer that receives it early sends it up the ladder again (at most 3 hops a
- * rung), and holds a job due in less than the first rung on a timer. Every queue is a durable quorum queue; dead-lettering is at-least-once.
+ * rung on the full ladder of 10 rungs; more on a shorter one), and holds a job due in less than the first rung on a timer. Every queue is a durable quorum queue; dead-lettering is at-least-once.
  */
 
 import type { Channel } from 'amqplib';
 
-/** TTLs of the delay ladder (ms): 50 ms × 4^k, up to about 3.6 h; longer delays take the top rung again. */
-export const DELAY_LEVELS: readonly number[] = Array.from({ length: 10 }, (_, k) => 50 * 4 ** k);
+/** The rungs of the full ladder, and the fewest a shorter one may have (see {@link delayLadder}). */
+export const MAX_DELAY_RUNGS = 10;
+export const MIN_DELAY_RUNGS = 4;
+
+/**
+ * The TTLs of a ladder of `rungs` rungs (ms), from 50 ms to 50 × 4^9 ms (about 3.6 h), spaced
+ * evenly on a log scale: 10 rungs are 50 ms × 4^k; fewer rungs are further apart (4 rungs: ×64),
+ * so a delay hops more often on its way (at most the ratio between two rungs, less one, per
+ * rung) but still never runs early. Delays past the top rung take it again.
+ */
+export function delayLadder(rungs: number = MAX_DELAY_RUNGS): readonly number[] {
+  const top = 50 * 4 ** (MAX_DELAY_RUNGS - 1);
+  return Array.from({ length: rungs }, (_, k) => Math.round(50 * (top / 50) ** (k / (rungs - 1))));
+}
+
+/** TTLs of the full delay ladder (ms): 50 ms × 4^k, up to about 3.6 h; longer delays take the top rung again. */
+export const DELAY_LEVELS: readonly number[] = delayLadder();
 
 /** Below the first rung's TTL, a consumer holds an early job on a timer rather than send it up the ladder. */
 export const HOLD_BELOW_MS = DELAY_LEVELS[0]!;
@@ -46,11 +61,15 @@ export function delayQueueOf(queue: string, level: number): string {
   return `${queue}.delay.${level}`;
 }
 
-/** Where a job with `remainingMs` still to wait goes: a rung of the ladder, or the queue itself. */
-export function delayTarget(queue: string, remainingMs: number): string {
+/** Where a job with `remainingMs` still to wait goes: a rung of `ladder`, or the queue itself. */
+export function delayTarget(
+  queue: string,
+  remainingMs: number,
+  ladder: readonly number[] = DELAY_LEVELS,
+): string {
   if (remainingMs < HOLD_BELOW_MS) return queue;
   let level = HOLD_BELOW_MS;
-  for (const candidate of DELAY_LEVELS) if (candidate <= remainingMs) level = candidate;
+  for (const candidate of ladder) if (candidate <= remainingMs) level = candidate;
   return delayQueueOf(queue, level);
 }
 
@@ -75,15 +94,21 @@ export interface QueueDeclaration {
   readonly olderForm: boolean;
 }
 
-/**
- * What multitask declares for `queue`, in order (see docs/producers.md). `placement` goes on
- * every quorum queue: where RabbitMQ puts its replicas and its leader (see amqp-options.ts).
- */
-export function topology(
-  queue: string,
-  deliveryLimit: number,
-  placement: Readonly<Record<string, string | number>> = {},
-): QueueDeclaration[] {
+/** How a queue's topology is declared, beyond its name. */
+export interface TopologyOptions {
+  /** The job queue's delivery limit. */
+  readonly deliveryLimit: number;
+  /** On every quorum queue: where RabbitMQ puts its replicas and its leader (see amqp-options.ts). */
+  readonly placement?: Readonly<Record<string, string | number>> | undefined;
+  /** The delay rungs' TTLs (ms). Default {@link DELAY_LEVELS}. */
+  readonly ladder?: readonly number[] | undefined;
+  /** Hears of each queue of the older form kept as it is. */
+  readonly onOlderForm?: ((name: string) => void) | undefined;
+}
+
+/** What multitask declares for `queue`, in order (see docs/producers.md). */
+export function topology(queue: string, options: TopologyOptions): QueueDeclaration[] {
+  const { deliveryLimit, placement = {}, ladder = DELAY_LEVELS } = options;
   const failed = failedQueueOf(queue);
   const QUORUM = { 'x-queue-type': 'quorum', ...placement };
   return [
@@ -106,7 +131,7 @@ export function topology(
       },
       olderForm: false,
     },
-    ...DELAY_LEVELS.map((level) => ({
+    ...ladder.map((level) => ({
       name: delayQueueOf(queue, level),
       arguments: {
         ...QUORUM,
@@ -144,13 +169,12 @@ const OLDER_FORM = /PRECONDITION_FAILED.*x-delivery-limit.*current is none/s;
 export async function declareTopology(
   open: () => Promise<Channel>,
   queue: string,
-  deliveryLimit: number,
-  onOlderForm: (name: string) => void = () => {},
-  placement: Readonly<Record<string, string | number>> = {},
+  options: TopologyOptions,
 ): Promise<void> {
+  const { onOlderForm = () => {} } = options;
   let channel = await open();
   try {
-    for (const declaration of topology(queue, deliveryLimit, placement)) {
+    for (const declaration of topology(queue, options)) {
       let args = declaration.arguments;
       for (;;) {
         try {
@@ -184,7 +208,7 @@ function withoutPlacement(args: Record<string, unknown>): Record<string, unknown
   return Object.fromEntries(Object.entries(args).filter(([name]) => !PLACEMENT_ARGUMENTS.includes(name)));
 }
 
-/** Every queue name {@link declareTopology} creates for `queue`. */
-export function topologyQueues(queue: string): string[] {
-  return topology(queue, 1).map((declaration) => declaration.name);
+/** Every queue name {@link declareTopology} creates for `queue` (with `ladder`'s rungs). */
+export function topologyQueues(queue: string, ladder: readonly number[] = DELAY_LEVELS): string[] {
+  return topology(queue, { deliveryLimit: 1, ladder }).map((declaration) => declaration.name);
 }

@@ -28,7 +28,7 @@ import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
 import { AmqpLane } from './amqp-lane.js';
 import { type Headers, sendConfirmed } from './amqp-message.js';
-import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
+import { delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
 
 /** Backoff between publishes of one message the broker did not confirm (ms): a leader election takes a few seconds. */
 const REPUBLISH_INITIAL_MS = 50;
@@ -118,7 +118,13 @@ export class AmqpTransport implements Transport {
     if (open === undefined) {
       return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
     }
-    return sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties).then(
+    const ladder = this.options.amqp.delayLadder;
+    return sendConfirmed(
+      open,
+      delayTarget(queue, message.notBefore - Date.now(), ladder),
+      content,
+      properties,
+    ).then(
       () => {
         if (this.channels.wasReturned(queue, messageId)) {
           return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
@@ -151,7 +157,8 @@ export class AmqpTransport implements Transport {
       try {
         channel = await this.channels.publisher();
         await this.channels.declare(queue);
-        await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
+        const target = delayTarget(queue, notBefore - Date.now(), this.options.amqp.delayLadder);
+        await sendConfirmed(channel, target, content, properties);
         if (this.channels.wasReturned(queue, properties.messageId)) {
           if (Date.now() >= deadline) throw messageUnroutable(queue);
           continue;
@@ -231,7 +238,7 @@ export class AmqpTransport implements Transport {
       const [main, failed, ...delays] = await Promise.all([
         channel.checkQueue(queue),
         channel.checkQueue(failedQueueOf(queue)),
-        ...DELAY_LEVELS.map((level) => channel.checkQueue(delayQueueOf(queue, level))),
+        ...this.options.amqp.delayLadder.map((level) => channel.checkQueue(delayQueueOf(queue, level))),
       ]);
       return {
         ready: main.messageCount,
