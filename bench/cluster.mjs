@@ -184,10 +184,12 @@ async function kill(round) {
     );
   }, 1_000 / 150);
   while ((await Promise.all(consumers.map(completed))).some((n) => n < 200)) await sleep(50);
-  const atKill = await Promise.all(consumers.map(completed));
   const pid = Number(readFileSync(`${CLUSTER_DIR}/${leader}/pid`, 'utf8').trim());
   process.kill(pid, 'SIGKILL');
   const killedAt = Date.now();
+  // Counted after the kill: a consumer held at most `held` jobs then, so once it has completed
+  // more than that since, it has taken jobs delivered after the kill (a pause is never under-read).
+  const atKill = await Promise.all(consumers.map(completed));
   const held = WORKERS * CONCURRENCY;
   const resumedAt = consumers.map(() => undefined);
   while (resumedAt.some((at) => at === undefined) && Date.now() - killedAt < 60_000) {

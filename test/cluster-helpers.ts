@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { topologyQueues } from '../src/queue/transports/amqp-topology.js';
+import { portOpen as anyPortOpen } from './queue-helpers.js';
 
 /** Where the script keeps the nodes' files and the TLS certificates. */
 export const CLUSTER_DIR = process.env.MULTITASK_CLUSTER_DIR ?? '/tmp/multitask-cluster';
@@ -34,19 +35,8 @@ export function clusterUrl(first: ClusterNode = 's1'): string {
 }
 
 /** Resolves true when something accepts a TCP connection on 127.0.0.1:`port`. */
-export function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, timeout: timeoutMs });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
+function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
+  return anyPortOpen('127.0.0.1', port, timeoutMs);
 }
 
 /**
