@@ -40,6 +40,12 @@ export type { PoolSize } from './pool/sizing.js';
 export type { Service } from './pool/supervisor.js';
 export type { WorkerState } from './pool/worker-handle.js';
 export type { PoolState } from './pool/workforce.js';
+export {
+  DEFAULT_HEARTBEAT_SECONDS,
+  type NodeOrder,
+  type QuorumOptions,
+  type TlsOptions,
+} from './queue/amqp-options.js';
 export type {
   EventsOptions,
   FeedEvent,

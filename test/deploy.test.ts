@@ -15,6 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { DEFAULT_GRACE_MS, ENV_NAMES } from '../src/cli/settings.js';
 import { ROUTES } from '../src/http/routes.js';
 import { METRIC } from '../src/observability/metric-names.js';
+import { parseQueueUrl } from '../src/queue/url.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const K8S_DIR = join(ROOT, 'deploy/k8s');
@@ -261,6 +262,16 @@ test('the kubelet waits longer than the grace period before it kills', () => {
   assert.ok(Number.isFinite(graceMs), `MULTITASK_GRACE_MS is a number: ${podEnv.MULTITASK_GRACE_MS}`);
   assert.ok(seconds * 1000 > graceMs, `${seconds} s > MULTITASK_GRACE_MS ${graceMs} ms`);
   assert.ok(seconds * 1000 > DEFAULT_GRACE_MS, `${seconds} s > the default grace ${DEFAULT_GRACE_MS} ms`);
+});
+
+test("the example broker URL is a list of the RabbitMQ cluster's nodes, and multitask reads it", () => {
+  const secret = ofKind<Secret>('Secret').find((s) => s.metadata.name === 'multitask-amqp');
+  const url = secret?.stringData?.url;
+  assert.ok(url, 'secret.example.yaml has the url key');
+  const location = parseQueueUrl(url);
+  assert.equal(location.kind, 'amqp');
+  assert.ok(location.kind === 'amqp' && location.nodes.length === 3, 'one URL per node of a 3-node cluster');
+  assert.ok(!location.safeUrl.includes('CHANGE-ME'), 'logged masked');
 });
 
 test('every Secret key the Deployment and KEDA read is in secret.example.yaml', () => {

@@ -46,16 +46,10 @@ export function runLines(file: string): RunLine[] {
     });
 }
 
-export const AMQP_TEST_URL = process.env.MULTITASK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-
-/**
- * Why the RabbitMQ tests skip, or undefined when the broker answers. Under CI a missing broker
- * is an error, not a skip.
- */
-export async function amqpSkipReason(): Promise<string | undefined> {
-  const { hostname, port } = new URL(AMQP_TEST_URL);
-  const reachable = await new Promise<boolean>((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 5672), timeout: 1_000 });
+/** Resolves true when something accepts a TCP connection on `host`:`port` within `timeoutMs`. */
+export function portOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -66,7 +60,17 @@ export async function amqpSkipReason(): Promise<string | undefined> {
       resolve(false);
     });
   });
-  if (reachable) return undefined;
+}
+
+export const AMQP_TEST_URL = process.env.MULTITASK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/**
+ * Why the RabbitMQ tests skip, or undefined when the broker answers. Under CI a missing broker
+ * is an error, not a skip.
+ */
+export async function amqpSkipReason(): Promise<string | undefined> {
+  const { hostname, port } = new URL(AMQP_TEST_URL);
+  if (await portOpen(hostname, Number(port || 5672))) return undefined;
   const reason = `no RabbitMQ at ${maskUrl(AMQP_TEST_URL)}: start one (bash .ci/rabbitmq.sh installs Debian's and starts it on 127.0.0.1) or set MULTITASK_TEST_AMQP_URL`;
   if (process.env.CI) throw new Error(`${reason}. CI is set, so the RabbitMQ tests must run.`);
   return reason;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DELAY_LEVELS,
+  delayLadder,
   delayQueueOf,
   delayTarget,
   HOLD_BELOW_MS,
@@ -53,10 +54,28 @@ describe('AMQP delay ladder', () => {
   });
 
   test('every quorum queue states its delivery limit; the log is a stream', () => {
-    for (const { name, arguments: args } of topology('jobs', 7)) {
+    for (const { name, arguments: args } of topology('jobs', { deliveryLimit: 7 })) {
       if (name === 'jobs.failed-log') assert.equal(args['x-queue-type'], 'stream');
       else assert.equal(typeof args['x-delivery-limit'], 'number', name);
     }
-    assert.equal(topology('jobs', 7).find(({ name }) => name === 'jobs')?.arguments['x-delivery-limit'], 7);
+    assert.equal(
+      topology('jobs', { deliveryLimit: 7 }).find(({ name }) => name === 'jobs')?.arguments[
+        'x-delivery-limit'
+      ],
+      7,
+    );
+  });
+
+  test('a shorter ladder spans the same range with fewer rungs, further apart', () => {
+    assert.deepEqual(delayLadder(10), DELAY_LEVELS);
+    assert.deepEqual(delayLadder(4), [50, 3_200, 204_800, 13_107_200]);
+    const five = delayLadder(5);
+    assert.equal(five.length, 5);
+    assert.equal(five[0], 50);
+    assert.equal(five.at(-1), 13_107_200);
+    const four = delayLadder(4);
+    assert.equal(delayTarget('q', 3_199, four), 'q.delay.50', 'never longer than asked: it hops again');
+    assert.equal(delayTarget('q', 3_600_000, four), 'q.delay.204800');
+    assert.equal(topologyQueues('q', four).length, 3 + 4);
   });
 });

@@ -42,13 +42,20 @@ $failed = new AMQPQueue($channel);
 $failed->setName("$queue.failed");
 $failed->setFlags(AMQP_DURABLE);
 // The failed store's inbox: the broker dead-letters here. 1000000 is "no limit" on 3.x and 4.x.
-$failed->setArguments(['x-queue-type' => 'quorum', 'x-delivery-limit' => 1000000]);
+// Leaders balanced over a cluster's nodes, as multitask declares them; a queue keeps what it
+// was made with: declare it as it was made, or RabbitMQ refuses.
+$failed->setArguments([
+    'x-queue-type' => 'quorum',
+    'x-queue-leader-locator' => 'balanced',
+    'x-delivery-limit' => 1000000,
+]);
 $failed->declareQueue();
 $main = new AMQPQueue($channel);
 $main->setName($queue);
 $main->setFlags(AMQP_DURABLE);
 $main->setArguments([
     'x-queue-type' => 'quorum',
+    'x-queue-leader-locator' => 'balanced',
     'x-dead-letter-strategy' => 'at-least-once',
     'x-overflow' => 'reject-publish',
     'x-delivery-limit' => DELIVERY_LIMIT,

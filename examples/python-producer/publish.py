@@ -16,19 +16,29 @@ import pika
 
 # What multitask declares (docs/producers.md): declaring the same lets a producer start first.
 DELIVERY_LIMIT = 20  # multitask's default `deliveryLimit`; use the consumers' value
+# Where RabbitMQ puts each queue's leader: multitask's default, balanced over a cluster's nodes.
+# A queue keeps what it was made with: declare it as it was made, or RabbitMQ refuses.
+LEADER_LOCATOR = "balanced"
 
 
 def declare(channel, queue):
     failed = f"{queue}.failed"
     # The failed store's inbox: the broker dead-letters here. 1000000 is "no limit" on 3.x and 4.x.
     channel.queue_declare(
-        failed, durable=True, arguments={"x-queue-type": "quorum", "x-delivery-limit": 1000000}
+        failed,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-queue-leader-locator": LEADER_LOCATOR,
+            "x-delivery-limit": 1000000,
+        },
     )
     channel.queue_declare(
         queue,
         durable=True,
         arguments={
             "x-queue-type": "quorum",
+            "x-queue-leader-locator": LEADER_LOCATOR,
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
             "x-delivery-limit": DELIVERY_LIMIT,

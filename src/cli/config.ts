@@ -123,13 +123,22 @@ export function requestedWorkers(value: string): number {
 export function queueUrl(raw: RawSettings): string | undefined {
   const value = text(raw, 'url');
   if (value === undefined) return undefined;
+  let location: ReturnType<typeof parseQueueUrl>;
   try {
-    parseQueueUrl(value);
+    location = parseQueueUrl(value);
   } catch {
-    throw wrong('url', maskUrl(value), 'amqp://user:pass@host:5672/vhost, amqps://… or sqlite:path.db');
+    throw wrong(
+      'url',
+      maskUrl(value),
+      'amqp://user:pass@host:5672/vhost (or a comma-separated list of them, one per node), amqps://… or sqlite:path.db',
+    );
   }
-  if (/^amqps?:/i.test(value) && !credentialsEncoded(value))
-    throw wrong('url', maskUrl(value), 'user and password percent-encoded (@ as %40, / as %2F, % as %25)');
+  if (location.kind === 'amqp' && !location.nodes.every((node) => credentialsEncoded(node.url)))
+    throw wrong(
+      'url',
+      maskUrl(value),
+      'user and password percent-encoded (@ as %40, / as %2F, % as %25, a comma as %2C)',
+    );
   return value;
 }
 

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { logBrokerRetry } from '../observability/event-logs.js';
 import { openQueue, type Queue } from '../queue/queue.js';
 import { maskUrl } from '../queue/url.js';
+import type { BrokerOptions } from './broker-settings.js';
 
 /** Options of {@link connectQueue}. */
 export interface ConnectOptions {
@@ -23,6 +24,8 @@ export interface ConnectOptions {
   command: string;
   /** Stop trying (shutdown asked while waiting): resolves undefined. */
   signal?: AbortSignal | undefined;
+  /** RabbitMQ: heartbeat, TLS, quorum size. */
+  broker?: BrokerOptions | undefined;
 }
 
 /** Opens the queue, retrying with backoff; undefined when `signal` aborted first. */
@@ -35,16 +38,17 @@ export async function connectQueue(options: ConnectOptions): Promise<Queue | und
   let opened = false;
   try {
     const queue = await openQueue(options.url, {
+      ...options.broker,
       app: options.app,
       connectTimeoutMs: options.timeoutMs ?? Number.POSITIVE_INFINITY,
       connectionName: connectionName(options.command),
       signal,
-      onConnectRetry: ({ attempt, delayMs, error }) => {
-        if (!opened) logBrokerRetry(log, { url: where, attempt, delayMs, error });
+      onConnectRetry: ({ attempt, delayMs, error, node }) => {
+        if (!opened) logBrokerRetry(log, { url: where, node, attempt, delayMs, error });
       },
     });
     opened = true;
-    log.debug({ url: queue.url }, 'queue connected');
+    log.debug({ url: queue.url, node: queue.node }, 'queue connected');
     return queue;
   } catch (error) {
     if (signal?.aborted) return undefined;

@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { hasCode } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { BROKER_SETTINGS } from './broker-settings.js';
 import { dispatch } from './commands/dispatch.js';
 import { events } from './commands/events.js';
 import { failed } from './commands/failed.js';
@@ -92,6 +93,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       'maxWorkers',
       'scaleIntervalMs',
       'workersFile',
+      ...BROKER_SETTINGS,
     ],
     'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672',
   ).action((raw: RawSettings) => finish(work(raw, logger(raw, 1))));
@@ -110,7 +112,19 @@ export function buildProgram(exit: (code: number) => void): Command {
     program,
     'dispatch',
     'put one job, or JSON lines from a file or stdin, on a queue',
-    ['app', 'url', 'queue', 'task', 'attempts', 'timeoutMs', 'delayMs', 'wait', 'waitMs', 'connectTimeoutMs'],
+    [
+      'app',
+      'url',
+      'queue',
+      'task',
+      'attempts',
+      'timeoutMs',
+      'delayMs',
+      'wait',
+      'waitMs',
+      'connectTimeoutMs',
+      ...BROKER_SETTINGS,
+    ],
     `multitask dispatch --app ./dist/app.js --task SendEmail --queue emails '{"to":"a@b.c"}'\n  multitask dispatch --app ./dist/app.js --queue emails < jobs.jsonl   # {"task":"SendEmail","fields":{…}} or a message body {"v":1,…} per line\n  multitask dispatch --app ./dist/app.js --queue math --wait < jobs.jsonl   # prints each job's result as JSON, in input order`,
   )
     .argument('[input]', '--task given: the fields as JSON; otherwise a JSON-lines file (default: stdin)')
@@ -120,7 +134,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     program,
     'failed',
     "list, show, retry or purge a queue's failed jobs",
-    ['url', 'queue', 'limit', 'after', 'json', 'connectTimeoutMs'],
+    ['url', 'queue', 'limit', 'after', 'json', 'connectTimeoutMs', ...BROKER_SETTINGS],
     [
       'multitask failed list --queue emails [--limit 100] [--after <id>] [--json]',
       '  multitask failed show <id> --queue emails [--json]',
@@ -140,7 +154,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     program,
     'status',
     "a queue's counts (ready, in flight, delayed, failed) and the instances consuming it",
-    ['url', 'queue', 'json', 'connectTimeoutMs'],
+    ['url', 'queue', 'json', 'connectTimeoutMs', ...BROKER_SETTINGS],
     'multitask status --queue emails --json',
   ).action((raw: RawSettings) => finish(status(raw, logger(raw, 2))));
 

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Queue } from '../queue/queue.js';
 import { parseQueueUrl } from '../queue/url.js';
+import { type BrokerOptions, readBrokerSettings } from './broker-settings.js';
 import { ConfigError, integer, queueUrl, type RawSettings } from './config.js';
 import { connectQueue } from './connect.js';
 
@@ -15,11 +16,17 @@ import { connectQueue } from './connect.js';
 export interface QueueTarget {
   url: string | undefined;
   connectTimeoutMs: number;
+  /** Heartbeat, TLS, quorum size. */
+  broker: BrokerOptions;
 }
 
-/** Reads `--url` and `--connect-timeout-ms`. */
+/** Reads `--url`, `--connect-timeout-ms` and the broker's settings. */
 export function readQueueTarget(raw: RawSettings): QueueTarget {
-  return { url: queueUrl(raw), connectTimeoutMs: integer(raw, 'connectTimeoutMs', 0) };
+  return {
+    url: queueUrl(raw),
+    connectTimeoutMs: integer(raw, 'connectTimeoutMs', 0),
+    broker: readBrokerSettings(raw),
+  };
 }
 
 /** Options of {@link withQueue}. */
@@ -66,6 +73,7 @@ export async function withQueue(
     app: options.app,
     log: options.log,
     timeoutMs: target.connectTimeoutMs,
+    broker: target.broker,
   });
   if (queue === undefined) return 1;
   try {

@@ -5,6 +5,7 @@
  */
 
 import { POOL_DEFAULTS } from '../pool/options.js';
+import { DEFAULT_HEARTBEAT_SECONDS } from '../queue/amqp-options.js';
 import { DEFAULT_ATTEMPTS } from '../queue/message.js';
 import { DEFAULT_QUEUE } from '../queue/options.js';
 
@@ -34,7 +35,7 @@ export const SETTINGS = {
     flags: '--url <url>',
     env: 'MULTITASK_URL',
     description:
-      'the queue: amqp://user:pass@host:5672/vhost or sqlite:path.db (default: the embedded ./.multitask/queue.db)',
+      'the queue: amqp://user:pass@host:5672/vhost (or a comma-separated list, one URL per node of a cluster) or sqlite:path.db (default: the embedded ./.multitask/queue.db)',
   },
   queue: {
     flags: '--queue <name>',
@@ -103,6 +104,53 @@ export const SETTINGS = {
     env: 'MULTITASK_CONNECT_TIMEOUT_MS',
     description: 'how long one-shot commands wait for the broker (work and run wait forever)',
     defaultValue: '30000',
+  },
+  heartbeat: {
+    flags: '--heartbeat <seconds>',
+    env: 'MULTITASK_HEARTBEAT',
+    description:
+      "RabbitMQ heartbeat (0: off): a link silent this long is dropped and replaced through another node; a URL's own ?heartbeat= wins",
+    defaultValue: String(DEFAULT_HEARTBEAT_SECONDS),
+  },
+  nodeOrder: {
+    flags: '--node-order <order>',
+    env: 'MULTITASK_NODE_ORDER',
+    description:
+      'with a list of URLs: random (shuffled, so that processes spread over the nodes) or listed (the first preferred)',
+    defaultValue: 'random',
+  },
+  tlsCa: {
+    flags: '--tls-ca <file>',
+    env: 'MULTITASK_TLS_CA',
+    description:
+      "amqps://: the CA certificate (PEM) the broker's certificate must chain to (default: Node's CAs)",
+  },
+  tlsCert: {
+    flags: '--tls-cert <file>',
+    env: 'MULTITASK_TLS_CERT',
+    description: 'amqps://: a client certificate (PEM), with --tls-key',
+  },
+  tlsKey: {
+    flags: '--tls-key <file>',
+    env: 'MULTITASK_TLS_KEY',
+    description: "amqps://: the client certificate's key (PEM)",
+  },
+  tlsServername: {
+    flags: '--tls-servername <name>',
+    env: 'MULTITASK_TLS_SERVERNAME',
+    description: "amqps://: the name the broker's certificate must carry (default: each URL's host)",
+  },
+  quorumSize: {
+    flags: '--quorum-size <n>',
+    env: 'MULTITASK_QUORUM_SIZE',
+    description: "replicas of each new quorum queue (x-quorum-initial-group-size; default: the broker's)",
+  },
+  delayRungs: {
+    flags: '--delay-rungs <n>',
+    env: 'MULTITASK_DELAY_RUNGS',
+    description:
+      'RabbitMQ delay queues per job queue, 4 to 10: fewer queues, more hops for a delayed job (use one value for all processes of a queue)',
+    defaultValue: '10',
   },
   task: { flags: '--task <name>', env: 'MULTITASK_TASK', description: 'the registered task name' },
   attempts: {

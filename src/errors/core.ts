@@ -37,6 +37,11 @@ export const ErrorCode = {
   BROKER_UNAVAILABLE: 'ERR_BROKER_UNAVAILABLE',
   /** The broker answered and refused: a login refused, a virtual host that does not exist or is not allowed. */
   BROKER_REFUSED: 'ERR_BROKER_REFUSED',
+  /**
+   * The TLS handshake with the broker failed: its certificate did not verify (unknown CA, wrong
+   * host name, expired), it refused the client's certificate, or one side does not speak TLS.
+   */
+  BROKER_TLS: 'ERR_BROKER_TLS',
   /** The queue is closing or closed and takes no new work. */
   QUEUE_CLOSED: 'ERR_QUEUE_CLOSED',
   /** A queued job's process died in every one of its attempts (or past the broker's delivery limit). */

@@ -35,6 +35,16 @@ export function brokerRefused(safeUrl: string, refusal: string, cause: unknown):
   return new MultitaskError(ErrorCode.BROKER_REFUSED, `RabbitMQ at ${safeUrl} ${refusal}`, { cause });
 }
 
+/**
+ * `ERR_BROKER_TLS`: the TLS handshake with a node failed; `reason` is Node's (it names the
+ * certificate check that failed, never a password).
+ */
+export function brokerTls(safeUrl: string, reason: string, cause: unknown): MultitaskError {
+  return new MultitaskError(ErrorCode.BROKER_TLS, `TLS with RabbitMQ at ${safeUrl} failed: ${reason}`, {
+    cause,
+  });
+}
+
 /** `ERR_QUEUE_CLOSED`: the queue (or its connection) is closed and takes no new work. */
 export function queueClosed(safeUrl: string): MultitaskError {
   return new MultitaskError(ErrorCode.QUEUE_CLOSED, `Queue ${safeUrl} is closed`);

@@ -79,9 +79,11 @@ export function logPool(pool: Pool, log: Logger): void {
   pool.on('log', (record) => log[record.level](record.fields, record.msg));
 }
 
-/** What a failed try to reach the broker says; `url` is masked. */
+/** What a failed try to reach the broker says; `url` and `node` are masked. */
 export interface BrokerRetry {
   url: string;
+  /** The node tried, of a URL list. */
+  node?: string | undefined;
   attempt: number;
   delayMs: number;
   error: Error;
@@ -89,21 +91,26 @@ export interface BrokerRetry {
 
 /**
  * Logs one failed try to reach the broker: the same line whether the command is still opening
- * the queue or the open queue lost its connection, so one search finds every outage.
+ * the queue or the open queue lost its connection, so one search finds every outage. With a
+ * list of nodes, a try that fails is followed by the next node at once (`retryInMs` 0).
  */
-export function logBrokerRetry(log: Logger, { url, attempt, delayMs, error }: BrokerRetry): void {
+export function logBrokerRetry(log: Logger, { url, node, attempt, delayMs, error }: BrokerRetry): void {
+  const code = (error as { code?: unknown }).code;
   log.warn(
-    { url, attempt, retryInMs: Math.round(delayMs), err: error.message },
+    { url, node, attempt, retryInMs: Math.round(delayMs), code, err: error.message },
     'broker unreachable, retrying',
   );
 }
 
-/** Logs the broker connection going and coming back (readiness follows it). */
+/** Logs the broker connection going and coming back (readiness follows it), naming the node. */
 export function logConnection(queue: Queue, log: Logger): void {
   const url = queue.url;
-  queue.on('disconnected', () => log.warn({ url }, 'broker connection lost; not ready until it is back'));
-  queue.on('reconnecting', ({ attempt, delayMs, error }) =>
-    logBrokerRetry(log, { url, attempt, delayMs, error }),
+  if (queue.node !== undefined) log.info({ url, node: queue.node }, 'broker connected');
+  queue.on('disconnected', ({ node, reason }) =>
+    log.warn({ url, node, reason }, 'broker connection lost; not ready until it is back'),
   );
-  queue.on('connected', () => log.info({ url }, 'broker connection back'));
+  queue.on('reconnecting', ({ attempt, delayMs, error, node }) =>
+    logBrokerRetry(log, { url, node, attempt, delayMs, error }),
+  );
+  queue.on('connected', ({ node }) => log.info({ url, node }, 'broker connection back'));
 }

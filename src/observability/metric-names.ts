@@ -22,4 +22,6 @@ export const METRIC = {
   /** Supervised tasks (`multitask run`) run again after failing. */
   taskRestarts: 'multitask_task_restarts_total',
   ready: 'multitask_ready',
+  /** RabbitMQ: 1 for the node of the URL list the connection is to, 0 for the others (label `node`: host:port). */
+  brokerConnected: 'multitask_broker_connected',
 } as const;

@@ -148,7 +148,10 @@ export class ServiceMetrics {
         this.set(sources.ready() ? 1 : 0);
       },
     });
-    if (sources.queue !== undefined) this.#queueGauges(sources.queue.queue, sources.queue.name);
+    if (sources.queue !== undefined) {
+      this.#queueGauges(sources.queue.queue, sources.queue.name);
+      this.#brokerGauge(sources.queue.queue);
+    }
     this.#names = this.#registry.getMetricsAsArray().map((metric) => [metric, metric.name]);
   }
 
@@ -190,6 +193,25 @@ export class ServiceMetrics {
     return this.#registry.metrics();
   }
 
+  /**
+   * RabbitMQ: which node of the URL list the connection is to; every node of the list has its
+   * series, so that a dashboard sees a failover as one series dropping to 0 and another rising.
+   */
+  #brokerGauge(queue: Queue): void {
+    if (!/^\s*amqps?:/i.test(queue.url)) return;
+    const nodes = queue.url.split(',').flatMap((url) => nodeAddress(url) ?? []);
+    new Gauge({
+      name: METRIC.brokerConnected,
+      help: 'RabbitMQ: 1 for the node the connection is to, 0 for the other nodes of the URL list.',
+      labelNames: ['node'] as const,
+      registers: [this.#registry],
+      collect() {
+        const current = queue.node === undefined ? undefined : nodeAddress(queue.node);
+        for (const node of nodes) this.set({ node }, node === current ? 1 : 0);
+      },
+    });
+  }
+
   #queueGauges(queue: Queue, queueName: string): void {
     const stats = (): Promise<QueueStats | undefined> => {
       const now = Date.now();
@@ -226,6 +248,16 @@ export class ServiceMetrics {
     );
     gauge(METRIC.queueDelayed, 'Jobs waiting for their delay or retry backoff.', (s) => s.delayed);
     gauge(METRIC.queueFailed, 'Jobs in the failed store.', (s) => s.failed);
+  }
+}
+
+/** `host:port` of a RabbitMQ URL (masked or not), the `node` label of the broker gauge. */
+function nodeAddress(url: string): string | undefined {
+  try {
+    const parsed = new URL(url.trim());
+    return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672)}`;
+  } catch {
+    return undefined;
   }
 }
 

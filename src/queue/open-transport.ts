@@ -27,5 +27,5 @@ export async function openTransport(
     return new SqliteTransport(location.path, location.safeUrl, options);
   }
   const { AmqpTransport } = await import('./transports/amqp.js');
-  return AmqpTransport.connect(location.url, location.safeUrl, options, signal);
+  return AmqpTransport.connect(location.nodes, location.safeUrl, options, signal);
 }

@@ -1,7 +1,16 @@
 import { invalidOption } from '../errors.js';
 import { nonNegative, positiveInteger } from '../internal/validate.js';
+import {
+  DEFAULT_HEARTBEAT_SECONDS,
+  type NodeOrder,
+  type QuorumOptions,
+  type ResolvedAmqpOptions,
+  resolveAmqpOptions,
+  type TlsOptions,
+} from './amqp-options.js';
 import { DEFAULT_ATTEMPTS, MAX_DELAY_MS } from './message.js';
 import type { FailedPage } from './transport.js';
+import { DELAY_LEVELS } from './transports/amqp-topology.js';
 
 /** Options of {@link openQueue}. */
 export interface OpenQueueOptions {
@@ -41,6 +50,29 @@ export interface OpenQueueOptions {
    * (`ERR_BROKER_REFUSED`) fails `openQueue` at once, with no retry.
    */
   onConnectRetry?: (retry: ConnectRetry) => void;
+  /**
+   * RabbitMQ: the heartbeat asked of the broker (s; 0 for none). A link that brings nothing for
+   * this long is taken as dead, dropped, and replaced (through another node of the URL list).
+   * A URL's own `?heartbeat=` wins for its node. Default 15.
+   */
+  heartbeatSeconds?: number;
+  /**
+   * RabbitMQ, with a list of URLs: `random` (default) tries the nodes in an order shuffled per
+   * connection, so that processes spread over the cluster; `listed` in the order written (the
+   * first is preferred, e.g. the node in this zone). Either way a lost node is followed by the next.
+   */
+  nodeOrder?: NodeOrder;
+  /**
+   * RabbitMQ: how many delay queues each job queue has (4 to 10). The full ladder of 10 rungs
+   * (50 ms × 4^k) hops a delayed job at most 3 times a rung; fewer rungs, further apart, cost
+   * fewer queues (a job queue then has 3 + `delayRungs` queues) and more hops. Producers and
+   * consumers of a queue should use the same value. Default 10.
+   */
+  delayRungs?: number;
+  /** RabbitMQ: TLS for `amqps://` URLs (CA, client certificate and key, server name). */
+  tls?: TlsOptions;
+  /** RabbitMQ: where new quorum queues put their replicas and leader. Default: leaders balanced over the nodes. */
+  quorum?: QuorumOptions;
 }
 
 /** A failed connection attempt, and when the next one will be made. */
@@ -51,6 +83,8 @@ export interface ConnectRetry {
   delayMs: number;
   /** Why the attempt failed (never contains the password). */
   error: Error;
+  /** The node tried (RabbitMQ: its URL, password masked). */
+  node?: string;
 }
 
 export interface ResolvedQueueOptions {
@@ -62,6 +96,8 @@ export interface ResolvedQueueOptions {
   pollMs: number;
   resultTtlMs: number;
   onConnectRetry: ((retry: ConnectRetry) => void) | undefined;
+  /** RabbitMQ's own: heartbeat, TLS, quorum placement. */
+  amqp: ResolvedAmqpOptions;
 }
 
 export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
@@ -73,6 +109,13 @@ export const QUEUE_DEFAULTS: ResolvedQueueOptions = Object.freeze({
   pollMs: 100,
   resultTtlMs: 3_600_000,
   onConnectRetry: undefined,
+  amqp: Object.freeze({
+    heartbeatSeconds: DEFAULT_HEARTBEAT_SECONDS,
+    nodeOrder: 'random',
+    delayLadder: DELAY_LEVELS,
+    tls: undefined,
+    quorum: Object.freeze({ 'x-queue-leader-locator': 'balanced' }),
+  }),
 });
 
 /** Validates {@link OpenQueueOptions} (all but `app`) over the defaults. */
@@ -111,6 +154,7 @@ export function resolveQueueOptions(options: OpenQueueOptions): ResolvedQueueOpt
     pollMs: nonNegative('pollMs', options.pollMs ?? QUEUE_DEFAULTS.pollMs),
     resultTtlMs: positiveInteger('resultTtlMs', options.resultTtlMs ?? QUEUE_DEFAULTS.resultTtlMs),
     onConnectRetry: optionalFunction('onConnectRetry', options.onConnectRetry),
+    amqp: resolveAmqpOptions(options),
   };
 }
 

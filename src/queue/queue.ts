@@ -37,15 +37,19 @@ import { parseQueueUrl } from './url.js';
 
 /** The events of a {@link Queue}: its broker connection coming and going (RabbitMQ only). */
 export interface QueueEvents {
-  /** The connection dropped; consumers and dispatches wait for it to come back. */
-  disconnected: undefined;
   /**
-   * A connection attempt failed; the next one is in `delayMs`. The same thing as
-   * `openQueue`'s `onConnectRetry` callback, which also hears the attempts made while opening.
+   * The connection dropped; consumers and dispatches wait for it to come back. `node` is the
+   * node it was to (password masked); `reason` says why when it is known (a missed heartbeat).
    */
-  reconnecting: { attempt: number; delayMs: number; error: Error };
-  /** The connection is back; consumers subscribed again. */
-  connected: undefined;
+  disconnected: { node?: string | undefined; reason?: string | undefined };
+  /**
+   * A connection attempt failed; the next one is in `delayMs` (0: the next node of the list at
+   * once). The same thing as `openQueue`'s `onConnectRetry` callback, which also hears the
+   * attempts made while opening.
+   */
+  reconnecting: { attempt: number; delayMs: number; error: Error; node?: string | undefined };
+  /** The connection is back, to `node` (password masked); consumers subscribed again. */
+  connected: { node?: string | undefined };
 }
 
 /**
@@ -53,7 +57,7 @@ export interface QueueEvents {
  * Emits {@link QueueEvents} as its broker connection comes and goes.
  */
 export class Queue extends EventEmitter {
-  /** The URL, its password masked: safe to log. */
+  /** The URL (or the list of node URLs), passwords masked: safe to log. */
   readonly url: string;
   readonly #transport: Transport;
   readonly #app: Promise<LoadedApp> | undefined;
@@ -75,10 +79,8 @@ export class Queue extends EventEmitter {
     const fleet = this.#fleet;
     attachPort(this, { transport, retry: options.retry, assertOpen: () => this.#assertOpen(), fleet });
     transport.watch((event) => {
-      if (event.type === 'reconnecting') {
-        const { type: _, ...retry } = event;
-        this.emit(event.type, retry);
-      } else this.emit(event.type);
+      const { type, ...payload } = event;
+      this.emit(type, payload);
     });
     app?.then(
       (loaded) => {
@@ -91,6 +93,14 @@ export class Queue extends EventEmitter {
   /** True while the broker is reachable (an open SQLite file always is). */
   get connected(): boolean {
     return !this.#closed && this.#transport.connected;
+  }
+
+  /**
+   * RabbitMQ: the node of the URL list the connection is to now (its URL, password masked), or
+   * undefined while there is none; SQLite: undefined.
+   */
+  get node(): string | undefined {
+    return this.#closed ? undefined : this.#transport.node;
   }
 
   /**
@@ -327,11 +337,14 @@ export class Queue extends EventEmitter {
 }
 
 /**
- * Opens a queue: `amqp://user:pass@host:5672/vhost` for RabbitMQ, `sqlite:path.db` or
+ * Opens a queue: `amqp://user:pass@host:5672/vhost` for RabbitMQ (or a comma-separated list
+ * of such URLs, one per node of a cluster: the connection picks one, and moves to another when
+ * it is lost), `sqlite:path.db` or
  * `sqlite:///abs/path.db` for the embedded queue, nothing for `./.multitask/queue.db`.
  * Rejects with `ERR_BROKER_UNAVAILABLE` (URL masked) when the broker stays unreachable for
  * `connectTimeoutMs` (`Infinity`: retries until `signal` aborts, then rejects with an
- * AbortError), and at once with `ERR_BROKER_REFUSED` when it refuses the login or the vhost.
+ * AbortError), and at once with `ERR_BROKER_REFUSED` when it refuses the login or the vhost,
+ * or `ERR_BROKER_TLS` when its certificate does not verify (once every node of a list answered so).
  */
 export async function openQueue(url: string | undefined, options: OpenQueueOptions = {}): Promise<Queue> {
   // A bad URL or option fails before anything is loaded or dialled.

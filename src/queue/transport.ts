@@ -105,9 +105,9 @@ export interface FailedPage {
  * `openQueue`'s `onConnectRetry` receives.
  */
 export type ConnectionEvent =
-  | { type: 'connected' }
-  | { type: 'disconnected' }
-  | { type: 'reconnecting'; attempt: number; delayMs: number; error: Error };
+  | { type: 'connected'; node?: string | undefined }
+  | { type: 'disconnected'; node?: string | undefined; reason?: string | undefined }
+  | { type: 'reconnecting'; attempt: number; delayMs: number; error: Error; node?: string | undefined };
 
 /** What a transport does; see the module comment. */
 export interface Transport {
@@ -115,6 +115,8 @@ export interface Transport {
   readonly safeUrl: string;
   /** True while the broker is reachable (always, for an embedded file that is open). */
   readonly connected: boolean;
+  /** The node in use of a cluster (its URL, password masked); undefined while none is, and for a file. */
+  readonly node?: string | undefined;
   /** Reports connection changes to `listener` (transports without a connection never call it). */
   watch(listener: (event: ConnectionEvent) => void): void;
   /** Resolves once the message is durable (publisher confirm, committed transaction). */

@@ -3,6 +3,7 @@
  * mistake costs nothing but its one-line message.
  */
 
+import { type BrokerOptions, readBrokerSettings } from '../broker-settings.js';
 import {
   ConfigError,
   integer,
@@ -26,6 +27,8 @@ export interface AutoscaleSettings {
 export interface WorkSettings extends ServiceSettings {
   app: string;
   url: string | undefined;
+  /** Heartbeat, TLS, quorum size. */
+  broker: BrokerOptions;
   queue: string;
   autoscale: AutoscaleSettings | undefined;
   workersFile: string | undefined;
@@ -35,6 +38,7 @@ export interface WorkSettings extends ServiceSettings {
 export function readWorkSettings(raw: RawSettings): WorkSettings {
   const app = required(raw, 'app');
   const url = queueUrl(raw);
+  const broker = readBrokerSettings(raw);
   const queue = queueSetting(raw);
   const autoscale = readAutoscale(raw);
   const service = readServiceSettings(raw, autoscale?.min);
@@ -47,7 +51,7 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   // With the autoscaler the pool starts at the minimum, or at --workers kept within the bounds.
   if (autoscale !== undefined)
     service.workers = Math.min(autoscale.max, Math.max(autoscale.min, service.workers));
-  return { ...service, app, url, queue, autoscale, workersFile };
+  return { ...service, app, url, broker, queue, autoscale, workersFile };
 }
 
 function readAutoscale(raw: RawSettings): AutoscaleSettings | undefined {

@@ -55,6 +55,7 @@ class Consume implements Workload {
     const queue = await connectQueue({
       command: 'work',
       url: this.#settings.url,
+      broker: this.#settings.broker,
       app: this.#appUrl,
       log: this.#log,
       signal,

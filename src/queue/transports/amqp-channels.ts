@@ -38,6 +38,11 @@ export interface ChannelOptions {
   readonly connectTimeoutMs: number;
   /** Declared on every queue: past this many deliveries the broker dead-letters a message. */
   readonly deliveryLimit: number;
+  /** Declared on every new quorum queue: where its replicas and leader go; and the delay rungs. */
+  readonly amqp: {
+    readonly quorum: Readonly<Record<string, string | number>>;
+    readonly delayLadder: readonly number[];
+  };
 }
 
 const warnedOlderForms = new Set<string>();
@@ -94,7 +99,12 @@ export class AmqpChannels {
   declare(queue: string): Promise<void> {
     let declared = this.#declared.get(queue);
     if (declared === undefined) {
-      declared = declareTopology(() => this.open(), queue, this.options.deliveryLimit, warnOlderForm);
+      declared = declareTopology(() => this.open(), queue, {
+        deliveryLimit: this.options.deliveryLimit,
+        placement: this.options.amqp.quorum,
+        ladder: this.options.amqp.delayLadder,
+        onOlderForm: warnOlderForm,
+      });
       this.#declared.set(queue, declared);
       declared.then(
         () => this.#declaredQueues.add(queue),
@@ -125,6 +135,18 @@ export class AmqpChannels {
       },
     );
     return this.#publisher;
+  }
+
+  /**
+   * Forgets `channel` as the publisher channel and closes it: a channel the broker nacked or
+   * closed is not used again; the next publish opens a fresh one.
+   */
+  dropPublisher(channel: ConfirmChannel): void {
+    if (this.#openPublisher === channel) {
+      this.#publisher = undefined;
+      this.#openPublisher = undefined;
+    }
+    void channel.close().catch(() => {});
   }
 
   /**

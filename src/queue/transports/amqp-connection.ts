@@ -1,24 +1,35 @@
 /**
- * One AMQP connection that comes back by itself: opened with retries until a deadline (or for
- * ever, until the caller's signal aborts), and reopened with backoff whenever the broker drops it. Lanes and publishers ask for the current
- * connection and listen for `connected` to set themselves up again.
+ * One AMQP connection to a RabbitMQ cluster that comes back by itself. It holds the nodes of
+ * the URL list in a shuffled order (so that a fleet of processes spreads over the nodes),
+ * connects to one, and when that link drops (the node died, a heartbeat went missing) moves to
+ * the next at once; a full round of nodes that all failed is followed by a backoff (100 ms to
+ * 5 s, jitter) before the next round. Opening retries until a deadline (or for ever, until the
+ * caller's signal aborts); a closed connection stops its loop and leaves nothing behind.
+ * Lanes and publishers ask for the current connection and listen for `connected` to set
+ * themselves up again.
  */
 
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import amqp, { type ChannelModel } from 'amqplib';
-import {
-  brokerRefused,
-  brokerUnreachable,
-  type MultitaskError,
-  openAborted,
-  queueClosed,
-} from '../../errors.js';
+import type { ChannelModel } from 'amqplib';
+import { brokerUnreachable, type MultitaskError, openAborted, queueClosed } from '../../errors.js';
 import { backoffDelay } from '../../internal/backoff.js';
+import type { NodeOrder, ResolvedTls } from '../amqp-options.js';
 import type { ConnectRetry } from '../options.js';
+import type { AmqpNode } from '../url.js';
+import { dial, dialFailure } from './amqp-dial.js';
+import { watchSilence } from './amqp-watchdog.js';
 
 const RECONNECT_INITIAL_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/**
+ * An attempt at one node gives up after this long without a step of its handshake: a node
+ * whose address swallows packets must not hold up the others for the minutes TCP would wait.
+ */
+const ATTEMPT_TIMEOUT_MS = 5_000;
+/** close() waits this long for the broker's answer before it cuts the socket (a dead link never answers). */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** How {@link AmqpConnection.open} connects. */
 export interface AmqpConnectOptions {
@@ -26,6 +37,12 @@ export interface AmqpConnectOptions {
   name: string;
   /** Give up opening after this long (ms); `Infinity`: retry until `signal` aborts. */
   timeoutMs: number;
+  /** Asked of the broker (s; 0 for none); a node's URL may say otherwise. */
+  heartbeatSeconds: number;
+  /** TLS material for `amqps://` nodes. */
+  tls?: ResolvedTls | undefined;
+  /** `random`: the nodes shuffled once, so that processes spread; `listed`: as given. */
+  nodeOrder?: NodeOrder | undefined;
   /** Hears of every failed attempt, when opening and on later reconnections. */
   onRetry?: ((retry: ConnectRetry) => void) | undefined;
   /** Stops the opening attempts: `open` rejects with an AbortError. */
@@ -34,39 +51,52 @@ export interface AmqpConnectOptions {
 
 /**
  * A connection's events. `reconnecting` is the one name for "an attempt failed, the next one
- * comes in `delayMs`", while opening as while reconnecting; the Queue re-emits it as its own
- * `reconnecting` event, and `openQueue`'s `onConnectRetry` hears it too.
+ * comes in `delayMs`" (0: the next node at once), while opening as while reconnecting; the
+ * Queue re-emits it as its own `reconnecting` event, and `openQueue`'s `onConnectRetry` hears it too.
  */
 export interface AmqpConnectionEvents {
-  connected: [model: ChannelModel];
-  disconnected: [];
+  connected: [model: ChannelModel, node: AmqpNode];
+  /** The link to `node` dropped; `reason` says why when it is known (a missed heartbeat…). */
+  disconnected: [node: AmqpNode, reason: string | undefined];
   reconnecting: [retry: ConnectRetry];
 }
 
 /** See the module comment; its events are {@link AmqpConnectionEvents}. */
 export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
+  /** The nodes, in the order this connection tries them. */
+  readonly nodes: readonly AmqpNode[];
   #model: ChannelModel | undefined;
+  #node: AmqpNode | undefined;
+  /** Where in {@link nodes} the next attempt starts: after the node last tried. */
+  #next = 0;
+  #stopWatching: () => void = () => {};
   #closing = false;
   #reconnecting = false;
-  /** Aborted by close(): ends a reconnection loop's pause at once, so no timer outlives the connection. */
+  /** Aborted by close(): ends a reconnection loop (its attempt and its pause) at once. */
   readonly #closed = new AbortController();
 
   private constructor(
-    readonly url: string,
+    nodes: readonly AmqpNode[],
     readonly safeUrl: string,
-    readonly name: string,
+    readonly options: AmqpConnectOptions,
   ) {
     super();
     this.setMaxListeners(0);
+    this.nodes = options.nodeOrder === 'listed' ? [...nodes] : shuffled(nodes);
   }
 
   /**
    * Connects, retrying with backoff for up to `timeoutMs`; `ERR_BROKER_UNAVAILABLE` after that,
-   * `ERR_BROKER_REFUSED` at once when the broker refuses the login or the virtual host, an
-   * AbortError as soon as `signal` aborts.
+   * an AbortError as soon as `signal` aborts, and `ERR_BROKER_REFUSED` (login, virtual host) or
+   * `ERR_BROKER_TLS` (a certificate that does not verify) once every node has answered and
+   * none took the connection: trying again would not change those answers.
    */
-  static async open(url: string, safeUrl: string, options: AmqpConnectOptions): Promise<AmqpConnection> {
-    const connection = new AmqpConnection(url, safeUrl, options.name);
+  static async open(
+    nodes: readonly AmqpNode[],
+    safeUrl: string,
+    options: AmqpConnectOptions,
+  ): Promise<AmqpConnection> {
+    const connection = new AmqpConnection(nodes, safeUrl, options);
     if (options.onRetry !== undefined) connection.on('reconnecting', options.onRetry);
     try {
       await connection.#connectUntil(Date.now() + options.timeoutMs, true, options.signal);
@@ -83,73 +113,112 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     return this.#model;
   }
 
+  /** The node the live connection is to, or undefined while reconnecting. */
+  get node(): AmqpNode | undefined {
+    return this.#model === undefined ? undefined : this.#node;
+  }
+
   get closing(): boolean {
     return this.#closing;
   }
 
-  /** The live connection, waiting for a reconnection up to `timeoutMs` (`Infinity`: as long as it takes). */
+  /**
+   * The live connection, waiting for a reconnection up to `timeoutMs` (`Infinity`: as long as
+   * it takes); `ERR_QUEUE_CLOSED` at once when the connection is closed meanwhile.
+   */
   async get(timeoutMs: number): Promise<ChannelModel> {
     if (this.#model !== undefined) return this.#model;
     if (this.#closing) throw queueClosed(this.safeUrl);
     return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('connected', onConnected);
+        this.#closed.signal.removeEventListener('abort', onClosed);
+      };
       const timer = Number.isFinite(timeoutMs)
         ? setTimeout(() => {
-            this.off('connected', onConnected);
-            reject(this.#unavailable(`no connection within ${timeoutMs} ms`));
+            done();
+            reject(brokerUnreachable(this.safeUrl, `no connection within ${timeoutMs} ms`));
           }, timeoutMs)
         : undefined;
       const onConnected = (model: ChannelModel) => {
-        clearTimeout(timer);
+        done();
         resolve(model);
       };
-      this.once('connected', onConnected);
+      const onClosed = () => {
+        done();
+        reject(queueClosed(this.safeUrl));
+      };
+      this.on('connected', onConnected);
+      this.#closed.signal.addEventListener('abort', onClosed, { once: true });
     });
   }
 
   /**
-   * Attempts until connected. `refuseAtOnce`: a refused login fails at once (when opening:
-   * retrying the same credentials only hides the mistake); reconnections do retry it, since
-   * credentials being rotated come back.
+   * Attempts, node after node, until connected. `opening`: a refusal or a TLS failure ends the
+   * attempts once a whole round of nodes has been tried (the mistake would only be hidden by
+   * retrying it); reconnections do retry them, since credentials and certificates being rotated
+   * come back.
    */
-  async #connectUntil(deadline: number, refuseAtOnce: boolean, signal?: AbortSignal): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw openAborted(signal);
-      try {
-        await this.#connectOnce(signal);
-        return;
-      } catch (error) {
+  async #connectUntil(deadline: number, opening: boolean, signal?: AbortSignal): Promise<void> {
+    let refusal: MultitaskError | undefined;
+    let attempt = 0;
+    for (let round = 1; ; round++) {
+      for (let tried = 1; tried <= this.nodes.length; tried++) {
         if (signal?.aborted) throw openAborted(signal);
-        const refusal = refusalOf(error);
-        if (refusal !== undefined && refuseAtOnce) throw brokerRefused(this.safeUrl, refusal, error);
-        const delay = backoffDelay(attempt, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
-        const unavailable = this.#unavailable((error as Error).message, error);
-        if (this.#closing || Date.now() + delay > deadline) throw unavailable;
-        this.emit('reconnecting', { attempt, delayMs: delay, error: unavailable });
+        const node = this.nodes[this.#next]!;
+        this.#next = (this.#next + 1) % this.nodes.length;
+        attempt++;
         try {
-          await sleep(delay, undefined, signal === undefined ? undefined : { signal });
-        } catch {
-          throw openAborted(signal!);
+          await this.#connectOnce(node, deadline, signal);
+          return;
+        } catch (error) {
+          if (signal?.aborted) throw openAborted(signal);
+          const failure = dialFailure(node, error);
+          if (opening && failure.kind !== 'unreachable') refusal ??= failure.error;
+          const endOfRound = tried === this.nodes.length;
+          if (endOfRound && refusal !== undefined) throw refusal;
+          // The next node at once; a pause only once every node has failed.
+          const delay = endOfRound ? backoffDelay(round, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS) : 0;
+          if (this.#closing || Date.now() + delay > deadline) throw refusal ?? failure.error;
+          this.emit('reconnecting', { attempt, delayMs: delay, error: failure.error, node: node.safeUrl });
+          if (delay === 0) continue;
+          try {
+            await sleep(delay, undefined, signal === undefined ? undefined : { signal });
+          } catch {
+            throw openAborted(signal!);
+          }
         }
       }
     }
   }
 
-  async #connectOnce(signal?: AbortSignal): Promise<void> {
-    const model = await untilAborted(
-      amqp.connect(this.url, { clientProperties: { connection_name: this.name } }),
-      signal,
-    );
+  async #connectOnce(node: AmqpNode, deadline: number, signal?: AbortSignal): Promise<void> {
+    const timeoutMs = Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+    const { name, heartbeatSeconds, tls } = this.options;
+    const model = await dial(node, { name, heartbeatSeconds, tls, timeoutMs }, signal);
     model.on('error', () => {
       // A 'close' always follows; reconnection happens there.
     });
-    model.on('close', () => {
+    const link = model.connection as unknown as { stream: Socket; heartbeat?: number };
+    const heartbeat = link.heartbeat ?? 0;
+    let lost: string | undefined;
+    const stopWatching = watchSilence(link.stream, heartbeat, (silentMs) => {
+      lost = `nothing from the broker for ${(silentMs / 1000).toFixed(1)} s (heartbeat ${heartbeat} s): the link is dead`;
+      // With an error, so that amqplib hears of it and closes the connection (and its channels).
+      link.stream.destroy(new Error(lost));
+    });
+    model.on('close', (error?: Error) => {
+      stopWatching();
       if (this.#model !== model) return;
       this.#model = undefined;
-      this.emit('disconnected');
+      this.emit('disconnected', node, lost ?? error?.message);
       if (!this.#closing) void this.#reconnect();
     });
     this.#model = model;
-    this.emit('connected', model);
+    this.#node = node;
+    this.#stopWatching = stopWatching;
+    this.emit('connected', model, node);
   }
 
   async #reconnect(): Promise<void> {
@@ -164,63 +233,40 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     }
   }
 
-  #unavailable(reason: string, cause?: unknown): MultitaskError {
-    // amqplib's messages name host and port, not the password; scrub it anyway, should one ever echo the URL.
-    const password = safeDecode(new URL(this.url).password);
-    const safeReason = password === '' ? reason : reason.split(password).join('***');
-    return brokerUnreachable(this.safeUrl, safeReason, cause);
-  }
-
+  /**
+   * Ends the connection for good: a reconnection under way stops (its attempt too), waiters of
+   * {@link get} reject with `ERR_QUEUE_CLOSED`, and the live link is closed, cut after
+   * {@link CLOSE_TIMEOUT_MS} if the broker does not answer.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#closed.abort();
     const model = this.#model;
     this.#model = undefined;
-    if (model !== undefined) await model.close().catch(() => {});
+    if (model === undefined) return;
+    this.#stopWatching();
+    const stream = (model.connection as unknown as { stream: Socket }).stream;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      model.close().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          // With an error: amqplib then closes its side too, and stops its heartbeat timers.
+          stream.destroy(new Error('closed: the broker did not answer in time'));
+          resolve();
+        }, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 
-/** A URL component decoded, or as written when it holds a stray `%`. */
-function safeDecode(component: string): string {
-  try {
-    return decodeURIComponent(component);
-  } catch {
-    return component;
+/** A shuffled copy (Fisher–Yates): processes given the same list spread over its nodes. */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
-}
-
-/** What a broker's refusal means, or undefined when the error is not one (unreachable, reset…). */
-function refusalOf(error: unknown): string | undefined {
-  const message = String((error as Error)?.message ?? '');
-  if (/ACCESS.REFUSED/.test(message)) return 'refused the login: check the user and password';
-  // amqplib's message when the broker closes the handshake over the virtual host (NOT_ALLOWED).
-  if (/Expected ConnectionOpenOk; got <ConnectionClose/.test(message))
-    return 'refused the virtual host: check that it exists and that the user may use it';
-  return undefined;
-}
-
-/**
- * `connecting`, or a rejection as soon as `signal` aborts: a connection that opens after that
- * is closed at once, so that nothing is left behind.
- */
-function untilAborted(connecting: Promise<ChannelModel>, signal?: AbortSignal): Promise<ChannelModel> {
-  if (signal === undefined) return connecting;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      reject(openAborted(signal));
-      connecting.then((model) => model.close()).catch(() => {});
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    connecting.then(
-      (model) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) void model.close().catch(() => {});
-        else resolve(model);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return copy;
 }

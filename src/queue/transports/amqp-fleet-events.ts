@@ -93,9 +93,11 @@ export class AmqpEventSender {
   /** Opens the events' connection (once) and a channel on it (again after a reconnection). */
   #opening(): void {
     if (this.#closed || this.#channel !== undefined) return;
-    this.#connection ??= AmqpConnection.open(this.#jobs.url, this.#jobs.safeUrl, {
-      name: `${this.#jobs.name} (events)`,
+    this.#connection ??= AmqpConnection.open(this.#jobs.nodes, this.#jobs.safeUrl, {
+      ...this.#jobs.options,
+      name: `${this.#jobs.options.name} (events)`,
       timeoutMs: this.#timeoutMs,
+      onRetry: undefined,
       signal: this.#closing.signal,
     });
     const opening = this.#connection.then(async (connection) => {

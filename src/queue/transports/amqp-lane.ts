@@ -116,6 +116,11 @@ export class AmqpLane implements Lane {
     this.#consumerTag = consumerTag;
   }
 
+  /** The rung of this process's delay ladder for `remainingMs`, or the queue itself. */
+  #delayTarget(remainingMs: number): string {
+    return delayTarget(this.queue, remainingMs, this.channels.options.amqp.delayLadder);
+  }
+
   #resubscribeSoon(): void {
     setTimeout(() => {
       if (!this.#stopped && this.#on === undefined) {
@@ -141,9 +146,10 @@ export class AmqpLane implements Lane {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
       // A closed channel fails either step; the broker then gives the message back by itself.
-      sendConfirmed(channel, delayTarget(this.queue, remaining), message.content, properties)
-        .then(() => acks.ack(message))
-        .catch(() => {});
+      sendConfirmed(channel, this.#delayTarget(remaining), message.content, properties).then(
+        () => acks.ack(message).catch(() => {}),
+        (error: unknown) => notTaken(channel, acks, message, error),
+      );
     } else if (remaining > 0) {
       // Due within a rung's TTL: wait here, so that a delay is never cut short.
       setTimeout(() => {
@@ -174,7 +180,15 @@ export class AmqpLane implements Lane {
       try {
         if (!this.#unsettled.has(message)) throw deliveryChannelGone();
         if (target !== undefined) {
-          await sendConfirmed(channel, target, message.content, republishProperties(message, headers, id));
+          await sendConfirmed(
+            channel,
+            target,
+            message.content,
+            republishProperties(message, headers, id),
+          ).catch((error: unknown) => {
+            if (this.#unsettled.delete(message)) notTaken(channel, acks, message, error);
+            throw error;
+          });
         }
         // Gone from the set: its channel closed (or the lane gave it back), and the broker
         // delivers it again. Settling it now must fail, or it would count as done twice.
@@ -196,7 +210,7 @@ export class AmqpLane implements Lane {
       ack: (result?: EncodedResult) => settle(undefined, {}, { json: result?.json }),
       retry: (delayMs: number, error: StoredError) =>
         settle(
-          delayTarget(queue, delayMs),
+          this.#delayTarget(delayMs),
           carriedHeaders(message, {
             [HEADER.attempt]: attempt + 1,
             [HEADER.notBefore]: Date.now() + delayMs,
@@ -205,7 +219,7 @@ export class AmqpLane implements Lane {
         ),
       release: (delayMs = 0) =>
         settle(
-          delayTarget(queue, delayMs),
+          this.#delayTarget(delayMs),
           delayMs > 0
             ? carriedHeaders(message, { [HEADER.attempt]: attempt, [HEADER.notBefore]: Date.now() + delayMs })
             : withoutDelay(carriedHeaders(message, { [HEADER.attempt]: attempt })),
@@ -249,8 +263,24 @@ export class AmqpLane implements Lane {
 /** Nacks a delivery back to the queue (requeued), out of the channel's ack batch. */
 function giveBack(on: ConsumeChannel, message: Message): void {
   on.acks.forget(message);
+  nackQuietly(on.channel, message);
+}
+
+/**
+ * The broker did not take the copy of `message` that was to replace it (a nack while a quorum
+ * queue elects its leader, or a channel that closed): the delivery goes back to the queue, to
+ * come again, rather than stay held on the channel unsettled. RabbitMQ 3.10 goes on nacking a
+ * channel that got such a nack, so that channel is closed: its lanes subscribe again on a fresh one.
+ */
+function notTaken(channel: ConfirmChannel, acks: AckBatcher, message: Message, error: unknown): void {
+  acks.forget(message);
+  nackQuietly(channel, message);
+  if (/nacked/.test(String(error))) void channel.close().catch(() => {});
+}
+
+function nackQuietly(channel: ConfirmChannel, message: Message): void {
   try {
-    on.channel.nack(message, false, true);
+    channel.nack(message, false, true);
   } catch {
     // The channel closed meanwhile: the broker gives it back itself.
   }

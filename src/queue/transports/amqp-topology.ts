@@ -3,13 +3,28 @@
  * has no delayed-message exchange, so delays use a ladder of quorum queues with a fixed TTL that
  * dead-letter back into the queue: a job waits on the largest rung that fits its remaining
  * delay, and a consumer that receives it early sends it up the ladder again (at most 3 hops a
- * rung), and holds a job due in less than the first rung on a timer. Every queue is a durable quorum queue; dead-lettering is at-least-once.
+ * rung on the full ladder of 10 rungs; more on a shorter one), and holds a job due in less than the first rung on a timer. Every queue is a durable quorum queue; dead-lettering is at-least-once.
  */
 
 import type { Channel } from 'amqplib';
 
-/** TTLs of the delay ladder (ms): 50 ms × 4^k, up to about 3.6 h; longer delays take the top rung again. */
-export const DELAY_LEVELS: readonly number[] = Array.from({ length: 10 }, (_, k) => 50 * 4 ** k);
+/** The rungs of the full ladder, and the fewest a shorter one may have (see {@link delayLadder}). */
+export const MAX_DELAY_RUNGS = 10;
+export const MIN_DELAY_RUNGS = 4;
+
+/**
+ * The TTLs of a ladder of `rungs` rungs (ms), from 50 ms to 50 × 4^9 ms (about 3.6 h), spaced
+ * evenly on a log scale: 10 rungs are 50 ms × 4^k; fewer rungs are further apart (4 rungs: ×64),
+ * so a delay hops more often on its way (at most the ratio between two rungs, less one, per
+ * rung) but still never runs early. Delays past the top rung take it again.
+ */
+export function delayLadder(rungs: number = MAX_DELAY_RUNGS): readonly number[] {
+  const top = 50 * 4 ** (MAX_DELAY_RUNGS - 1);
+  return Array.from({ length: rungs }, (_, k) => Math.round(50 * (top / 50) ** (k / (rungs - 1))));
+}
+
+/** TTLs of the full delay ladder (ms): 50 ms × 4^k, up to about 3.6 h; longer delays take the top rung again. */
+export const DELAY_LEVELS: readonly number[] = delayLadder();
 
 /** Below the first rung's TTL, a consumer holds an early job on a timer rather than send it up the ladder. */
 export const HOLD_BELOW_MS = DELAY_LEVELS[0]!;
@@ -46,15 +61,18 @@ export function delayQueueOf(queue: string, level: number): string {
   return `${queue}.delay.${level}`;
 }
 
-/** Where a job with `remainingMs` still to wait goes: a rung of the ladder, or the queue itself. */
-export function delayTarget(queue: string, remainingMs: number): string {
+/** Where a job with `remainingMs` still to wait goes: a rung of `ladder`, or the queue itself. */
+export function delayTarget(
+  queue: string,
+  remainingMs: number,
+  ladder: readonly number[] = DELAY_LEVELS,
+): string {
   if (remainingMs < HOLD_BELOW_MS) return queue;
   let level = HOLD_BELOW_MS;
-  for (const candidate of DELAY_LEVELS) if (candidate <= remainingMs) level = candidate;
+  for (const candidate of ladder) if (candidate <= remainingMs) level = candidate;
   return delayQueueOf(queue, level);
 }
 
-const QUORUM = { 'x-queue-type': 'quorum' };
 const AT_LEAST_ONCE = { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' };
 
 /**
@@ -76,9 +94,23 @@ export interface QueueDeclaration {
   readonly olderForm: boolean;
 }
 
+/** How a queue's topology is declared, beyond its name. */
+export interface TopologyOptions {
+  /** The job queue's delivery limit. */
+  readonly deliveryLimit: number;
+  /** On every quorum queue: where RabbitMQ puts its replicas and its leader (see amqp-options.ts). */
+  readonly placement?: Readonly<Record<string, string | number>> | undefined;
+  /** The delay rungs' TTLs (ms). Default {@link DELAY_LEVELS}. */
+  readonly ladder?: readonly number[] | undefined;
+  /** Hears of each queue of the older form kept as it is. */
+  readonly onOlderForm?: ((name: string) => void) | undefined;
+}
+
 /** What multitask declares for `queue`, in order (see docs/producers.md). */
-export function topology(queue: string, deliveryLimit: number): QueueDeclaration[] {
+export function topology(queue: string, options: TopologyOptions): QueueDeclaration[] {
+  const { deliveryLimit, placement = {}, ladder = DELAY_LEVELS } = options;
   const failed = failedQueueOf(queue);
+  const QUORUM = { 'x-queue-type': 'quorum', ...placement };
   return [
     {
       name: failed,
@@ -99,7 +131,7 @@ export function topology(queue: string, deliveryLimit: number): QueueDeclaration
       },
       olderForm: false,
     },
-    ...DELAY_LEVELS.map((level) => ({
+    ...ladder.map((level) => ({
       name: delayQueueOf(queue, level),
       arguments: {
         ...QUORUM,
@@ -114,33 +146,55 @@ export function topology(queue: string, deliveryLimit: number): QueueDeclaration
   ];
 }
 
+/** The arguments that say where a quorum queue goes: they only matter when the queue is made. */
+const PLACEMENT_ARGUMENTS: readonly string[] = ['x-queue-leader-locator', 'x-quorum-initial-group-size'];
+
+/** RabbitMQ's refusal of a declaration whose placement differs from the queue's (checked on 3.10). */
+const PLACEMENT_MISMATCH =
+  /PRECONDITION_FAILED.*inequivalent arg 'x-(queue-leader-locator|quorum-initial-group-size)'/s;
+
+/** RabbitMQ's refusal of an explicit delivery limit on a queue made without one. */
+const OLDER_FORM = /PRECONDITION_FAILED.*x-delivery-limit.*current is none/s;
+
 /**
  * Declares the queue, its failed store and its delay ladder (idempotent) on channels from
- * `open`, closing them. A queue of the older form (declared by multitask before its delivery
- * limit was explicit) is kept as it is and reported to `onOlderForm`: redeclaring it is not
- * possible without deleting it, and it behaves as before on the broker that made it.
+ * `open`, closing them. Two kinds of existing queue are kept as they are, since redeclaring
+ * them is not possible without deleting them:
+ * - one whose placement (leader locator, group size) differs: it was made by an earlier
+ *   multitask, by a producer, or with other options; placement only matters when a queue is
+ *   made, so the declaration is made again without it, and nothing is said;
+ * - one of the older form (declared by multitask before its delivery limit was explicit),
+ *   reported to `onOlderForm`: it behaves as before on the broker that made it.
  */
 export async function declareTopology(
   open: () => Promise<Channel>,
   queue: string,
-  deliveryLimit: number,
-  onOlderForm: (name: string) => void = () => {},
+  options: TopologyOptions,
 ): Promise<void> {
+  const { onOlderForm = () => {} } = options;
   let channel = await open();
   try {
-    for (const declaration of topology(queue, deliveryLimit)) {
-      try {
-        await channel.assertQueue(declaration.name, { durable: true, arguments: declaration.arguments });
-      } catch (error) {
-        if (
-          !declaration.olderForm ||
-          !/PRECONDITION_FAILED.*x-delivery-limit.*current is none/s.test(String(error))
-        )
-          throw error;
-        // The broker closed the channel: check the older queue on a new one, and go on there.
-        channel = await open();
-        await channel.checkQueue(declaration.name);
-        onOlderForm(declaration.name);
+    for (const declaration of topology(queue, options)) {
+      let args = declaration.arguments;
+      for (;;) {
+        try {
+          await channel.assertQueue(declaration.name, { durable: true, arguments: args });
+          break;
+        } catch (error) {
+          const refusal = String(error);
+          const unplaced = PLACEMENT_MISMATCH.test(refusal) ? withoutPlacement(args) : undefined;
+          const older = unplaced === undefined && declaration.olderForm && OLDER_FORM.test(refusal);
+          if (unplaced === undefined && !older) throw error;
+          // The broker closed the channel: go on on a new one.
+          channel = await open();
+          if (unplaced !== undefined) {
+            args = unplaced;
+            continue;
+          }
+          await channel.checkQueue(declaration.name);
+          onOlderForm(declaration.name);
+          break;
+        }
       }
     }
   } finally {
@@ -148,7 +202,13 @@ export async function declareTopology(
   }
 }
 
-/** Every queue name {@link declareTopology} creates for `queue`. */
-export function topologyQueues(queue: string): string[] {
-  return topology(queue, 1).map((declaration) => declaration.name);
+/** `args` without the placement arguments, or undefined when it has none. */
+function withoutPlacement(args: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!PLACEMENT_ARGUMENTS.some((name) => name in args)) return undefined;
+  return Object.fromEntries(Object.entries(args).filter(([name]) => !PLACEMENT_ARGUMENTS.includes(name)));
+}
+
+/** Every queue name {@link declareTopology} creates for `queue` (with `ladder`'s rungs). */
+export function topologyQueues(queue: string, ladder: readonly number[] = DELAY_LEVELS): string[] {
+  return topology(queue, { deliveryLimit: 1, ladder }).map((declaration) => declaration.name);
 }

@@ -7,8 +7,10 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
+import { backoffDelay } from '../../internal/backoff.js';
 import type { FleetLink } from '../fleet-types.js';
 import type { ResolvedQueueOptions } from '../options.js';
 import type {
@@ -23,6 +25,7 @@ import type {
   ResultSink,
   Transport,
 } from '../transport.js';
+import type { AmqpNode } from '../url.js';
 import { AmqpChannels } from './amqp-channels.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
@@ -30,7 +33,11 @@ import { AmqpFleetLink } from './amqp-fleet.js';
 import { AmqpLane } from './amqp-lane.js';
 import { type Headers, sendConfirmed } from './amqp-message.js';
 import { AmqpReplies, DIRECT_REPLY_TO } from './amqp-replies.js';
-import { DELAY_LEVELS, delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
+import { delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
+
+/** Backoff between publishes of one message the broker did not confirm (ms): a leader election takes a few seconds. */
+const REPUBLISH_INITIAL_MS = 50;
+const REPUBLISH_MAX_MS = 1_000;
 
 /** The RabbitMQ {@link Transport}. */
 export class AmqpTransport implements Transport {
@@ -62,9 +69,16 @@ export class AmqpTransport implements Transport {
     return this.connection.current !== undefined;
   }
 
+  /** The node the connection is to (password masked), or undefined while there is none. */
+  get node(): string | undefined {
+    return this.connection.node?.safeUrl;
+  }
+
   watch(listener: (event: ConnectionEvent) => void): void {
-    this.connection.on('connected', () => listener({ type: 'connected' }));
-    this.connection.on('disconnected', () => listener({ type: 'disconnected' }));
+    this.connection.on('connected', (_, node) => listener({ type: 'connected', node: node.safeUrl }));
+    this.connection.on('disconnected', (node, reason) =>
+      listener({ type: 'disconnected', node: node.safeUrl, reason }),
+    );
     this.connection.on('reconnecting', (retry) => listener({ type: 'reconnecting', ...retry }));
   }
 
@@ -73,14 +87,17 @@ export class AmqpTransport implements Transport {
    * transport; `options.onConnectRetry` hears of every failed attempt.
    */
   static async connect(
-    url: string,
+    nodes: readonly AmqpNode[],
     safeUrl: string,
     options: ResolvedQueueOptions,
     signal?: AbortSignal,
   ): Promise<AmqpTransport> {
-    const connection = await AmqpConnection.open(url, safeUrl, {
+    const connection = await AmqpConnection.open(nodes, safeUrl, {
       name: options.connectionName,
       timeoutMs: options.connectTimeoutMs,
+      heartbeatSeconds: options.amqp.heartbeatSeconds,
+      nodeOrder: options.amqp.nodeOrder,
+      tls: options.amqp.tls,
       onRetry: options.onConnectRetry,
       signal,
     });
@@ -111,7 +128,13 @@ export class AmqpTransport implements Transport {
     if (open === undefined || (message.wantsResult && !this.#replies.ready(open))) {
       return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
     }
-    return sendConfirmed(open, delayTarget(queue, message.notBefore - Date.now()), content, properties).then(
+    const ladder = this.options.amqp.delayLadder;
+    return sendConfirmed(
+      open,
+      delayTarget(queue, message.notBefore - Date.now(), ladder),
+      content,
+      properties,
+    ).then(
       () => {
         if (this.channels.wasReturned(queue, messageId)) {
           return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
@@ -119,27 +142,36 @@ export class AmqpTransport implements Transport {
         if (message.wantsResult) this.#replies.confirmed(open, messageId);
       },
       (error: unknown) => {
-        if (!this.#isConnectionLoss(error)) throw this.#wrap(error);
-        return this.#publishSlowly(queue, message.notBefore, content, properties, deadline);
+        if (!this.#mayPublishAgain(error)) throw this.#wrap(error);
+        this.channels.dropPublisher(open);
+        return this.#publishSlowly(queue, message.notBefore, content, properties, deadline, 1);
       },
     );
   }
 
-  /** Publishes once the channel is open and the queue declared, again after a connection loss or a return. */
+  /**
+   * Publishes once the channel is open and the queue declared; again, on a fresh channel after
+   * a short backoff, when the broker did not confirm (a nack, a channel or connection that
+   * closed first), or returned the message; until `deadline`. At least once: a message the
+   * broker took but could not confirm is published twice.
+   */
   async #publishSlowly(
     queue: string,
     notBefore: number,
     content: Buffer,
     properties: Options.Publish & { messageId: string },
     deadline: number,
+    failures = 0,
   ): Promise<void> {
     for (;;) {
+      let channel: ConfirmChannel | undefined;
       try {
-        const channel = await this.channels.publisher();
+        channel = await this.channels.publisher();
         // The reply address is the publishing channel's: it must consume its replies first.
         if (properties.replyTo !== undefined) await this.#replies.attach(channel);
         await this.channels.declare(queue);
-        await sendConfirmed(channel, delayTarget(queue, notBefore - Date.now()), content, properties);
+        const target = delayTarget(queue, notBefore - Date.now(), this.options.amqp.delayLadder);
+        await sendConfirmed(channel, target, content, properties);
         if (this.channels.wasReturned(queue, properties.messageId)) {
           if (Date.now() >= deadline) throw messageUnroutable(queue);
           continue;
@@ -147,18 +179,26 @@ export class AmqpTransport implements Transport {
         if (properties.replyTo !== undefined) this.#replies.confirmed(channel, properties.messageId);
         return;
       } catch (error) {
-        // A connection that dropped before the confirm: publish again once it is back (at least once).
-        if (!this.#isConnectionLoss(error) || Date.now() >= deadline) throw this.#wrap(error);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (!this.#mayPublishAgain(error) || Date.now() >= deadline) throw this.#wrap(error);
+        // RabbitMQ 3.10 keeps nacking a channel whose first publish to a quorum queue came as
+        // the queue's leader died: that channel is done with, whatever the error.
+        if (channel !== undefined) this.channels.dropPublisher(channel);
+        failures++;
+        const pause = backoffDelay(failures, REPUBLISH_INITIAL_MS, REPUBLISH_MAX_MS);
+        await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
       }
     }
   }
 
-  #isConnectionLoss(error: unknown): boolean {
-    if (this.connection.closing || hasCode(error, ErrorCode.BROKER_UNAVAILABLE)) return false;
-    return (
-      this.connection.current === undefined ||
-      /closed|ECONNRESET|EPIPE/i.test(String((error as Error)?.message))
+  /**
+   * False for the answers another try would not change (a declaration or a permission the
+   * broker refused), for a closed queue, and once the connection's own wait timed out.
+   */
+  #mayPublishAgain(error: unknown): boolean {
+    if (this.connection.closing) return false;
+    if (hasCode(error, ErrorCode.BROKER_UNAVAILABLE) || hasCode(error, ErrorCode.QUEUE_CLOSED)) return false;
+    return !/PRECONDITION.FAILED|ACCESS.REFUSED|NOT.ALLOWED|RESOURCE.LOCKED/.test(
+      String((error as Error)?.message),
     );
   }
 
@@ -212,7 +252,7 @@ export class AmqpTransport implements Transport {
       const [main, failed, ...delays] = await Promise.all([
         channel.checkQueue(queue),
         channel.checkQueue(failedQueueOf(queue)),
-        ...DELAY_LEVELS.map((level) => channel.checkQueue(delayQueueOf(queue, level))),
+        ...this.options.amqp.delayLadder.map((level) => channel.checkQueue(delayQueueOf(queue, level))),
       ]);
       return {
         ready: main.messageCount,
