@@ -16,6 +16,7 @@ const serving = await responder.createConfirmChannel();
 await serving.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
 await serving.prefetch(300);
 await serving.consume(queue, (message) => {
+  if (message === null) return; // cancelled: the queue is deleted at the end
   serving.sendToQueue(
     message.properties.replyTo,
     Buffer.from('{"ok":true,"value":1}'),
