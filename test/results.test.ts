@@ -89,7 +89,7 @@ class Unregistered extends Task<number> {
 }
 
 for (const transport of transports) {
-  describe(`results across processes: ${transport.name}`, { skip: transport.skip, timeout: 240_000 }, () => {
+  describe(`results across processes: ${transport.name}`, { skip: transport.skip, timeout: 360_000 }, () => {
     const name = uniqueQueue(`results-${transport.name}`);
     const connectionName = `results-test-${name}`;
     const log = join(dir, `${name}.log`);
