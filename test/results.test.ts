@@ -7,15 +7,24 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
 import Database from 'better-sqlite3';
 import { ErrorCode, openQueue, Pool, type Queue, Task } from '../src/index.js';
 import { CliProcess, runCli } from './cli-helpers.js';
-import { CrashThenAnswer, Fib, NapThenAnswer, Tagged, Throw, Unsendable } from './fixtures/result-tasks.js';
+import {
+  AnswerUnlessFlag,
+  CrashThenAnswer,
+  Fib,
+  NapThenAnswer,
+  Tagged,
+  Throw,
+  Unsendable,
+} from './fixtures/result-tasks.js';
 import { eventually, failure } from './helpers.js';
 import {
   AMQP_TEST_URL,
@@ -80,7 +89,7 @@ class Unregistered extends Task<number> {
 }
 
 for (const transport of transports) {
-  describe(`results across processes: ${transport.name}`, { skip: transport.skip, timeout: 240_000 }, () => {
+  describe(`results across processes: ${transport.name}`, { skip: transport.skip, timeout: 360_000 }, () => {
     const name = uniqueQueue(`results-${transport.name}`);
     const connectionName = `results-test-${name}`;
     const log = join(dir, `${name}.log`);
@@ -290,6 +299,62 @@ for (const transport of transports) {
       assert.match(error.message, /result: true/);
     });
 
+    test('a job retried from the failed store answers again', async () => {
+      const id = `retried-${randomUUID()}`;
+      const flag = join(dir, `${id}.flag`);
+      writeFileSync(flag, 'fail');
+      if (transport.name === 'sqlite') {
+        // Any process may read the outcome: the retried job is pending, then done.
+        await queue.dispatch(new AnswerUnlessFlag(flag, id), { queue: name, id, attempts: 1, result: true });
+        assert.equal((await failure(queue.result(id, { waitMs: 20_000 }))).code, ErrorCode.TASK_FAILED);
+        rmSync(flag);
+        assert.equal(await queue.retryFailed(name, { ids: [id] }), 1);
+        assert.equal(await queue.result(id, { waitMs: 20_000 }), id);
+        return;
+      }
+      // A producer in another language asks with reply-to and correlation-id (docs/message-format.md).
+      const connection = await amqp.connect(AMQP_TEST_URL);
+      try {
+        const channel = await connection.createConfirmChannel();
+        const replies: Array<{ correlationId: unknown; body: Record<string, unknown> }> = [];
+        await channel.consume(
+          'amq.rabbitmq.reply-to',
+          (message) => {
+            if (message !== null)
+              replies.push({
+                correlationId: message.properties.correlationId,
+                body: JSON.parse(message.content.toString()) as Record<string, unknown>,
+              });
+          },
+          { noAck: true },
+        );
+        const body = { v: 1, id, task: 'AnswerUnlessFlag', fields: { flag, answer: id }, attempts: 1 };
+        await new Promise<void>((resolve, reject) =>
+          channel.sendToQueue(
+            name,
+            Buffer.from(JSON.stringify(body)),
+            {
+              persistent: true,
+              messageId: id,
+              replyTo: 'amq.rabbitmq.reply-to',
+              correlationId: `corr-${id}`,
+            },
+            (error) => (error ? reject(error) : resolve()),
+          ),
+        );
+        await eventually(() => replies.length === 1, 20_000);
+        assert.equal(replies[0]!.correlationId, `corr-${id}`);
+        assert.equal(replies[0]!.body.ok, false);
+        assert.match(String((replies[0]!.body.error as { message: string }).message), /flag .* is up/);
+        rmSync(flag);
+        assert.equal(await queue.retryFailed(name, { ids: [id] }), 1);
+        await eventually(() => replies.length === 2, 20_000);
+        assert.deepEqual(replies[1], { correlationId: `corr-${id}`, body: { ok: true, value: id } });
+      } finally {
+        await connection.close();
+      }
+    });
+
     test('a caller killed mid-wait leaves nothing behind; the worker answers the next call', async () => {
       const ctlSkip = transport.name === 'amqp' ? ctlSkipReason() : undefined;
       const before = transport.name === 'amqp' && ctlSkip === undefined ? brokerQueues() : undefined;
@@ -302,7 +367,8 @@ for (const transport of transports) {
           QUEUE_URL: transport.url(),
           QUEUE_NAME: name,
           JOB_ID: id,
-          NAP_MS: '4000',
+          // Long enough for two rabbitmqctl calls, which take seconds on a busy machine, while it waits.
+          NAP_MS: '12000',
           RUN_LOG: log,
           CONNECTION_NAME: callerConnection,
         },
@@ -331,7 +397,7 @@ for (const transport of transports) {
       caller.kill('SIGKILL');
       await exited;
       const seen = worker.lines.length;
-      await eventually(() => ended(id), 20_000);
+      await eventually(() => ended(id), 30_000);
       assert.doesNotMatch(output, /answered/);
       if (before !== undefined) {
         // Other processes on this broker come and go; a queue of this caller would be a
@@ -368,14 +434,14 @@ for (const transport of transports) {
       skip: transport.name === 'amqp' ? ctlSkipReason() : 'RabbitMQ only: a SQLite file has no connection',
     }, async () => {
       const id = `lost-${randomUUID()}`;
-      // Long enough for rabbitmqctl, which takes a second or two, to drop the connection first.
-      const calling = queue.call(new NapThenAnswer(6_000, log, id), { queue: name, id });
+      // Long enough for rabbitmqctl, which takes seconds on a busy machine, to drop the connection first.
+      const calling = queue.call(new NapThenAnswer(12_000, log, id), { queue: name, id });
       await eventually(() => started(id), 20_000);
       assert.ok(dropConnections(connectionName) >= 1, 'the caller had a connection to drop');
       const error = await failure(calling);
       assert.equal(error.code, ErrorCode.RESULT_LOST);
       assert.match(error.message, /channel its reply was addressed to closed/);
-      await eventually(() => ended(id), 20_000);
+      await eventually(() => ended(id), 30_000);
       assert.equal(await queue.call(new Fib(11), { queue: name, waitMs: 30_000 }), 89, 'after reconnecting');
     });
 
