@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { invalidOption } from '../errors.js';
 import { FeedListener } from './feed-listener.js';
 import {
@@ -126,7 +127,7 @@ export class Fleet {
       this.#sayGoodbye();
     }
     // A one-shot producer closes right after dispatching: let its events out if anyone listens.
-    if (this.#engaging) await Promise.race([this.#engaged, new Promise((r) => setTimeout(r, 1_000))]);
+    if (this.#engaging) await Promise.race([this.#engaged, sleep(1_000, undefined, { ref: false })]);
     clearTimeout(this.#expiryTimer);
     await this.#goodbye;
     await this.#linked?.close();
