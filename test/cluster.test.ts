@@ -23,8 +23,10 @@ import {
   leaders,
   nodeUrl,
   Relay,
+  rebalance,
   restartNode,
   runningNodes,
+  stranded,
   TLS_DIR,
   TLS_PORT,
 } from './cluster-helpers.js';
@@ -58,6 +60,19 @@ async function waitFor(condition: () => boolean, withinMs: number): Promise<void
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`still false after ${withinMs} ms: ${condition.toString()}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Waits until `count()` is 0, or has not moved for 10 s, or `withinMs` passed (polled every 500 ms). */
+async function waitUntilSettled(count: () => number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let last = count();
+  let movedAt = Date.now();
+  while (last > 0 && Date.now() < deadline && Date.now() - movedAt < 10_000) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = count();
+    if (now !== last) movedAt = Date.now();
+    last = now;
   }
 }
 
@@ -238,12 +253,27 @@ describe('a RabbitMQ cluster that loses a node', { skip, timeout: 170_000 }, () 
 
       // Every confirmed job runs (at least once).
       const done = () => new Set(consumers.flatMap(({ work }) => completions(work).map(({ id }) => id)));
-      await waitFor(() => {
+      const missing = () => {
         const ran = done();
-        return [...confirmed].every((id) => ran.has(id));
-      }, 120_000).catch(() => {});
-      const ran = done();
-      const lost = [...confirmed].filter((id) => !ran.has(id));
+        return [...confirmed].filter((id) => !ran.has(id));
+      };
+      await waitUntilSettled(() => missing().length, 60_000);
+      // RabbitMQ 3.10.8 (Debian's) sometimes strands what a quorum queue whose leader died had
+      // dead-lettered: at-least-once dead-lettering keeps it (nothing is lost) but does not move
+      // it on until the queue's leadership moves again. Here that is retried jobs on a delay rung.
+      // The remedy is the operator's (docs/deploy.md): rebalance the leaders; then all must run.
+      const survivorNode = (['s1', 's2', 's3'] as const).find((node) => node !== leader)!;
+      const strandedByBroker = [...stranded(name, survivorNode).values()].reduce(
+        (sum, count) => sum + count,
+        0,
+      );
+      let rebalanced = false;
+      if (missing().length > 0 && strandedByBroker > 0) {
+        rebalance(survivorNode, `^${name.replace(/\./g, '\\.')}`);
+        rebalanced = true;
+        await waitUntilSettled(() => missing().length, 60_000);
+      }
+      const lost = missing();
       if (lost.length > 0) {
         // What became of them, to tell a lost job from a slow or a failed one.
         const lines = consumers.flatMap(({ work }) => work.lines);
@@ -259,7 +289,17 @@ describe('a RabbitMQ cluster that loses a node', { skip, timeout: 170_000 }, () 
         pauseMs: completions(work).filter(({ time }) => time > killedAt)[held]!.time - killedAt,
       }));
       // What the run looked like, for the record (the test's output).
-      t.diagnostic(JSON.stringify({ leader, producerBack, lateBack, resumed, jobs: confirmed.size }));
+      t.diagnostic(
+        JSON.stringify({
+          leader,
+          producerBack,
+          lateBack,
+          resumed,
+          jobs: confirmed.size,
+          strandedByBroker,
+          rebalanced,
+        }),
+      );
     } finally {
       await producer?.stop();
       await late?.stop();
