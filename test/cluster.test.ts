@@ -429,7 +429,7 @@ describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
   });
 });
 
-describe('TLS to the cluster', { skip, timeout: 60_000 }, () => {
+describe('TLS to the cluster, and nodes that refuse', { skip, timeout: 60_000 }, () => {
   const ca = join(TLS_DIR, 'ca.pem');
 
   test('a job round-trips over amqps:// with the CA (and a client certificate) given by option', async () => {
@@ -465,6 +465,41 @@ describe('TLS to the cluster', { skip, timeout: 60_000 }, () => {
     assert.match(error.message, /amqps:\/\/guest:\*\*\*@localhost:5691/);
     assert.ok(!error.message.includes('s3cret'));
     assert.ok(Date.now() - startedAt < 2_000, 'at once');
+  });
+
+  test('a node that refuses (TLS, login) is passed over for the next; all refusing fails at once', async () => {
+    const retries: Array<{ code: unknown; node: string | undefined }> = [];
+    // Without the CA, the TLS node's certificate does not verify; the plain node takes the connection.
+    const queue = await openQueue(
+      `amqps://guest:guest@localhost:${TLS_PORT.s1},amqp://guest:guest@127.0.0.1:${AMQP_PORT.s2}`,
+      {
+        nodeOrder: 'listed',
+        onConnectRetry: ({ error, node }) => retries.push({ code: (error as { code?: unknown }).code, node }),
+      },
+    );
+    try {
+      assert.equal(queue.node, `amqp://guest:***@127.0.0.1:${AMQP_PORT.s2}`);
+      assert.deepEqual(retries, [
+        { code: ErrorCode.BROKER_TLS, node: `amqps://guest:***@localhost:${TLS_PORT.s1}` },
+      ]);
+    } finally {
+      await queue.close();
+    }
+    const startedAt = Date.now();
+    await assert.rejects(
+      openQueue(
+        `amqp://guest:wrong-pw@127.0.0.1:${AMQP_PORT.s1},amqp://guest:wrong-pw@127.0.0.1:${AMQP_PORT.s3}`,
+        {
+          connectTimeoutMs: Number.POSITIVE_INFINITY,
+        },
+      ),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, ErrorCode.BROKER_REFUSED, error.message);
+        assert.ok(!error.message.includes('wrong-pw'));
+        return true;
+      },
+    );
+    assert.ok(Date.now() - startedAt < 3_000, 'at once, after one round of the nodes');
   });
 
   test('a host name the certificate does not carry fails with ERR_BROKER_TLS', async () => {
