@@ -11,7 +11,6 @@
 // Run from bench/ (after npm run build at the root, and npm ci here):
 //   node cluster.mjs [drain] [kill]      BENCH_CLUSTER_JOBS (20000), BENCH_ROUNDS (3)
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
@@ -22,7 +21,6 @@ const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const APP = fileURLToPath(new URL('./queue-app.mjs', import.meta.url));
 const APP_URL = new URL('./queue-app.mjs', import.meta.url);
 const SCRIPT = fileURLToPath(new URL('../.ci/rabbitmq-cluster.sh', import.meta.url));
-const CLUSTER_DIR = process.env.MULTITASK_CLUSTER_DIR ?? '/tmp/multitask-cluster';
 const NODES = ['s1', 's2', 's3'];
 const PORT = { s1: 5681, s2: 5682, s3: 5683 };
 const JOBS = Number(process.env.BENCH_CLUSTER_JOBS ?? 20_000);
@@ -184,7 +182,14 @@ async function kill(round) {
     );
   }, 1_000 / 150);
   while ((await Promise.all(consumers.map(completed))).some((n) => n < 200)) await sleep(50);
-  const pid = Number(readFileSync(`${CLUSTER_DIR}/${leader}/pid`, 'utf8').trim());
+  // The node's own word for its pid: a pid file can be left over from an earlier start.
+  const pid = Number(
+    /\d+/.exec(
+      execFileSync('rabbitmqctl', ['-q', '-n', `${leader}@localhost`, 'eval', 'os:getpid().'], {
+        encoding: 'utf8',
+      }),
+    )[0],
+  );
   process.kill(pid, 'SIGKILL');
   const killedAt = Date.now();
   // Counted after the kill: a consumer held at most `held` jobs then, so once it has completed

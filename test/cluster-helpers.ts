@@ -4,7 +4,6 @@
  * for real (SIGKILL to the node's Erlang VM, then the script to start it again).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +71,44 @@ export function leaders(prefix: string, askNode: ClusterNode): Map<string, Clust
   return found;
 }
 
+/**
+ * Messages of the queues whose names start with `prefix` that RabbitMQ holds but does not offer
+ * (`messages` - `messages_ready` - `messages_unacknowledged`): on a quorum queue with
+ * at-least-once dead-lettering, those dead-lettered and not yet moved to their target.
+ */
+export function stranded(prefix: string, askNode: ClusterNode): Map<string, number> {
+  const rows = JSON.parse(
+    ctl(
+      askNode,
+      'list_queues',
+      'name',
+      'messages',
+      'messages_ready',
+      'messages_unacknowledged',
+      '--formatter',
+      'json',
+    ),
+  ) as Array<{ name: string; messages: number; messages_ready: number; messages_unacknowledged: number }>;
+  const found = new Map<string, number>();
+  for (const row of rows) {
+    const held = row.messages - row.messages_ready - row.messages_unacknowledged;
+    if (row.name.startsWith(prefix) && held > 0) found.set(row.name, held);
+  }
+  return found;
+}
+
+/** `rabbitmq-queues rebalance quorum` for the queues matching `pattern`: their leaders move over the running nodes. */
+export function rebalance(askNode: ClusterNode, pattern: string): void {
+  execFileSync(
+    'rabbitmq-queues',
+    ['-q', '-n', `${askNode}@localhost`, 'rebalance', 'quorum', '--queue-pattern', pattern],
+    {
+      stdio: 'ignore',
+      timeout: 60_000,
+    },
+  );
+}
+
 /** The nodes the cluster reports running, asked of `askNode`. */
 export function runningNodes(askNode: ClusterNode): ClusterNode[] {
   const status = JSON.parse(ctl(askNode, 'cluster_status', '--formatter', 'json')) as {
@@ -82,7 +119,8 @@ export function runningNodes(askNode: ClusterNode): ClusterNode[] {
 
 /** SIGKILL to the node's Erlang VM, as a crash or the OOM killer would; resolves once its port is shut. */
 export async function killNode(node: ClusterNode): Promise<number> {
-  const pid = Number(readFileSync(join(CLUSTER_DIR, node, 'pid'), 'utf8').trim());
+  // The node's own word for its pid: a pid file can be left over from an earlier start.
+  const pid = Number(/\d+/.exec(ctl(node, 'eval', 'os:getpid().'))?.[0]);
   process.kill(pid, 'SIGKILL');
   const killedAt = Date.now();
   while (await portOpen(AMQP_PORT[node], 200)) await new Promise((resolve) => setTimeout(resolve, 20));

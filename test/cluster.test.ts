@@ -23,8 +23,10 @@ import {
   leaders,
   nodeUrl,
   Relay,
+  rebalance,
   restartNode,
   runningNodes,
+  stranded,
   TLS_DIR,
   TLS_PORT,
 } from './cluster-helpers.js';
@@ -58,6 +60,19 @@ async function waitFor(condition: () => boolean, withinMs: number): Promise<void
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`still false after ${withinMs} ms: ${condition.toString()}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Waits until `count()` is 0, or has not moved for 10 s, or `withinMs` passed (polled every 500 ms). */
+async function waitUntilSettled(count: () => number, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  let last = count();
+  let movedAt = Date.now();
+  while (last > 0 && Date.now() < deadline && Date.now() - movedAt < 10_000) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = count();
+    if (now !== last) movedAt = Date.now();
+    last = now;
   }
 }
 
@@ -238,12 +253,27 @@ describe('a RabbitMQ cluster that loses a node', { skip, timeout: 170_000 }, () 
 
       // Every confirmed job runs (at least once).
       const done = () => new Set(consumers.flatMap(({ work }) => completions(work).map(({ id }) => id)));
-      await waitFor(() => {
+      const missing = () => {
         const ran = done();
-        return [...confirmed].every((id) => ran.has(id));
-      }, 120_000).catch(() => {});
-      const ran = done();
-      const lost = [...confirmed].filter((id) => !ran.has(id));
+        return [...confirmed].filter((id) => !ran.has(id));
+      };
+      await waitUntilSettled(() => missing().length, 60_000);
+      // RabbitMQ 3.10.8 (Debian's) sometimes strands what a quorum queue whose leader died had
+      // dead-lettered: at-least-once dead-lettering keeps it (nothing is lost) but does not move
+      // it on until the queue's leadership moves again. Here that is retried jobs on a delay rung.
+      // The remedy is the operator's (docs/deploy.md): rebalance the leaders; then all must run.
+      const survivorNode = (['s1', 's2', 's3'] as const).find((node) => node !== leader)!;
+      const strandedByBroker = [...stranded(name, survivorNode).values()].reduce(
+        (sum, count) => sum + count,
+        0,
+      );
+      let rebalanced = false;
+      if (missing().length > 0 && strandedByBroker > 0) {
+        rebalance(survivorNode, `^${name.replace(/\./g, '\\.')}`);
+        rebalanced = true;
+        await waitUntilSettled(() => missing().length, 60_000);
+      }
+      const lost = missing();
       if (lost.length > 0) {
         // What became of them, to tell a lost job from a slow or a failed one.
         const lines = consumers.flatMap(({ work }) => work.lines);
@@ -259,7 +289,17 @@ describe('a RabbitMQ cluster that loses a node', { skip, timeout: 170_000 }, () 
         pauseMs: completions(work).filter(({ time }) => time > killedAt)[held]!.time - killedAt,
       }));
       // What the run looked like, for the record (the test's output).
-      t.diagnostic(JSON.stringify({ leader, producerBack, lateBack, resumed, jobs: confirmed.size }));
+      t.diagnostic(
+        JSON.stringify({
+          leader,
+          producerBack,
+          lateBack,
+          resumed,
+          jobs: confirmed.size,
+          strandedByBroker,
+          rebalanced,
+        }),
+      );
     } finally {
       await producer?.stop();
       await late?.stop();
@@ -389,7 +429,7 @@ describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
   });
 });
 
-describe('TLS to the cluster', { skip, timeout: 60_000 }, () => {
+describe('TLS to the cluster, and nodes that refuse', { skip, timeout: 60_000 }, () => {
   const ca = join(TLS_DIR, 'ca.pem');
 
   test('a job round-trips over amqps:// with the CA (and a client certificate) given by option', async () => {
@@ -425,6 +465,41 @@ describe('TLS to the cluster', { skip, timeout: 60_000 }, () => {
     assert.match(error.message, /amqps:\/\/guest:\*\*\*@localhost:5691/);
     assert.ok(!error.message.includes('s3cret'));
     assert.ok(Date.now() - startedAt < 2_000, 'at once');
+  });
+
+  test('a node that refuses (TLS, login) is passed over for the next; all refusing fails at once', async () => {
+    const retries: Array<{ code: unknown; node: string | undefined }> = [];
+    // Without the CA, the TLS node's certificate does not verify; the plain node takes the connection.
+    const queue = await openQueue(
+      `amqps://guest:guest@localhost:${TLS_PORT.s1},amqp://guest:guest@127.0.0.1:${AMQP_PORT.s2}`,
+      {
+        nodeOrder: 'listed',
+        onConnectRetry: ({ error, node }) => retries.push({ code: (error as { code?: unknown }).code, node }),
+      },
+    );
+    try {
+      assert.equal(queue.node, `amqp://guest:***@127.0.0.1:${AMQP_PORT.s2}`);
+      assert.deepEqual(retries, [
+        { code: ErrorCode.BROKER_TLS, node: `amqps://guest:***@localhost:${TLS_PORT.s1}` },
+      ]);
+    } finally {
+      await queue.close();
+    }
+    const startedAt = Date.now();
+    await assert.rejects(
+      openQueue(
+        `amqp://guest:wrong-pw@127.0.0.1:${AMQP_PORT.s1},amqp://guest:wrong-pw@127.0.0.1:${AMQP_PORT.s3}`,
+        {
+          connectTimeoutMs: Number.POSITIVE_INFINITY,
+        },
+      ),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, ErrorCode.BROKER_REFUSED, error.message);
+        assert.ok(!error.message.includes('wrong-pw'));
+        return true;
+      },
+    );
+    assert.ok(Date.now() - startedAt < 3_000, 'at once, after one round of the nodes');
   });
 
   test('a host name the certificate does not carry fails with ERR_BROKER_TLS', async () => {
