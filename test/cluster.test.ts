@@ -21,6 +21,7 @@ import {
   deleteClusterQueue,
   killNode,
   leaders,
+  lockCluster,
   nodeUrl,
   Relay,
   rebalance,
@@ -34,6 +35,8 @@ import { FailTimes, Noop, Record as RecordTask } from './fixtures/queue-tasks.js
 import { allOnline, eventually } from './helpers.js';
 import { QUEUE_APP, runLines, tempDir, uniqueQueue } from './queue-helpers.js';
 
+// Another run of these tests on this machine (another checkout) kills nodes too: take turns.
+const unlock = await lockCluster();
 const skip = await clusterSkipReason();
 const dir = tempDir();
 const queues: string[] = [];
@@ -41,9 +44,13 @@ const queues: string[] = [];
 const dead = new Set<ClusterNode>();
 
 after(async () => {
-  for (const node of dead) await restartNode(node);
-  for (const name of queues) await deleteClusterQueue(name).catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const node of dead) await restartNode(node);
+    for (const name of queues) await deleteClusterQueue(name).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    unlock();
+  }
 });
 
 /** Prefilled jobs, and the producer's pace during the kill (as the issue measured). */
