@@ -4,7 +4,9 @@
  * for real (SIGKILL to the node's Erlang VM, then the script to start it again).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
@@ -36,6 +38,51 @@ export function clusterUrl(first: ClusterNode = 's1'): string {
 /** Resolves true when something accepts a TCP connection on 127.0.0.1:`port`. */
 function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
   return anyPortOpen('127.0.0.1', port, timeoutMs);
+}
+
+/**
+ * Takes the machine's lock on the cluster, waiting for another run that holds it (two checkouts
+ * tested at once would kill each other's nodes); resolves with the function that gives it back.
+ * A lock whose process is gone is taken over.
+ */
+export async function lockCluster(timeoutMs = 600_000): Promise<() => void> {
+  const path = join(tmpdir(), 'multitask-cluster.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => {
+        if (readIfThere(path) === String(process.pid)) rmSync(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readIfThere(path));
+    if (!(holder > 0) || !alive(holder)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the test cluster is still in use by process ${holder} (${path})`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

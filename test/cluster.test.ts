@@ -12,7 +12,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, openQueue, Pool, type Queue } from '../src/index.js';
-import { type CliProcess, http, metricValue, startWork } from './cli-helpers.js';
+import {
+  type CliProcess,
+  http,
+  metricValue,
+  QUEUE_APP_PATH,
+  runCli,
+  startWork,
+  usageError,
+} from './cli-helpers.js';
 import {
   AMQP_PORT,
   type ClusterNode,
@@ -21,6 +29,7 @@ import {
   deleteClusterQueue,
   killNode,
   leaders,
+  lockCluster,
   nodeUrl,
   Relay,
   rebalance,
@@ -34,6 +43,8 @@ import { FailTimes, Noop, Record as RecordTask } from './fixtures/queue-tasks.js
 import { allOnline, eventually } from './helpers.js';
 import { QUEUE_APP, runLines, tempDir, uniqueQueue } from './queue-helpers.js';
 
+// Another run of these tests on this machine (another checkout) kills nodes too: take turns.
+const unlock = await lockCluster();
 const skip = await clusterSkipReason();
 const dir = tempDir();
 const queues: string[] = [];
@@ -41,9 +52,13 @@ const queues: string[] = [];
 const dead = new Set<ClusterNode>();
 
 after(async () => {
-  for (const node of dead) await restartNode(node);
-  for (const name of queues) await deleteClusterQueue(name).catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const node of dead) await restartNode(node);
+    for (const name of queues) await deleteClusterQueue(name).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    unlock();
+  }
 });
 
 /** Prefilled jobs, and the producer's pace during the kill (as the issue measured). */
@@ -465,6 +480,37 @@ describe('TLS to the cluster, and nodes that refuse', { skip, timeout: 60_000 },
     assert.match(error.message, /amqps:\/\/guest:\*\*\*@localhost:5691/);
     assert.ok(!error.message.includes('s3cret'));
     assert.ok(Date.now() - startedAt < 2_000, 'at once');
+  });
+
+  test('multitask dispatch over amqps:// with --tls-ca; a wrong CA exits 1 with ERR_BROKER_TLS, a missing file 2', () => {
+    const name = uniqueQueue('cluster-tls-cli');
+    queues.push(name);
+    const url = `amqps://guest:guest@localhost:${TLS_PORT.s3}`;
+    const dispatch = (tlsCa: string) =>
+      runCli(
+        [
+          'dispatch',
+          '--app',
+          QUEUE_APP_PATH,
+          '--task',
+          'Noop',
+          '--queue',
+          name,
+          '--url',
+          url,
+          '{"payload":"x"}',
+        ],
+        { cwd: dir, env: { MULTITASK_TLS_CA: tlsCa, MULTITASK_CONNECT_TIMEOUT_MS: '20000' } },
+      );
+    const sent = dispatch(ca);
+    assert.equal(sent.status, 0, sent.stderr);
+    const startedAt = Date.now();
+    const wrong = dispatch(join(TLS_DIR, 'other-ca.pem'));
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.match(wrong.stderr, /ERR_BROKER_TLS/);
+    assert.ok(Date.now() - startedAt < 15_000, 'not retried until the 20 s timeout');
+    const missing = dispatch(join(TLS_DIR, 'no-such-ca.pem'));
+    assert.match(usageError(missing), /--tls-ca \(MULTITASK_TLS_CA\): cannot read .*no-such-ca\.pem: ENOENT/);
   });
 
   test('a node that refuses (TLS, login) is passed over for the next; all refusing fails at once', async () => {

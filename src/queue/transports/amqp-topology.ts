@@ -146,12 +146,13 @@ export function topology(queue: string, options: TopologyOptions): QueueDeclarat
   ];
 }
 
-/** The arguments that say where a quorum queue goes: they only matter when the queue is made. */
-const PLACEMENT_ARGUMENTS: readonly string[] = ['x-queue-leader-locator', 'x-quorum-initial-group-size'];
-
-/** RabbitMQ's refusal of a declaration whose placement differs from the queue's (checked on 3.10). */
+/**
+ * RabbitMQ's refusal of a declaration whose placement differs from the queue's, with the
+ * queue's own value (checked on 3.10): `received 'balanced' but current is 'client-local'`,
+ * `received none but current is the value '1' of type 'byte'`, `… but current is none`.
+ */
 const PLACEMENT_MISMATCH =
-  /PRECONDITION_FAILED.*inequivalent arg 'x-(queue-leader-locator|quorum-initial-group-size)'/s;
+  /PRECONDITION_FAILED.*inequivalent arg '(x-queue-leader-locator|x-quorum-initial-group-size)'.*?current is (none|(?:the value )?'([^']*)')/s;
 
 /** RabbitMQ's refusal of an explicit delivery limit on a queue made without one. */
 const OLDER_FORM = /PRECONDITION_FAILED.*x-delivery-limit.*current is none/s;
@@ -162,7 +163,8 @@ const OLDER_FORM = /PRECONDITION_FAILED.*x-delivery-limit.*current is none/s;
  * them is not possible without deleting them:
  * - one whose placement (leader locator, group size) differs: it was made by an earlier
  *   multitask, by a producer, or with other options; placement only matters when a queue is
- *   made, so the declaration is made again without it, and nothing is said;
+ *   made, so the declaration is made again with the queue's own placement (RabbitMQ's refusal
+ *   names it), the other arguments still checked, and nothing is said;
  * - one of the older form (declared by multitask before its delivery limit was explicit),
  *   reported to `onOlderForm`: it behaves as before on the broker that made it.
  */
@@ -182,7 +184,7 @@ export async function declareTopology(
           break;
         } catch (error) {
           const refusal = String(error);
-          const unplaced = PLACEMENT_MISMATCH.test(refusal) ? withoutPlacement(args) : undefined;
+          const unplaced = placedAsTheQueue(args, refusal);
           const older = unplaced === undefined && declaration.olderForm && OLDER_FORM.test(refusal);
           if (unplaced === undefined && !older) throw error;
           // The broker closed the channel: go on on a new one.
@@ -202,10 +204,22 @@ export async function declareTopology(
   }
 }
 
-/** `args` without the placement arguments, or undefined when it has none. */
-function withoutPlacement(args: Record<string, unknown>): Record<string, unknown> | undefined {
-  if (!PLACEMENT_ARGUMENTS.some((name) => name in args)) return undefined;
-  return Object.fromEntries(Object.entries(args).filter(([name]) => !PLACEMENT_ARGUMENTS.includes(name)));
+/**
+ * `args` with the placement argument RabbitMQ's `refusal` names set to the queue's own value (or
+ * removed, when the queue has none), or undefined when the refusal is not about placement or
+ * `args` already says what the queue has (so that a declaration is never retried in a loop).
+ */
+function placedAsTheQueue(
+  args: Record<string, unknown>,
+  refusal: string,
+): Record<string, unknown> | undefined {
+  const match = PLACEMENT_MISMATCH.exec(refusal);
+  if (match === null) return undefined;
+  const name = match[1]!;
+  const placed = { ...args };
+  if (match[2] === 'none') delete placed[name];
+  else placed[name] = name === 'x-quorum-initial-group-size' ? Number(match[3]) : match[3];
+  return placed[name] === args[name] && name in placed === name in args ? undefined : placed;
 }
 
 /** Every queue name {@link declareTopology} creates for `queue` (with `ladder`'s rungs). */
