@@ -17,10 +17,17 @@ export const AGE_OUT_MS = HEARTBEAT_MS * AGE_OUT_BEATS;
  * process has not heard the heartbeats of a full interval yet.
  */
 export const WHO_WINDOW_MS = 300;
-/** Events one instance holds for one queue between two flushes; past it they are dropped (and counted by `seq`). */
-export const FLUSH_MAX_EVENTS = 10_000;
-/** Events a listener holds that its reader has not taken; past it they are dropped (and counted by `seq`). */
-export const LISTENER_MAX_EVENTS = 10_000;
+/**
+ * Events one instance holds for one queue between two sends; past it they are dropped (and
+ * counted by `seq`). Room for a second or two of a busy producer while RabbitMQ's events
+ * connection opens.
+ */
+export const FLUSH_MAX_EVENTS = 50_000;
+/**
+ * Events a listener holds that its reader has not taken; past it they are dropped (and counted
+ * by `seq`). Room for bursts: messages that arrive together are all read before the reader runs.
+ */
+export const LISTENER_MAX_EVENTS = 100_000;
 /** SQLite: how often an instance reads the listeners table (ms). */
 export const SQLITE_LISTENERS_CHECK_MS = 250;
 /** SQLite: events older than this are deleted from the events table (ms). */

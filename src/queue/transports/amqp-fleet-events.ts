@@ -90,6 +90,11 @@ export class AmqpEventSender {
     }
   }
 
+  /** A listener exists: open the connection now, so that the first events need not wait for it. */
+  prepare(): void {
+    this.#opening();
+  }
+
   /** Opens the events' connection (once) and a channel on it (again after a reconnection). */
   #opening(): void {
     if (this.#closed || this.#channel !== undefined) return;

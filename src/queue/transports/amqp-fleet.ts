@@ -53,8 +53,8 @@ export const FLEET_KEY = {
   events: (queue: string | undefined) => (queue === undefined ? 'event.#' : `event.${queue}`),
 } as const;
 
-/** Every queue bound to the exchange keeps at most this many messages, dropping the oldest. */
-const BOUNDED = { 'x-max-length': 1_000, 'x-overflow': 'drop-head' };
+/** Every queue bound to the exchange keeps at most this many messages (and bytes), dropping the oldest. */
+const BOUNDED = { 'x-max-length': 1_000, 'x-max-length-bytes': 64 * 2 ** 20, 'x-overflow': 'drop-head' };
 const TRANSIENT = { exclusive: true, autoDelete: true, durable: false, arguments: BOUNDED };
 /** An announcement older than the age-out means nothing: the broker may drop it. */
 const EXPIRATION = String(AGE_OUT_MS);
@@ -171,7 +171,10 @@ export class AmqpFleetLink implements FleetLink {
         error ? reject(error) : resolve(),
       ),
     );
-    if (!this.#returned.delete(messageId)) await sleep(HELLO_WAIT_MS);
+    if (!this.#returned.delete(messageId)) {
+      this.#events.prepare();
+      await sleep(HELLO_WAIT_MS);
+    }
   }
 
   #control(message: ConsumeMessage, hooks: FleetHooks): void {
@@ -184,12 +187,13 @@ export class AmqpFleetLink implements FleetLink {
     }
     const notice = parse<ListenerNotice>(message);
     if (typeof notice?.id !== 'string') return;
-    if (key === FLEET_KEY.hello)
+    if (key === FLEET_KEY.hello) {
+      this.#events.prepare();
       hooks.listenerSeen(
         { id: notice.id, queue: typeof notice.queue === 'string' ? notice.queue : undefined },
         Date.now() + AGE_OUT_MS,
       );
-    else if (key === FLEET_KEY.listenerBye) hooks.listenerGone(notice.id);
+    } else if (key === FLEET_KEY.listenerBye) hooks.listenerGone(notice.id);
   }
 
   beat(beat: InstanceBeat): void {
