@@ -28,20 +28,49 @@ export class EventBatches {
     return this.#pending.size === 0;
   }
 
-  /** Takes every queue's events as a JSON array, the started ones' workers read now. */
-  take(): Array<[queue: string, events: string]> {
+  /**
+   * Takes every queue's events as a JSON array of tuples (fleet-types.ts), with the `t0` their
+   * times count from: the started ones' workers read now, and a start folded into its job's
+   * ending when both are here.
+   */
+  take(): { t0: number; batches: Array<[queue: string, events: string]> } {
+    const t0 = Date.now();
     const pending = this.#pending;
-    if (pending.size === 0) return [];
+    if (pending.size === 0) return { t0, batches: [] };
     this.#pending = new Map();
     const batches: Array<[string, string]> = [];
-    for (const [queue, events] of pending) {
-      for (const event of events) {
-        const worker = event[4];
-        // The pool picked the call's worker in the microtask after submit, before any flush.
-        if (worker !== null && typeof worker === 'object') event[4] = worker.workerId ?? null;
-      }
-      batches.push([queue, JSON.stringify(events)]);
-    }
-    return batches;
+    for (const [queue, events] of pending) batches.push([queue, JSON.stringify(compact(events, t0))]);
+    return { t0, batches };
   }
+}
+
+/** The events to send: starts folded into their endings, workers read, times made relative to `t0`. */
+function compact(events: WireEvent[], t0: number): WireEvent[] {
+  const starts = new Map<string, number>();
+  const folded = new Set<number>();
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index]!;
+    const worker = event[4];
+    // The pool picked the call's worker in the microtask after submit, before any flush.
+    if (worker !== null && typeof worker === 'object') event[4] = worker.workerId ?? null;
+    const [type, id, , attempt] = event;
+    if (type === 'dispatched' || id === null) continue;
+    const key = `${id}\n${attempt}`;
+    if (type === 'started') {
+      starts.set(key, index);
+      continue;
+    }
+    const start = starts.get(key);
+    if (start === undefined) continue;
+    starts.delete(key);
+    folded.add(start);
+    const started = events[start]!;
+    event[8] ??= null;
+    event[9] ??= null;
+    event[10] = started[7];
+    event[11] = started[6] - t0;
+  }
+  const sent = folded.size === 0 ? events : events.filter((_, index) => !folded.has(index));
+  for (const event of sent) event[6] -= t0;
+  return sent;
 }

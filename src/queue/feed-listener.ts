@@ -15,6 +15,7 @@ import {
   type JobEvent,
   LISTENER_MAX_EVENTS,
   type ListenerNotice,
+  type WireEvent,
 } from './fleet-types.js';
 
 /** What a reader tells the Queue it belongs to. */
@@ -118,32 +119,18 @@ export class FeedListener implements AsyncIterableIterator<FeedEvent> {
   }
 
   #take(batch: EventBatch): void {
-    if (this.#done) return;
+    if (this.#done || !Array.isArray(batch.events)) return;
     const { instance, queue } = batch;
+    const t0 = Number(batch.t0) || 0;
     const key = `${instance}\n${queue}`;
     let last = this.#lastSeq.get(key);
-    for (const event of batch.events) {
-      if (!Array.isArray(event)) continue;
-      const [type, id, task, attempt, worker, durationMs, time, seq, errorCode, errorMessage] = event;
-      if (last !== undefined && seq <= last) continue;
+    for (const job of unfold(batch.events, instance, queue, t0)) {
+      if (last !== undefined && job.seq <= last) continue;
       // Full: dropped without being counted as seen, so the next one taken reports the gap.
       if (this.#buffer.length - this.#head >= LISTENER_MAX_EVENTS) break;
-      if (last !== undefined && seq > last + 1)
-        this.#push({ type: 'gap', instance, queue, missed: seq - last - 1, time: new Date(time) });
-      last = seq;
-      const job: JobEvent = {
-        type,
-        id: id ?? undefined,
-        task: task ?? undefined,
-        queue,
-        attempt,
-        instance,
-        worker: typeof worker === 'number' ? worker : undefined,
-        time: new Date(time),
-        seq,
-      };
-      if (durationMs !== null) job.durationMs = durationMs;
-      if (errorMessage !== undefined) job.error = { code: errorCode ?? undefined, message: errorMessage };
+      if (last !== undefined && job.seq > last + 1)
+        this.#push({ type: 'gap', instance, queue, missed: job.seq - last - 1, time: job.time });
+      last = job.seq;
       this.#push(job);
     }
     if (last !== undefined) this.#lastSeq.set(key, last);
@@ -154,4 +141,46 @@ export class FeedListener implements AsyncIterableIterator<FeedEvent> {
     if (waiter !== undefined) waiter.resolve({ value: event, done: false });
     else this.#buffer.push(event);
   }
+}
+
+/** A batch's tuples as events, in `seq` order, a start folded into its ending yielded before it. */
+export function unfold(events: WireEvent[], instance: string, queue: string, t0: number): JobEvent[] {
+  const jobs: JobEvent[] = [];
+  let sorted = true;
+  for (const event of events) {
+    if (!Array.isArray(event)) continue;
+    const [type, id, task, attempt, worker, durationMs, time, seq, code, message, startedSeq, startedTime] =
+      event;
+    const job: JobEvent = {
+      type,
+      id: id ?? undefined,
+      task: task ?? undefined,
+      queue,
+      attempt,
+      instance,
+      worker: typeof worker === 'number' ? worker : undefined,
+      time: new Date(t0 + time),
+      seq,
+    };
+    if (durationMs !== null) job.durationMs = durationMs;
+    if (typeof message === 'string') job.error = { code: code ?? undefined, message };
+    if (typeof startedSeq === 'number') {
+      const { id: jobId, task: name, worker: ran } = job;
+      const at = new Date(t0 + (startedTime ?? time));
+      jobs.push({
+        type: 'started',
+        id: jobId,
+        task: name,
+        queue,
+        attempt,
+        instance,
+        worker: ran,
+        time: at,
+        seq: startedSeq,
+      });
+      sorted = false;
+    }
+    jobs.push(job);
+  }
+  return sorted ? jobs : jobs.sort((a, b) => a.seq - b.seq);
 }

@@ -10,8 +10,8 @@
  * end-to-end benchmark at 0.25× its speed without a listener. Why a timer, not every tick:
  * the broker's work is per message, and a feed a tenth of a second late loses nothing.
  *
- * Never waits: while the connection opens (or comes back), events wait in their batches, up to
- * their limit; when its socket's buffer is full, a batch is dropped. Listeners see both as gaps.
+ * Never waits: while the connection opens (or comes back), or while its socket's buffer is full,
+ * events wait in their batches, and past their limit they are dropped. Listeners see the gaps.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +36,7 @@ export class AmqpEventSender {
   /** A confirm channel, only so that a close can wait for the last batches to be routed. */
   #channel: Promise<ConfirmChannel> | undefined;
   #open: ConfirmChannel | undefined;
-  /** The socket's buffer is full: batches are dropped until it drains. */
+  /** The socket's buffer is full: batches wait until it drains. */
   #saturated = false;
   #timer: NodeJS.Timeout | undefined;
   readonly #instance: () => string | undefined;
@@ -69,7 +69,7 @@ export class AmqpEventSender {
     }, AMQP_FLUSH_MS);
   }
 
-  /** One message per queue; held while the channel opens, dropped when its socket is full. */
+  /** One message per queue; held while the channel opens or its socket's buffer is full. */
   #flush(): void {
     const channel = this.#open;
     if (channel === undefined) {
@@ -78,10 +78,15 @@ export class AmqpEventSender {
       if (!this.#closed) this.#schedule();
       return;
     }
-    const batches = this.#batches.take();
     const instance = this.#instance();
-    if (this.#saturated || instance === undefined) return;
-    const from = `{"instance":${JSON.stringify(instance)},"queue":`;
+    if (instance === undefined) return;
+    // A full socket buffer: the batches wait for the next send (up to their limit), never the jobs.
+    if (this.#saturated) {
+      if (!this.#closed) this.#schedule();
+      return;
+    }
+    const { t0, batches } = this.#batches.take();
+    const from = `{"instance":${JSON.stringify(instance)},"t0":${t0},"queue":`;
     for (const [queue, events] of batches) {
       const body = Buffer.from(`${from}${JSON.stringify(queue)},"events":${events}}`);
       // false: the socket's buffer is full. Never wait for it: the jobs must not slow down.

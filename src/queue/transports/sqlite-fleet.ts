@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS fleet_events (
   seq      INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a listener's cursor stays valid
   queue    TEXT NOT NULL,
   instance TEXT NOT NULL,
-  at       INTEGER NOT NULL,
+  at       INTEGER NOT NULL,  -- epoch ms the events' times count from
   events   TEXT NOT NULL    -- JSON array of WireEvent tuples (fleet-types.ts)
 );
 CREATE INDEX IF NOT EXISTS fleet_events_at ON fleet_events (at);
@@ -74,7 +74,7 @@ export class SqliteFleetLink implements FleetLink {
   readonly #lastEvent: Database.Statement<[], { seq: number | null }>;
   readonly #readEvents: Database.Statement<
     { after: number; queue: string | null; limit: number },
-    { seq: number; queue: string; instance: string; events: string }
+    { seq: number; queue: string; instance: string; at: number; events: string }
   >;
   #instance: string | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
@@ -108,7 +108,7 @@ export class SqliteFleetLink implements FleetLink {
     this.#deleteListener = db.prepare('DELETE FROM fleet_listeners WHERE id = ?');
     this.#lastEvent = db.prepare('SELECT max(seq) AS seq FROM fleet_events');
     this.#readEvents = db.prepare(
-      `SELECT seq, queue, instance, events FROM fleet_events
+      `SELECT seq, queue, instance, at, events FROM fleet_events
        WHERE seq > @after AND (@queue IS NULL OR queue = @queue) ORDER BY seq LIMIT @limit`,
     );
   }
@@ -165,9 +165,8 @@ export class SqliteFleetLink implements FleetLink {
   }
 
   #flush(): void {
-    const now = Date.now();
-    for (const [queue, events] of this.#batches.take())
-      this.#insertEvents.run(queue, this.#instance ?? '', now, events);
+    const { t0, batches } = this.#batches.take();
+    for (const [queue, events] of batches) this.#insertEvents.run(queue, this.#instance ?? '', t0, events);
   }
 
   async instances(): Promise<SeenBeat[]> {
@@ -193,7 +192,7 @@ export class SqliteFleetLink implements FleetLink {
     let stopped = false;
     const poll = () => {
       if (stopped || this.#closed) return;
-      let rows: Array<{ seq: number; queue: string; instance: string; events: string }> = [];
+      let rows: Array<{ seq: number; queue: string; instance: string; at: number; events: string }> = [];
       try {
         rows = this.#readEvents.all({ after, queue: notice.queue ?? null, limit: READ_ROWS });
       } catch (error) {
@@ -201,7 +200,8 @@ export class SqliteFleetLink implements FleetLink {
       }
       for (const row of rows) {
         after = row.seq;
-        onBatch({ instance: row.instance, queue: row.queue, events: JSON.parse(row.events) as WireEvent[] });
+        const events = JSON.parse(row.events) as WireEvent[];
+        onBatch({ instance: row.instance, queue: row.queue, t0: row.at, events });
       }
       // A reader that was behind reads on at once; one that is not waits for the next poll.
       pollTimer = setTimeout(poll, rows.length === READ_ROWS ? 0 : this.#pollMs);
