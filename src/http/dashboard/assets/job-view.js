@@ -1,0 +1,186 @@
+/**
+ * A job's page (`#/job/<id>?queue=<name>`): what the dashboard knows of one id. Its fields,
+ * error and stack while it is in the failed store (with Retry and Purge), the events it saw
+ * (where and when each attempt ran), and its result where one was kept. It reloads when the
+ * stream reports an event of this job.
+ */
+import { getJSON, PATHS } from './api.js';
+import { h, link, queueHash, replace, table } from './dom.js';
+import { eventRow, where } from './event-log.js';
+import { failedAction } from './failed-table.js';
+import { clock, iso, json } from './format.js';
+
+function field(label, ...value) {
+  return [h('dt', {}, label), h('dd', {}, ...value)];
+}
+
+/** What state a job is in, from what the dashboard knows. */
+function stateOf(detail) {
+  if (detail.failed) return 'failed';
+  const last = detail.events.at(-1);
+  if (last) return last.type;
+  return detail.result ? 'completed' : 'unknown';
+}
+
+export function jobView(id, queueHint, follow) {
+  const body = h(
+    'div',
+    { 'aria-live': 'polite', 'aria-busy': 'true' },
+    h('p', { class: 'muted' }, 'Loading…'),
+  );
+  const element = h(
+    'div',
+    { class: 'view' },
+    h('h1', { tabindex: '-1' }, 'Job ', h('span', { class: 'name id' }, id)),
+    body,
+  );
+  let queue = queueHint ?? undefined;
+  let reloading = null;
+
+  const render = (detail) => {
+    queue = detail.queue ?? queue;
+    if (queue) follow(queue);
+    const failed = detail.failed;
+    const task = failed?.task ?? detail.events.find((event) => event.task)?.task ?? null;
+    const last = detail.events.at(-1);
+    const state = stateOf(detail);
+    const summary = h(
+      'dl',
+      { class: 'fields', id: 'job-summary' },
+      field('State', h('span', { class: `badge ${state}` }, state)),
+      field('Queue', queue ? link(queueHash(queue), queue) : 'unknown'),
+      field('Task', task ?? 'unknown'),
+      field('Attempts', String(failed?.attempts ?? last?.attempt ?? '–')),
+      last ? field('Last seen', `${last.type} on ${where(last)} at ${clock(last.time)}`) : null,
+      failed
+        ? field('Failed at', h('time', { datetime: iso(failed.failedAt) }, clock(failed.failedAt)))
+        : null,
+    );
+
+    const actions = failed
+      ? h(
+          'div',
+          { class: 'toolbar' },
+          h('button', { type: 'button', id: 'job-retry', onclick: () => act('retry') }, 'Retry'),
+          h(
+            'button',
+            { type: 'button', class: 'danger', id: 'job-purge', onclick: () => act('purge') },
+            'Purge',
+          ),
+        )
+      : null;
+
+    const error = failed
+      ? h(
+          'section',
+          { 'aria-labelledby': 'error-title' },
+          h('h2', { id: 'error-title' }, 'Error'),
+          h(
+            'dl',
+            { class: 'fields' },
+            field('Code', failed.error.code ?? '(none)'),
+            field('Message', failed.error.message),
+          ),
+          failed.error.stack ? h('pre', { class: 'stack', id: 'job-stack' }, failed.error.stack) : null,
+        )
+      : null;
+
+    const fields = failed
+      ? h(
+          'section',
+          { 'aria-labelledby': 'fields-title' },
+          h('h2', { id: 'fields-title' }, 'Fields'),
+          failed.fields === null
+            ? [
+                h('p', { class: 'muted' }, 'Not a readable job; the body as received:'),
+                h('pre', { id: 'job-body' }, failed.body),
+              ]
+            : h('pre', { id: 'job-fields' }, json(failed.fields)),
+        )
+      : null;
+
+    const result = detail.result
+      ? h(
+          'section',
+          { 'aria-labelledby': 'result-title' },
+          h('h2', { id: 'result-title' }, 'Result'),
+          h('pre', { id: 'job-result' }, json(detail.result.value)),
+        )
+      : null;
+
+    const events = table('Events seen by the dashboard, oldest first', [
+      'Time',
+      'Event',
+      'Attempt',
+      'Where',
+      'Duration',
+      'Error',
+    ]);
+    events.element.id = 'job-events';
+    events.tbody.append(...detail.events.map((event) => eventRow(event, { withJob: false })));
+    const noEvents =
+      detail.events.length === 0
+        ? h('p', { class: 'muted' }, 'The dashboard saw no event of this job.')
+        : null;
+
+    replace(
+      body,
+      summary,
+      actions,
+      error,
+      fields,
+      result,
+      h(
+        'section',
+        { 'aria-labelledby': 'job-events-title' },
+        h('h2', { id: 'job-events-title' }, 'Events'),
+        events.element,
+        noEvents,
+      ),
+    );
+  };
+
+  async function load() {
+    try {
+      render(await getJSON(PATHS.job, { id, queue }));
+    } catch (error) {
+      replace(
+        body,
+        h(
+          'p',
+          { class: error.status === 404 ? 'muted' : 'bad', id: 'job-missing' },
+          error.status === 404
+            ? `No job with id ${id} is known here: not in a failed store, no event of it seen, no result kept.`
+            : `Could not load the job: ${error.message}`,
+        ),
+      );
+    } finally {
+      body.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  async function act(action) {
+    if (queue && (await failedAction(queue, action, { ids: [id] }))) await load();
+  }
+
+  load();
+
+  return {
+    element,
+    title: `Job ${id}`,
+    crumbs: queue ? [{ label: queue, hash: queueHash(queue) }, { label: id }] : [{ label: id }],
+    stream: queue,
+    snapshot() {},
+    jobs(rows) {
+      // One reload for a burst of this job's events, not one per event.
+      if (!rows.some((row) => row.id === id) || reloading !== null) return;
+      reloading = setTimeout(() => {
+        reloading = null;
+        load();
+      }, 250);
+    },
+    destroy() {
+      clearTimeout(reloading);
+    },
+  };
+}
