@@ -6,7 +6,7 @@
 import { CSRF_HEADER, PATHS } from './contract.js';
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
-const csrf = meta('multitask-csrf');
+let csrf = meta('multitask-csrf');
 /** Where the dashboard is mounted: a `multitask-base` meta when the server gives one, else `<base href>`. */
 const base = new URL(meta('multitask-base') || document.baseURI, document.baseURI).href;
 
@@ -58,14 +58,36 @@ export async function getJSON(path, params) {
   return answer(response);
 }
 
+/**
+ * The CSRF token of the page as the server serves it now. A restarted dashboard has a new one,
+ * and a page left open across the restart still holds the old: read from a fresh copy of the
+ * page (parsed as an inert document: nothing in it runs).
+ */
+async function freshCsrf() {
+  const response = await fetch(base, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+  if (!response.ok) return csrf;
+  const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+  return page.querySelector('meta[name="multitask-csrf"]')?.getAttribute('content') ?? csrf;
+}
+
 /** POST `body` as JSON with the CSRF header; the JSON answer. */
 export async function postJSON(path, params, body) {
-  const response = await fetch(apiUrl(path, params), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', [CSRF_HEADER]: csrf },
-    credentials: 'same-origin',
-    body: JSON.stringify(body),
-  });
+  const post = () =>
+    fetch(apiUrl(path, params), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', [CSRF_HEADER]: csrf },
+      credentials: 'same-origin',
+      body: JSON.stringify(body),
+    });
+  let response = await post();
+  if (response.status === 403) {
+    // Once, with the token of the server that answers now (it may have restarted).
+    const token = await freshCsrf();
+    if (token !== csrf) {
+      csrf = token;
+      response = await post();
+    }
+  }
   return answer(response);
 }
 

@@ -1,0 +1,320 @@
+// The dashboard as a person uses it, in a real browser (Debian's Chromium through
+// playwright-core), on real queues: `multitask work` processes run the jobs, `multitask
+// dashboard` serves the page, and the tests read what the page shows. On SQLite always, on
+// RabbitMQ when a broker is there (always under CI). Screenshots for the README are written to
+// docs/images/ when MULTITASK_SCREENSHOTS=1.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { openQueue, type Queue } from '../src/index.js';
+import { AGE_OUT_MS } from '../src/queue/fleet-types.js';
+import type { CliProcess } from './cli-helpers.js';
+import {
+  browserSkipReason,
+  instanceRow,
+  launchBrowser,
+  queueCell,
+  screenshot,
+  seen,
+  seenNumber,
+  startDashboard,
+  transferred,
+  until,
+} from './dashboard-browser-helpers.js';
+import { FailTimes, FailWhile, Nap, Record } from './fixtures/queue-tasks.js';
+import { fleetFixtures, killAll, startWorks } from './fleet-helpers.js';
+import { eventually } from './helpers.js';
+import { QUEUE_APP, tempDir, uniqueQueue } from './queue-helpers.js';
+
+const skip = browserSkipReason();
+const started = new Set<CliProcess>();
+let browser: Browser | undefined;
+before(async () => {
+  if (skip === undefined) browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  killAll(started);
+});
+
+/** A fresh browser context (its own cookies), closed after the test; native dialogs recorded. */
+async function openPage(contexts: BrowserContext[]): Promise<{ page: Page; dialogs: string[] }> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  return { page, dialogs };
+}
+
+/** Confirms (or cancels) the page's confirmation dialog, checking what it asks. */
+async function answerDialog(page: Page, asks: RegExp, confirm: boolean): Promise<void> {
+  const dialog = page.locator('dialog#confirm');
+  await dialog.waitFor({ state: 'visible' });
+  assert.match(await seen(dialog.locator('#confirm-title')), asks);
+  await dialog.locator(confirm ? '#confirm-ok' : '#confirm-cancel').click();
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+for (const fixture of await fleetFixtures()) {
+  describe(`dashboard in Chromium: ${fixture.name}`, { skip: skip ?? fixture.skip, timeout: 240_000 }, () => {
+    const cwd = tempDir();
+    const url = fixture.url(cwd);
+    const name = uniqueQueue(`dash-${fixture.name}`);
+    const runs = join(cwd, 'runs');
+    const contexts: BrowserContext[] = [];
+    let view: Queue;
+    let work: CliProcess;
+    let dashboard: { process: CliProcess; base: string };
+
+    before(async () => {
+      view = await openQueue(url, { app: QUEUE_APP });
+      [work] = (await startWorks(cwd, url, name, 1, started)) as [CliProcess];
+      dashboard = await startDashboard(cwd, url, ['--queue', name]);
+      started.add(dashboard.process);
+    });
+    after(async () => {
+      for (const context of contexts) await context.close();
+      killAll(started);
+      await view?.close();
+      await fixture.cleanup(name);
+      rmSync(cwd, { recursive: true, force: true });
+    });
+
+    test('the overview loads under 200 KB, its counts move, an instance comes and goes', async (t) => {
+      const { page } = await openPage(contexts);
+      const weight = transferred(page);
+      await page.goto(dashboard.base);
+      await until('the queue is listed', async () => (await queueCell(page, name, 'Queue').count()) === 1);
+      await until('the page says it is live', async () => (await seen(page.locator('#live'))) === 'live');
+      const { bytes, files } = await weight();
+      t.diagnostic(`first page: ${bytes} bytes in ${files} responses`);
+      assert.ok(bytes < 200 * 1024, `the first page is under 200 KB transferred: ${bytes} bytes`);
+      await until(
+        'the work instance is listed',
+        async () => (await instanceRow(page, work.child.pid!).count()) === 1,
+      );
+
+      // Six jobs of 3 s for 4 slots (2 workers × 2): some run while the others wait.
+      const completedBefore = await seenNumber(instanceRow(page, work.child.pid!).locator('td').nth(5));
+      for (let i = 0; i < 6; i++) await view.dispatch(new Nap(3_000, runs, `nap${i}`), { queue: name });
+      await until(
+        'jobs in flight and ready at once',
+        async () =>
+          (await seenNumber(queueCell(page, name, 'In flight'))) > 0 &&
+          (await seenNumber(queueCell(page, name, 'Ready'))) > 0,
+      );
+      await until(
+        'all six done: nothing ready or in flight, six more completed',
+        async () =>
+          (await seenNumber(queueCell(page, name, 'In flight'))) === 0 &&
+          (await seenNumber(queueCell(page, name, 'Ready'))) === 0 &&
+          (await seenNumber(instanceRow(page, work.child.pid!).locator('td').nth(5))) >= completedBefore + 6,
+        30_000,
+      );
+
+      const [second] = (await startWorks(cwd, url, name, 1, started)) as [CliProcess];
+      const secondRow = instanceRow(page, second.child.pid!);
+      await until('the second instance appears', async () => (await secondRow.count()) === 1);
+      assert.equal(await seen(secondRow.locator('td').nth(2)), '2/2', 'its workers alive/target');
+      second.child.kill('SIGKILL');
+      await until(
+        'the killed instance ages out',
+        async () => (await secondRow.count()) === 0,
+        AGE_OUT_MS + 10_000,
+      );
+      assert.equal(await instanceRow(page, work.child.pid!).count(), 1, 'the first one is still listed');
+
+      if (process.env.MULTITASK_SCREENSHOTS === '1') {
+        await traffic(view, name, runs, 40_000);
+        await screenshot(page, 'overview');
+        await page.emulateMedia({ colorScheme: 'dark' });
+        await page.waitForTimeout(500);
+        await screenshot(page, 'overview-dark');
+        await page.emulateMedia({ colorScheme: 'light' });
+      }
+    });
+
+    test('a failed job: found by id, its markup shown as text, retried from the page, then completed', async () => {
+      const flag = join(cwd, 'flag');
+      writeFileSync(flag, '');
+      const markup = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+      const id = `markup-${randomUUID().slice(0, 8)}`;
+      await view.dispatch(new FailWhile(flag, runs, markup), { queue: name, id, attempts: 1 });
+      await eventually(async () => (await view.failedJob(name, id)) !== undefined, 30_000);
+
+      const { page, dialogs } = await openPage(contexts);
+      await page.goto(`${dashboard.base}/#/queue/${encodeURIComponent(name)}`);
+      const failedRow = page.locator(`#failed tbody tr[data-id="${id}"]`);
+      await until('the failed job is in the failed table', async () => (await failedRow.count()) === 1);
+      const completed = instanceRow(page, work.child.pid!).locator('td').nth(5);
+      await until('the instance is listed', async () => (await completed.count()) === 1);
+      const completedBefore = await seenNumber(completed);
+      await screenshot(page, 'queue');
+
+      // The header's search box takes a job id to its page.
+      await page.locator('#search-input').fill(id);
+      await page.locator('#search-input').press('Enter');
+      await until(
+        'the job page shows it failed',
+        async () => (await seen(page.locator('#job-summary .badge'))) === 'failed',
+      );
+      assert.equal(await seen(page.locator('h1 .name')), id);
+      const fields = await seen(page.locator('#job-fields'));
+      assert.ok(fields.includes(JSON.stringify(markup).slice(1, -1)) || fields.includes(markup), fields);
+      assert.match(await seen(page.locator('#job-stack')), /flag .* is up/);
+      assert.equal(await page.locator('main img, main script').count(), 0, 'no element made of the markup');
+      assert.equal(
+        await page.evaluate('window.__pwned'),
+        undefined,
+        'nothing ran',
+      );
+      assert.deepEqual(dialogs, [], 'no alert or other native dialog');
+      await screenshot(page, 'job');
+
+      rmSync(flag);
+      await page.locator('#job-retry').click();
+      await answerDialog(page, /^Retry 1 job\?$/, true);
+      assert.match(await seen(page.locator('#toast')), /Retried 1 job/);
+      await until(
+        'the job page shows it completed',
+        async () => (await seen(page.locator('#job-summary .badge'))) === 'completed',
+      );
+      assert.equal(await page.locator('#job-retry').count(), 0, 'no retry for a job not in the failed store');
+
+      await page.goBack();
+      await until('gone from the failed table', async () => (await failedRow.count()) === 0);
+      await until('the completed count moved', async () => (await seenNumber(completed)) > completedBefore);
+      assert.equal(
+        await page.evaluate('window.__pwned'),
+        undefined,
+        'nothing ran',
+      );
+      assert.deepEqual(dialogs, []);
+    });
+
+    test('failed jobs searched by error code and id, purged after confirmation', async () => {
+      const ids = [`purge-a-${randomUUID().slice(0, 6)}`, `purge-b-${randomUUID().slice(0, 6)}`];
+      for (const id of ids) await view.dispatch(new FailTimes(9, runs, id), { queue: name, id, attempts: 1 });
+      await eventually(async () => (await view.stats(name)).failed >= 2, 30_000);
+
+      const { page } = await openPage(contexts);
+      await page.goto(`${dashboard.base}/#/queue/${encodeURIComponent(name)}`);
+      const rows = page.locator('#failed tbody tr[data-id]');
+      await page.locator('#failed-search').fill('e_planned');
+      await until('the two jobs with that error code', async () => (await rows.count()) === 2);
+      await page.locator('#failed-search').fill(ids[0]!);
+      await until('one job by id', async () => (await rows.count()) === 1);
+      assert.equal(await rows.first().getAttribute('data-id'), ids[0]);
+      await page.locator('#failed-search').fill('FailTimes');
+      await until('both by task', async () => (await rows.count()) === 2);
+
+      // Cancelled: nothing happens.
+      await page.locator(`#failed tr[data-id="${ids[0]}"] button`, { hasText: 'Purge' }).click();
+      await answerDialog(page, /^Purge 1 job\?$/, false);
+      assert.equal(await rows.count(), 2);
+      assert.equal((await view.stats(name)).failed, 2);
+
+      for (const id of ids) await page.locator(`#failed tr[data-id="${id}"] input[type=checkbox]`).check();
+      await page.getByRole('button', { name: 'Purge 2 selected' }).click();
+      await answerDialog(page, /^Purge 2 jobs\?$/, true);
+      await until('the table is empty', async () => (await rows.count()) === 0);
+      assert.match(await seen(page.locator('#toast')), /Purged 2 jobs/);
+      assert.equal((await view.stats(name)).failed, 0);
+      await until('the failed count says 0', async () => (await seen(page.locator('#stat-failed'))) === '0');
+    });
+
+    test('stale when the dashboard server goes away, live again when it is back', async () => {
+      const { page } = await openPage(contexts);
+      await page.goto(dashboard.base);
+      await until('live', async () => (await seen(page.locator('#live'))) === 'live');
+      const port = new URL(dashboard.base).port;
+      dashboard.process.child.kill('SIGKILL');
+      await dashboard.process.exited;
+      await until('the page says since when it is stale', async () =>
+        /^stale since \d/.test(await seen(page.locator('#live'))),
+      );
+      dashboard = await startDashboard(cwd, url, ['--queue', name, '--http', `127.0.0.1:${port}`]);
+      started.add(dashboard.process);
+      await until(
+        'live again, by itself',
+        async () => (await seen(page.locator('#live'))) === 'live',
+        30_000,
+      );
+
+      // The restarted server has a new CSRF token: an action from the old page still works.
+      const id = `after-restart-${randomUUID().slice(0, 6)}`;
+      await view.dispatch(new FailTimes(9, runs, id), { queue: name, id, attempts: 1 });
+      await eventually(async () => (await view.failedJob(name, id)) !== undefined, 30_000);
+      await page.goto(`${dashboard.base}/#/job/${id}?queue=${encodeURIComponent(name)}`);
+      await until('the job page', async () => (await page.locator('#job-purge').count()) === 1);
+      await page.locator('#job-purge').click();
+      await answerDialog(page, /^Purge 1 job\?$/, true);
+      await until('purged', async () => /Purged 1 job/.test(await seen(page.locator('#toast'))));
+      assert.equal(await view.failedJob(name, id), undefined);
+    });
+  });
+}
+
+describe('dashboard bound to a non-loopback address', { skip, timeout: 60_000 }, () => {
+  const cwd = tempDir();
+  const contexts: BrowserContext[] = [];
+  after(async () => {
+    for (const context of contexts) await context.close();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  test('a request without the token is refused; the page loads with ?token=', async () => {
+    const token = randomUUID();
+    const { process: server, base } = await startDashboard(cwd, `sqlite:${join(cwd, 'queue.db')}`, [
+      '--http',
+      '0.0.0.0:0',
+      '--token',
+      token,
+    ]);
+    started.add(server);
+    assert.ok(!server.output.includes(token), 'the token is not logged');
+    // Asked at the machine's own non-loopback address when it has one, as a remote browser would.
+    const host =
+      Object.values(networkInterfaces())
+        .flat()
+        .find((address) => address?.family === 'IPv4' && !address.internal)?.address ?? '127.0.0.1';
+    const origin = `http://${host}:${new URL(base).port}`;
+    for (const path of ['/', '/api/snapshot', '/assets/app.js']) {
+      assert.equal((await fetch(`${origin}${path}`)).status, 401, `${path} without the token`);
+    }
+    const { page } = await openPage(contexts);
+    const refused = await page.goto(`${origin}/`);
+    assert.equal(refused?.status(), 401);
+    await page.goto(`${origin}/?token=${encodeURIComponent(token)}`);
+    await until('the page is live', async () => (await seen(page.locator('#live'))) === 'live');
+    assert.ok(!page.url().includes(token), `the token is not left in the address: ${page.url()}`);
+    assert.equal(await seen(page.locator('h1')), 'Overview');
+  });
+});
+
+/**
+ * Steady work for the screenshots' charts: quick jobs, a few that fail once and are retried,
+ * and a few that fail for good, for `ms`.
+ */
+async function traffic(view: Queue, queue: string, runs: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (let round = 0; Date.now() < end; round++) {
+    const batch = Array.from({ length: 20 }, (_, i) =>
+      view.dispatch(new Record(runs, `t${round}.${i}`), { queue }),
+    );
+    if (round % 3 === 0) batch.push(view.dispatch(new FailTimes(1, runs, `flaky${round}`), { queue }));
+    if (round % 8 === 0)
+      batch.push(view.dispatch(new FailTimes(9, runs, `bad${round}`), { queue, attempts: 2 }));
+    if (round % 20 === 0) batch.push(view.dispatch(new Nap(4_000, runs, `slow${round}`), { queue }));
+    await Promise.all(batch);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
