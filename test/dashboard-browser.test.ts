@@ -171,11 +171,7 @@ for (const fixture of await fleetFixtures()) {
       assert.ok(fields.includes(JSON.stringify(markup).slice(1, -1)) || fields.includes(markup), fields);
       assert.match(await seen(page.locator('#job-stack')), /flag .* is up/);
       assert.equal(await page.locator('main img, main script').count(), 0, 'no element made of the markup');
-      assert.equal(
-        await page.evaluate('window.__pwned'),
-        undefined,
-        'nothing ran',
-      );
+      assert.equal(await page.evaluate('window.__pwned'), undefined, 'nothing ran');
       assert.deepEqual(dialogs, [], 'no alert or other native dialog');
       await screenshot(page, 'job');
 
@@ -192,11 +188,7 @@ for (const fixture of await fleetFixtures()) {
       await page.goBack();
       await until('gone from the failed table', async () => (await failedRow.count()) === 0);
       await until('the completed count moved', async () => (await seenNumber(completed)) > completedBefore);
-      assert.equal(
-        await page.evaluate('window.__pwned'),
-        undefined,
-        'nothing ran',
-      );
+      assert.equal(await page.evaluate('window.__pwned'), undefined, 'nothing ran');
       assert.deepEqual(dialogs, []);
     });
 
