@@ -12,6 +12,7 @@ import { AlertBook, findAlerts, GAPS_WINDOW_MS } from './alerts.js';
 import { type Alert, type QueueDetail, type QueueRow, SNAPSHOT_EVERY_MS, type Snapshot } from './api.js';
 import { FeedView } from './feed-view.js';
 import { InstancesView } from './instances-view.js';
+import { safeJson } from './respond.js';
 import { QueueSeries } from './series.js';
 import type { DashboardSource } from './source.js';
 
@@ -55,7 +56,7 @@ export class Collector {
       queueSeen: (queue) => this.#know(queue, false),
     });
     this.#snapshot = this.#build(Date.now());
-    this.#json = JSON.stringify(this.#snapshot);
+    this.#json = safeJson(this.#snapshot);
   }
 
   /** Starts polling (once): at once, then every second. */
@@ -134,7 +135,7 @@ export class Collector {
 
   #publish(now: number): void {
     this.#snapshot = this.#build(now);
-    this.#json = JSON.stringify(this.#snapshot);
+    this.#json = safeJson(this.#snapshot);
     for (const listener of this.#listeners) listener(this.#snapshot, this.#json);
   }
 

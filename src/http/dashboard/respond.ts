@@ -25,10 +25,21 @@ export class HttpRefusal extends Error {
   }
 }
 
+/**
+ * JSON with `<`, `>` and `&` (and the two line separators JavaScript once refused) written as
+ * `\u` escapes: the same data, but a job field holding `<script>` cannot be read as markup by
+ * anything that mistakes the answer for HTML. The page inserts every value as text anyway.
+ */
+export function safeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** Sends `body` as JSON with `status`. */
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers = {}): void {
-  // JSON.stringify escapes nothing a browser could run: the page inserts values as text.
-  const text = JSON.stringify(body);
+  const text = safeJson(body);
   response.writeHead(status, {
     ...COMMON_HEADERS,
     'content-type': 'application/json; charset=utf-8',

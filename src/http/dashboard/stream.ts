@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type JobEventRow, SNAPSHOT_EVERY_MS } from './api.js';
 import type { Collector } from './collector.js';
+import { safeJson } from './respond.js';
 
 /** Event batches go out this often. */
 export const JOBS_EVERY_MS = 500;
@@ -94,8 +95,7 @@ export class StreamHub {
   #tick(): void {
     this.#ticks++;
     const pending = this.#collector.feed.takePending();
-    for (const [queue, rows] of pending)
-      this.#send('jobs', JSON.stringify(rows satisfies JobEventRow[]), queue);
+    for (const [queue, rows] of pending) this.#send('jobs', safeJson(rows satisfies JobEventRow[]), queue);
     if ((this.#ticks * JOBS_EVERY_MS) % HEARTBEAT_MS === 0)
       for (const client of this.#clients) client.response.write(': keep-alive\n\n');
   }
