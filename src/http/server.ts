@@ -23,6 +23,8 @@ export interface HttpHandlers {
   metrics(format: MetricsFormat): Promise<{ contentType: string; body: string }>;
   /** Resizes the pool; resolves with the new size. Rejects with a message (and an HTTP `status`, else 400). */
   resize?(size: string): Promise<number>;
+  /** Answers everything under `/dashboard/` (the web dashboard); absent: those paths are 404. */
+  dashboard?(request: IncomingMessage, response: ServerResponse): void;
 }
 
 /** A host and port to listen on. */
@@ -92,6 +94,13 @@ async function route(
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
+  if (
+    handlers.dashboard !== undefined &&
+    (url.pathname.startsWith(ROUTES.dashboard) || `${url.pathname}/` === ROUTES.dashboard)
+  ) {
+    handlers.dashboard(request, response);
+    return;
+  }
   switch (url.pathname) {
     case ROUTES.health:
     case ROUTES.ready: {
