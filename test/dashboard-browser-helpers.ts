@@ -48,8 +48,9 @@ export async function startDashboard(
       env,
     },
   );
-  const line = await dashboard.waitForLine(/^dashboard/);
-  return { process: dashboard, base: `http://${String(line.address)}` };
+  // Its first line says where it listens (a URL ending in /), before the queue is even open.
+  const line = await dashboard.waitForLine('dashboard');
+  return { process: dashboard, base: String(line.address).replace(/\/$/, '') };
 }
 
 /** The text a person sees in `locator` (trimmed; '' when it is not there). */

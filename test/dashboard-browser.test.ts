@@ -123,7 +123,10 @@ for (const fixture of await fleetFixtures()) {
       const [second] = (await startWorks(cwd, url, name, 1, started)) as [CliProcess];
       const secondRow = instanceRow(page, second.child.pid!);
       await until('the second instance appears', async () => (await secondRow.count()) === 1);
-      assert.equal(await seen(secondRow.locator('td').nth(2)), '2/2', 'its workers alive/target');
+      await until(
+        'its workers alive/target: 2/2',
+        async () => (await seen(secondRow.locator('td').nth(2))) === '2/2',
+      );
       second.child.kill('SIGKILL');
       await until(
         'the killed instance ages out',
@@ -154,9 +157,11 @@ for (const fixture of await fleetFixtures()) {
       await page.goto(`${dashboard.base}/#/queue/${encodeURIComponent(name)}`);
       const failedRow = page.locator(`#failed tbody tr[data-id="${id}"]`);
       await until('the failed job is in the failed table', async () => (await failedRow.count()) === 1);
-      const completed = instanceRow(page, work.child.pid!).locator('td').nth(5);
-      await until('the instance is listed', async () => (await completed.count()) === 1);
-      const completedBefore = await seenNumber(completed);
+      await until(
+        'the instance is listed',
+        async () => (await instanceRow(page, work.child.pid!).count()) === 1,
+      );
+      const completedBefore = await completedByInstances(page);
       await screenshot(page, 'queue');
 
       // The header's search box takes a job id to its page.
@@ -187,7 +192,10 @@ for (const fixture of await fleetFixtures()) {
 
       await page.goBack();
       await until('gone from the failed table', async () => (await failedRow.count()) === 0);
-      await until('the completed count moved', async () => (await seenNumber(completed)) > completedBefore);
+      await until(
+        'the completed count moved',
+        async () => (await completedByInstances(page)) > completedBefore,
+      );
       assert.equal(await page.evaluate('window.__pwned'), undefined, 'nothing ran');
       assert.deepEqual(dialogs, []);
     });
@@ -291,6 +299,16 @@ describe('dashboard bound to a non-loopback address', { skip, timeout: 60_000 },
     assert.equal(await seen(page.locator('h1')), 'Overview');
   });
 });
+
+/** The jobs the listed instances completed, as their table shows them. */
+async function completedByInstances(page: Page): Promise<number> {
+  const cells = await page
+    .locator('#instances tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((row) => (row as unknown as { cells: Array<{ textContent: string }> }).cells[6]!.textContent),
+    );
+  return cells.reduce((sum, text) => sum + Number(text.replace(/[^\d]/g, '')), 0);
+}
 
 /**
  * Steady work for the screenshots' charts: quick jobs, a few that fail once and are retried,

@@ -122,7 +122,7 @@ export function instanceTable(caption = 'Instances') {
     'Uptime',
   ];
   const numeric = [1, 3, 4, 5, 6, 7, 8, 9];
-  const instances = table(caption, [...headers, 'Version'], { numeric });
+  const instances = table(caption, [...headers, 'Version'], { numeric, captionHidden: true });
   instances.element.id = 'instances';
   const empty = h('p', { class: 'muted' }, 'No instances: nothing consumes right now.');
   const element = h('section', { 'aria-label': caption }, instances.element, empty);
