@@ -10,6 +10,13 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+  CSRF_HEADER,
+  DASHBOARD_PATHS,
+  SNAPSHOT_EVERY_MS,
+  STALE_AFTER_MS,
+} from '../src/http/dashboard/api.js';
+import * as contract from '../src/http/dashboard/assets/contract.js';
 import { openQueue, type Queue } from '../src/index.js';
 import { AGE_OUT_MS } from '../src/queue/fleet-types.js';
 import type { CliProcess } from './cli-helpers.js';
@@ -29,6 +36,15 @@ import { FailTimes, FailWhile, Nap, Record } from './fixtures/queue-tasks.js';
 import { fleetFixtures, killAll, startWorks } from './fleet-helpers.js';
 import { eventually } from './helpers.js';
 import { QUEUE_APP, tempDir, uniqueQueue } from './queue-helpers.js';
+
+// Runs everywhere, Chromium or not: the page's copy of the wire contract is the server's.
+test('the page reads the paths, header and timings api.ts declares', () => {
+  const { page: _page, assets: _assets, ...apiPaths } = DASHBOARD_PATHS;
+  assert.deepEqual(contract.PATHS, apiPaths);
+  assert.equal(contract.CSRF_HEADER, CSRF_HEADER);
+  assert.equal(contract.SNAPSHOT_EVERY_MS, SNAPSHOT_EVERY_MS);
+  assert.equal(contract.STALE_AFTER_MS, STALE_AFTER_MS);
+});
 
 const skip = browserSkipReason();
 const started = new Set<CliProcess>();
@@ -183,7 +199,9 @@ for (const fixture of await fleetFixtures()) {
       rmSync(flag);
       await page.locator('#job-retry').click();
       await answerDialog(page, /^Retry 1 job\?$/, true);
-      assert.match(await seen(page.locator('#toast')), /Retried 1 job/);
+      await until('the page says it retried the job', async () =>
+        /Retried 1 job/.test(await seen(page.locator('#toast'))),
+      );
       await until(
         'the job page shows it completed',
         async () => (await seen(page.locator('#job-summary .badge'))) === 'completed',
@@ -226,7 +244,9 @@ for (const fixture of await fleetFixtures()) {
       await page.getByRole('button', { name: 'Purge 2 selected' }).click();
       await answerDialog(page, /^Purge 2 jobs\?$/, true);
       await until('the table is empty', async () => (await rows.count()) === 0);
-      assert.match(await seen(page.locator('#toast')), /Purged 2 jobs/);
+      await until('the page says it purged them', async () =>
+        /Purged 2 jobs/.test(await seen(page.locator('#toast'))),
+      );
       assert.equal((await view.stats(name)).failed, 0);
       await until('the failed count says 0', async () => (await seen(page.locator('#stat-failed'))) === '0');
     });
