@@ -17,7 +17,10 @@ const ALERT_LABELS = {
 function alertItem(alert) {
   return h(
     'li',
-    { class: `alert ${alert.kind === 'backlog-growing' ? 'warn' : 'bad'}`, 'data-kind': alert.kind },
+    {
+      class: `alert ${alert.kind === 'backlog-growing' ? 'alert-warn' : 'alert-bad'}`,
+      'data-kind': alert.kind,
+    },
     h('strong', {}, ALERT_LABELS[alert.kind] ?? alert.kind),
     ' ',
     h('span', { class: 'message' }, alert.message),
@@ -59,9 +62,7 @@ export function queueTable() {
   const queues = table(
     'Queues',
     ['Queue', 'Ready', 'In flight', 'Delayed', 'Failed', 'Completed/s', 'Failed/s'],
-    {
-      numeric,
-    },
+    { numeric, captionHidden: true },
   );
   queues.element.id = 'queues';
   const empty = h(
