@@ -107,9 +107,9 @@ export function transferred(page: Page): () => Promise<{ bytes: number; files: n
 }
 
 /** Screenshots go to docs/images/ only when MULTITASK_SCREENSHOTS=1, so test runs leave the tree as it was. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   if (process.env.MULTITASK_SCREENSHOTS !== '1') return;
   const dir = new URL('../docs/images/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: new URL(`dashboard-${name}.png`, dir).pathname, fullPage: true });
+  await page.screenshot({ path: new URL(`dashboard-${name}.png`, dir).pathname, fullPage });
 }

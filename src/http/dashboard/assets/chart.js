@@ -23,6 +23,7 @@ export function timeChart(title, series) {
   const element = h('figure', { class: 'chart' }, h('h3', {}, title), plot, caption);
   let chart = null;
   let data = [[], ...series.map(() => [])];
+  let drawn = '';
 
   const build = () => {
     chart?.destroy();
@@ -75,6 +76,11 @@ export function timeChart(title, series) {
   return {
     element,
     update(t, ...ys) {
+      // Points are one per 5 s and final once made: most snapshots bring none, and redrawing
+      // the same lines each second would only cost time.
+      const key = `${t.length} ${t.at(-1)} ${ys.map((y) => y.at(-1)).join(' ')}`;
+      if (key === drawn) return;
+      drawn = key;
       data = [t, ...ys];
       chart?.setData(data);
     },

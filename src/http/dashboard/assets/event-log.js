@@ -45,6 +45,8 @@ export function eventLog() {
     'Error',
   ]);
   events.element.id = 'events';
+  // 200 rows would make the page endless: the table scrolls in a box of its own.
+  events.element.classList.add('tall');
   let paused = false;
   let held = [];
   let heldCount = 0;

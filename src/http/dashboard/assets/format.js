@@ -51,11 +51,24 @@ export function uptime(ms) {
     .join(' ');
 }
 
+// Formatters made once: toLocaleTimeString() builds one per call, which 50 instances' rows
+// refreshed every second would feel.
+const timeOfDay = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
+const dayAndTime = new Intl.DateTimeFormat(undefined, {
+  dateStyle: 'short',
+  timeStyle: 'medium',
+  hour12: false,
+});
+
 /** A clock time for today's events (14:03:27), with the date for older ones. */
 export function clock(epochMs) {
-  const date = new Date(epochMs);
-  const time = date.toLocaleTimeString(undefined, { hour12: false });
-  return date.toDateString() === new Date().toDateString() ? time : `${date.toLocaleDateString()} ${time}`;
+  const startOfToday = new Date().setHours(0, 0, 0, 0);
+  return epochMs >= startOfToday ? timeOfDay.format(epochMs) : dayAndTime.format(epochMs);
 }
 
 /** The full date and time, for a `title` and `<time datetime>`. */

@@ -62,10 +62,10 @@ export function queueView(name) {
     h('div', { class: 'charts' }, throughput.element, failures.element, backlog.element),
     h('h2', {}, 'Tasks'),
     tasks.element,
+    failed.element,
+    events.element,
     h('h2', {}, 'Instances'),
     instances.element,
-    events.element,
-    failed.element,
   );
 
   let seeded = false;
@@ -93,9 +93,8 @@ export function queueView(name) {
             task.task,
             count(task.completed),
             count(task.failed),
-            duration(task.p50Ms),
-            duration(task.p95Ms),
-            duration(task.p99Ms),
+            // No completed run, no run time (rather than a misleading 0 ms).
+            ...[task.p50Ms, task.p95Ms, task.p99Ms].map((ms) => (task.completed === 0 ? '–' : duration(ms))),
           ];
           values.forEach((value, i) => {
             setText(tr.cells[i], value);
