@@ -76,6 +76,11 @@ export async function startHttpServer(listen: ListenAddress, handlers: HttpHandl
   });
   // Probes come every few seconds from the kubelet; keep-alive sockets must not hold shutdown.
   server.keepAliveTimeout = 5_000;
+  return { address: await bind(server, listen), close: () => closeServer(server) };
+}
+
+/** Listens on `listen`; resolves with the address bound, rejects (EADDRINUSE…) when it cannot. */
+export async function bind(server: Server, listen: ListenAddress): Promise<ListenAddress> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -84,7 +89,7 @@ export async function startHttpServer(listen: ListenAddress, handlers: HttpHandl
     });
   });
   const bound = server.address() as AddressInfo;
-  return { address: { host: bound.address, port: bound.port }, close: () => closeServer(server) };
+  return { host: bound.address, port: bound.port };
 }
 
 async function route(
@@ -155,7 +160,8 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(`${JSON.stringify(body)}\n`);
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops listening and closes every connection (keep-alive sockets, open event streams). */
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

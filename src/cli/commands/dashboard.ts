@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DeferredDashboard } from '../../http/dashboard/deferred.js';
 import { createDashboard } from '../../http/dashboard/handler.js';
-import { type DashboardServer, listenDashboard } from '../../http/dashboard/serve.js';
+import { listenDashboard } from '../../http/dashboard/serve.js';
+import type { HttpService } from '../../http/server.js';
 import { logConnection } from '../../observability/event-logs.js';
 import { parseQueueUrl } from '../../queue/url.js';
 import { readBrokerSettings } from '../broker-settings.js';
@@ -38,7 +39,7 @@ export async function dashboard(raw: RawSettings, log: Logger): Promise<number> 
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const deferred = new DeferredDashboard();
-  let server: DashboardServer;
+  let server: HttpService;
   try {
     server = await listenDashboard(listen, deferred.handle);
   } catch (error) {

@@ -9,7 +9,14 @@
 
 import type { QueueStats } from '../../queue/transport.js';
 import { AlertBook, findAlerts, GAPS_WINDOW_MS } from './alerts.js';
-import { type Alert, type QueueDetail, type QueueRow, SNAPSHOT_EVERY_MS, type Snapshot } from './api.js';
+import {
+  type Alert,
+  type QueueDetail,
+  type QueueRow,
+  SERIES_STEP_MS,
+  SNAPSHOT_EVERY_MS,
+  type Snapshot,
+} from './api.js';
 import { FeedView } from './feed-view.js';
 import { InstancesView } from './instances-view.js';
 import { safeJson } from './respond.js';
@@ -43,6 +50,7 @@ export class Collector {
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #lastWatched = 0;
+  #polledAt = 0;
   #snapshot: Snapshot;
   #json: string;
   #closed = false;
@@ -123,9 +131,12 @@ export class Collector {
 
   #tick(): void {
     const now = Date.now();
-    if (this.feed.listening && now - this.#lastWatched > FEED_IDLE_MS) void this.feed.stop();
-    if (!this.#polling) {
+    const idle = now - this.#lastWatched > FEED_IDLE_MS;
+    if (this.feed.listening && idle) void this.feed.stop();
+    // Unwatched, one poll per series step keeps the history at a fifth of the broker queries.
+    if (!this.#polling && (!idle || now - this.#polledAt >= SERIES_STEP_MS)) {
       this.#polling = true;
+      this.#polledAt = now;
       void this.#poll().finally(() => {
         this.#polling = false;
       });

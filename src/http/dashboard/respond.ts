@@ -57,8 +57,13 @@ export function sendRefusal(response: ServerResponse, refusal: HttpRefusal): voi
 /** The largest body a POST may carry: ids of a selection, not a data upload. */
 const MAX_BODY_BYTES = 1 << 20;
 
-/** Reads a JSON body of at most 1 MiB; a refusal (400, 413) otherwise. */
-export async function readJson(request: IncomingMessage): Promise<unknown> {
+/**
+ * Reads a JSON body of at most 1 MiB; a refusal (400, 413) otherwise. A body an earlier
+ * middleware parsed already (Express's `express.json()` sets `req.body`) is taken as it is.
+ */
+export async function readJson(request: IncomingMessage & { body?: unknown }): Promise<unknown> {
+  if (request.body !== undefined && typeof request.body === 'object' && request.readableEnded)
+    return request.body;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {

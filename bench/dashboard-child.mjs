@@ -1,0 +1,111 @@
+// One run of the dashboard benchmark in a fresh process: `node dashboard-child.mjs <amqp|sqlite>
+// <none|dashboard>`. Pre-fills BENCH_DASHBOARD_JOBS (50,000) no-op jobs, starts a pool of 2
+// workers (concurrency 50 each, as queue.mjs's e2e), and times `pool.consume` until every job
+// completed. With `dashboard`, before the clock starts: a dashboard server in a process of its
+// own (dashboard-server.mjs) and a page on it (dashboard-client.mjs: the stream of that queue,
+// and a snapshot and the queue's page asked every 250 ms); their figures join the result.
+// Prints `RESULT {json}` for dashboard.mjs.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dispatchWindow, until } from './harness.mjs';
+
+const [transport, setup] = process.argv.slice(2);
+const env = process.env;
+const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
+const AMQP_URL = env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const TMP = env.BENCH_TMP ?? '/tmp';
+const JOBS = Number(env.BENCH_DASHBOARD_JOBS ?? 50_000);
+const WORKERS = 2;
+const CONCURRENCY = 50;
+const PAYLOAD = 'x'.repeat(100);
+const APP = new URL('./queue-app.mjs', import.meta.url);
+const url = transport === 'sqlite' ? `sqlite:${join(TMP, `${NAME}.db`)}` : AMQP_URL;
+const here = new URL('.', import.meta.url);
+
+/** A helper process whose stdout lines are kept; `ready` resolves on the line starting with `word`. */
+function helper(script, args) {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: here,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const exited = once(child, 'exit');
+  return {
+    child,
+    async line(word, timeoutMs = 30_000) {
+      await until(
+        () => out.split('\n').some((line) => line.startsWith(word)) || child.exitCode !== null,
+        word,
+        timeoutMs,
+      );
+      const line = out.split('\n').find((text) => text.startsWith(word));
+      if (line === undefined) throw new Error(`${script} exited before ${word}: ${out}`);
+      return line.slice(word.length).trim();
+    },
+    async stop(word) {
+      child.kill('SIGTERM');
+      await exited;
+      const line = out.split('\n').find((text) => text.startsWith(word));
+      return line === undefined ? {} : JSON.parse(line.slice(word.length));
+    },
+    kill: () => child.exitCode === null && child.kill('SIGKILL'),
+  };
+}
+
+async function run() {
+  const { openQueue, Pool } = await import('multitask');
+  const { Noop } = await import('./queue-tasks.mjs');
+  const queue = await openQueue(url, { app: APP });
+  let pool;
+  let server;
+  let client;
+  try {
+    await dispatchWindow(queue, () => new Noop(PAYLOAD), JOBS, { queue: NAME, attempts: 3 }, 1000);
+    const readyBefore = (await queue.stats(NAME)).ready;
+    pool = new Pool({ app: APP, size: WORKERS, concurrency: CONCURRENCY });
+    await pool.ready;
+    if (setup === 'dashboard') {
+      server = helper('dashboard-server.mjs', [url, NAME]);
+      const port = await server.line('LISTENING');
+      client = helper('dashboard-client.mjs', [`http://127.0.0.1:${port}/`, NAME]);
+      await client.line('READY');
+      // The page's first request started the feed listener: a moment for it to announce itself.
+      await sleep(1_000);
+    }
+    const t0 = performance.now();
+    const consumer = pool.consume(queue, { queue: NAME, concurrency: CONCURRENCY });
+    await until(() => consumer.counts.completed >= JOBS, 'the jobs');
+    const ms = performance.now() - t0;
+    await consumer.stop();
+    const result = { ms, jobsPerSec: (JOBS / ms) * 1000, readyBefore };
+    if (client !== undefined) {
+      // The last batches are on their way: a moment for them, outside the timed part.
+      await sleep(500);
+      Object.assign(result, await client.stop('CLIENT'), await server.stop('SERVER'));
+    }
+    return result;
+  } finally {
+    client?.kill();
+    server?.kill();
+    await pool?.close();
+    await queue.close();
+  }
+}
+
+try {
+  const result = await run();
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(
+    `RESULT ${JSON.stringify({ transport, setup, queue: NAME, ...result, cpuMs: (user + system) / 1000 })}\n`,
+  );
+} finally {
+  if (transport === 'sqlite')
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(TMP, `${NAME}.db${suffix}`), { force: true });
+}
+process.exit(0);
