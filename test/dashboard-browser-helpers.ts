@@ -48,8 +48,10 @@ export async function startDashboard(
       env,
     },
   );
-  // Its first line says where it listens (a URL ending in /), before the queue is even open.
+  // Its first line says where it listens (a URL ending in /); until the queue is open it
+  // answers 503 to everything, so the tests start once it says it is ready.
   const line = await dashboard.waitForLine('dashboard');
+  await dashboard.waitForLine('dashboard ready');
   return { process: dashboard, base: String(line.address).replace(/\/$/, '') };
 }
 

@@ -94,6 +94,14 @@ export function table(caption, headers, { numeric = [], captionHidden = false } 
   return { element, tbody, head };
 }
 
+let sections = 0;
+
+/** A section named by its heading (`aria-labelledby`), `children` after the heading. */
+export function section(title, ...children) {
+  const id = `section-${++sections}`;
+  return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+}
+
 /** A link to a view of the page's hash router. */
 export function link(hash, text, attributes = {}) {
   return h('a', { href: hash, ...attributes }, text);

@@ -4,7 +4,7 @@
  * job, the selection, or every failed job of the queue, each after a confirmation.
  */
 import { getJSON, PATHS, postJSON } from './api.js';
-import { h, jobHash, link, replace, setText, syncRows, table } from './dom.js';
+import { h, jobHash, link, replace, section, setText, syncRows, table } from './dom.js';
 import { clock, count, iso } from './format.js';
 import { confirmAction, jobs, toast } from './ui.js';
 
@@ -131,9 +131,10 @@ export function failedTable(queue) {
 
   const render = () => {
     const first = (state.cursors.length - 1) * PAGE;
-    const shown =
-      state.rows.length === 0 ? 'none' : `${count(first + 1)}–${count(first + state.rows.length)}`;
-    const of = state.search === '' ? 'failed jobs' : `matching “${state.search}”`;
+    const n = state.rows.length;
+    const shown = n === 0 ? 'none' : n === 1 ? count(first + 1) : `${count(first + 1)}–${count(first + n)}`;
+    const of =
+      state.search === '' ? (state.total === 1 ? 'failed job' : 'failed jobs') : `matching “${state.search}”`;
     setText(summary, `${shown} of ${count(state.total)} ${of}`);
     setText(pageLabel, `page ${state.cursors.length}`);
     previous.disabled = state.cursors.length === 1;
@@ -208,10 +209,8 @@ export function failedTable(queue) {
   retryAll.addEventListener('click', () => act('retry', { all: true }));
   purgeAll.addEventListener('click', () => act('purge', { all: true }));
 
-  const element = h(
-    'section',
-    { 'aria-labelledby': 'failed-title' },
-    h('h2', { id: 'failed-title' }, 'Failed jobs'),
+  const element = section(
+    'Failed jobs',
     h('div', { class: 'toolbar' }, h('label', { for: 'failed-search' }, 'Search'), search, summary),
     h('div', { class: 'toolbar' }, retrySelected, purgeSelected, retryAll, purgeAll),
     failed.element,

@@ -5,7 +5,7 @@
  * stream reports an event of this job.
  */
 import { getJSON, PATHS } from './api.js';
-import { h, link, queueHash, replace, table } from './dom.js';
+import { h, link, queueHash, replace, section, table } from './dom.js';
 import { eventRow, where } from './event-log.js';
 import { failedAction } from './failed-table.js';
 import { clock, iso, json } from './format.js';
@@ -71,10 +71,8 @@ export function jobView(id, queueHint, follow) {
       : null;
 
     const error = failed
-      ? h(
-          'section',
-          { 'aria-labelledby': 'error-title' },
-          h('h2', { id: 'error-title' }, 'Error'),
+      ? section(
+          'Error',
           h(
             'dl',
             { class: 'fields' },
@@ -86,10 +84,8 @@ export function jobView(id, queueHint, follow) {
       : null;
 
     const fields = failed
-      ? h(
-          'section',
-          { 'aria-labelledby': 'fields-title' },
-          h('h2', { id: 'fields-title' }, 'Fields'),
+      ? section(
+          'Fields',
           failed.fields === null
             ? [
                 h('p', { class: 'muted' }, 'Not a readable job; the body as received:'),
@@ -100,12 +96,7 @@ export function jobView(id, queueHint, follow) {
       : null;
 
     const result = detail.result
-      ? h(
-          'section',
-          { 'aria-labelledby': 'result-title' },
-          h('h2', { id: 'result-title' }, 'Result'),
-          h('pre', { id: 'job-result' }, json(detail.result.value)),
-        )
+      ? section('Result', h('pre', { id: 'job-result' }, json(detail.result.value)))
       : null;
 
     const events = table('Events seen by the dashboard, oldest first', [
@@ -123,21 +114,7 @@ export function jobView(id, queueHint, follow) {
         ? h('p', { class: 'muted' }, 'The dashboard saw no event of this job.')
         : null;
 
-    replace(
-      body,
-      summary,
-      actions,
-      error,
-      fields,
-      result,
-      h(
-        'section',
-        { 'aria-labelledby': 'job-events-title' },
-        h('h2', { id: 'job-events-title' }, 'Events'),
-        events.element,
-        noEvents,
-      ),
-    );
+    replace(body, summary, actions, error, fields, result, section('Events', noEvents ?? events.element));
   };
 
   async function load() {

@@ -3,8 +3,13 @@
  * of completed and failed jobs per second over 15 minutes, and every live instance.
  */
 import { sumSeries, timeChart } from './chart.js';
-import { h, link, queueHash, setText, syncRows, table } from './dom.js';
+import { h, link, queueHash, section, setText, syncRows, table } from './dom.js';
 import { bytes, clock, count, iso, rate, uptime } from './format.js';
+
+/** "1 queue", "3 queues". */
+function plural(n, noun) {
+  return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
 
 const ALERT_LABELS = {
   'backlog-growing': 'Backlog growing',
@@ -33,12 +38,7 @@ function alertItem(alert) {
 /** The alerts list, shared with the queue page (which shows only its queue's). */
 export function alertList() {
   const list = h('ul', { class: 'alerts' });
-  const element = h(
-    'section',
-    { 'aria-labelledby': 'alerts-title' },
-    h('h2', { id: 'alerts-title' }, 'Alerts'),
-    list,
-  );
+  const element = section('Alerts', list);
   return {
     element,
     update(alerts) {
@@ -203,7 +203,7 @@ export function overviewView() {
       const inFlight = snapshot.queues.reduce((sum, row) => sum + row.inFlight, 0);
       setText(
         summary,
-        `${count(snapshot.queues.length)} queues · ${count(snapshot.instances.length)} instances · ${count(inFlight)} jobs in flight`,
+        `${plural(snapshot.queues.length, 'queue')} · ${plural(snapshot.instances.length, 'instance')} · ${plural(inFlight, 'job')} in flight`,
       );
       alerts.update(snapshot.alerts);
       queues.update(snapshot.queues);
