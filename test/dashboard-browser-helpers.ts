@@ -33,6 +33,40 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath()!, args: root ? ['--no-sandbox'] : [] });
 }
 
+/** The app the browser tests' `work` processes run and their queue dispatches with. */
+export const DASHBOARD_APP = new URL('./fixtures/dashboard-app.ts', import.meta.url);
+
+/**
+ * A `multitask work` process on `queue` (2 workers × concurrency 2, a grace of 300 ms), added to
+ * `started` at once (so that clean-up kills it whatever happens), once it consumes.
+ */
+export async function startWork(
+  cwd: string,
+  url: string,
+  queue: string,
+  started: Set<CliProcess>,
+): Promise<CliProcess> {
+  const work = new CliProcess(
+    [
+      'work',
+      '--app',
+      DASHBOARD_APP.pathname,
+      '--queue',
+      queue,
+      '--url',
+      url,
+      '--workers',
+      '2',
+      '--concurrency',
+      '2',
+    ].concat(['--http', '127.0.0.1:0', '--grace-ms', '300']),
+    { cwd, env: {} },
+  );
+  started.add(work);
+  await work.waitForLine('consuming');
+  return work;
+}
+
 /** `multitask dashboard` on `url`, and its base address once it listens. */
 export async function startDashboard(
   cwd: string,

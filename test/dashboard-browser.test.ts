@@ -22,6 +22,7 @@ import { AGE_OUT_MS } from '../src/queue/fleet-types.js';
 import type { CliProcess } from './cli-helpers.js';
 import {
   browserSkipReason,
+  DASHBOARD_APP,
   instanceRow,
   launchBrowser,
   queueCell,
@@ -29,13 +30,15 @@ import {
   seen,
   seenNumber,
   startDashboard,
+  startWork,
   transferred,
   until,
 } from './dashboard-browser-helpers.js';
-import { FailTimes, FailWhile, Nap, Record } from './fixtures/queue-tasks.js';
-import { fleetFixtures, killAll, startWorks } from './fleet-helpers.js';
+import { Greet } from './fixtures/dashboard-tasks.js';
+import { FailTimes, Nap, Record } from './fixtures/queue-tasks.js';
+import { fleetFixtures, killAll } from './fleet-helpers.js';
 import { eventually } from './helpers.js';
-import { QUEUE_APP, tempDir, uniqueQueue } from './queue-helpers.js';
+import { tempDir, uniqueQueue } from './queue-helpers.js';
 
 // Runs everywhere, Chromium or not: the page's copy of the wire contract is the server's.
 test('the page reads the paths, header and timings api.ts declares', () => {
@@ -95,8 +98,8 @@ for (const fixture of await fleetFixtures()) {
       shoot ? screenshot(page, name, fullPage) : Promise.resolve();
 
     before(async () => {
-      view = await openQueue(url, { app: QUEUE_APP });
-      [work] = (await startWorks(cwd, url, name, 1, started)) as [CliProcess];
+      view = await openQueue(url, { app: DASHBOARD_APP });
+      work = await startWork(cwd, url, name, started);
       dashboard = await startDashboard(cwd, url, ['--queue', name]);
       started.add(dashboard.process);
     });
@@ -140,7 +143,7 @@ for (const fixture of await fleetFixtures()) {
         30_000,
       );
 
-      const [second] = (await startWorks(cwd, url, name, 1, started)) as [CliProcess];
+      const second = await startWork(cwd, url, name, started);
       const secondRow = instanceRow(page, second.child.pid!);
       await until('the second instance appears', async () => (await secondRow.count()) === 1);
       await until(
@@ -173,13 +176,20 @@ for (const fixture of await fleetFixtures()) {
       writeFileSync(flag, '');
       const markup = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
       const id = `markup-${randomUUID().slice(0, 8)}`;
-      await view.dispatch(new FailWhile(flag, runs, markup), { queue: name, id, attempts: 1 });
+      // Its result is kept where the dashboard can read it: SQLite's results table.
+      const result = fixture.name === 'sqlite';
+      await view.dispatch(new Greet(markup, flag), { queue: name, id, attempts: 1, result });
       await eventually(async () => (await view.failedJob(name, id)) !== undefined, 30_000);
 
       const { page, dialogs } = await openPage(contexts);
       await page.goto(`${dashboard.base}/#/queue/${encodeURIComponent(name)}`);
       const failedRow = page.locator(`#failed tbody tr[data-id="${id}"]`);
       await until('the failed job is in the failed table', async () => (await failedRow.count()) === 1);
+      assert.equal(await seen(failedRow.locator('td').nth(3)), 'E_FLAGGED');
+      assert.equal(
+        await seen(failedRow.locator('.error-text')),
+        `cannot greet ${markup} while the flag is up`,
+      );
       await until(
         'the instance is listed',
         async () => (await instanceRow(page, work.child.pid!).count()) === 1,
@@ -199,9 +209,10 @@ for (const fixture of await fleetFixtures()) {
         async () => (await seen(page.locator('#job-summary .badge'))) === 'failed',
       );
       assert.equal(await seen(page.locator('h1 .name')), id);
-      const fields = await seen(page.locator('#job-fields'));
-      assert.ok(fields.includes(JSON.stringify(markup).slice(1, -1)) || fields.includes(markup), fields);
-      assert.match(await seen(page.locator('#job-stack')), /flag .* is up/);
+      // Shown as the characters they are: in the fields (as JSON), the message and the stack.
+      assert.deepEqual(JSON.parse(await seen(page.locator('#job-fields'))), { name: markup, flag });
+      assert.ok((await seen(page.locator('#job-stack'))).includes(`Error: cannot greet ${markup}`));
+      assert.ok((await seen(page.locator('#job-summary'))).includes('Greet'));
       assert.equal(await page.locator('main img, main script').count(), 0, 'no element made of the markup');
       assert.equal(await page.evaluate('window.__pwned'), undefined, 'nothing ran');
       assert.deepEqual(dialogs, [], 'no alert or other native dialog');
@@ -223,6 +234,12 @@ for (const fixture of await fleetFixtures()) {
         async () => (await seen(page.locator('#job-summary .badge'))) === 'completed',
       );
       assert.equal(await page.locator('#job-retry').count(), 0, 'no retry for a job not in the failed store');
+      if (result) {
+        await until('its result', async () => (await page.locator('#job-result').count()) === 1);
+        assert.deepEqual(JSON.parse(await seen(page.locator('#job-result'))), {
+          greeting: `hello ${markup}`,
+        });
+      }
 
       await page.goBack();
       await until('gone from the failed table', async () => (await failedRow.count()) === 0);
@@ -277,6 +294,30 @@ for (const fixture of await fleetFixtures()) {
         'the failed count is down by two',
         async () => (await seenNumber(page.locator('#stat-failed'))) === failedBefore,
       );
+    });
+
+    test('the live event stream pauses, counts what arrives, and resumes', async () => {
+      const { page } = await openPage(contexts);
+      await page.goto(`${dashboard.base}/#/queue/${encodeURIComponent(name)}`);
+      const rows = page.locator('#events tbody tr');
+      const top = async () => seen(rows.first());
+      await view.dispatch(new Record(runs, 'before-pause'), { queue: name });
+      await until('events are listed', async () => (await rows.count()) > 0);
+
+      await page.getByRole('button', { name: 'Pause' }).click();
+      assert.equal(await page.locator('#pause').getAttribute('aria-pressed'), 'true');
+      const newestWhenPaused = await top();
+      const tags = Array.from({ length: 5 }, (_, i) => `while-paused-${i}`);
+      for (const tag of tags) await view.dispatch(new Record(runs, tag), { queue: name });
+      await until('the page counts the events that arrived while paused', async () => {
+        const note = /^Paused: (\d+) new events$/.exec(await seen(page.locator('#events-note')));
+        return note !== null && Number(note[1]) >= 5;
+      });
+      assert.equal(await top(), newestWhenPaused, 'nothing moved while paused');
+
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await until('the held events are shown', async () => (await top()) !== newestWhenPaused);
+      assert.equal(await seen(page.locator('#events-note')), '');
     });
 
     test('stale when the dashboard server goes away, live again when it is back', async () => {

@@ -50,7 +50,7 @@ export function eventLog() {
   let paused = false;
   let held = [];
   let heldCount = 0;
-  const note = h('span', { class: 'muted', role: 'status' });
+  const note = h('span', { class: 'muted', role: 'status', id: 'events-note' });
   const button = h('button', { type: 'button', 'aria-pressed': 'false', id: 'pause' }, 'Pause');
 
   /** Puts rows (newest first) on top of the table and trims it to KEEP. */

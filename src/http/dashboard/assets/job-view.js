@@ -2,13 +2,16 @@
  * A job's page (`#/job/<id>?queue=<name>`): what the dashboard knows of one id. Its fields,
  * error and stack while it is in the failed store (with Retry and Purge), the events it saw
  * (where and when each attempt ran), and its result where one was kept. It reloads when the
- * stream reports an event of this job.
+ * stream reports an event of this job, and every few seconds.
  */
 import { getJSON, PATHS } from './api.js';
 import { h, link, queueHash, replace, section, table } from './dom.js';
 import { eventRow, where } from './event-log.js';
 import { failedAction } from './failed-table.js';
 import { clock, iso, json } from './format.js';
+
+/** Also reloaded this often, whatever the stream says. */
+const POLL_MS = 5_000;
 
 function field(label, ...value) {
   return [h('dt', {}, label), h('dd', {}, ...value)];
@@ -117,10 +120,18 @@ export function jobView(id, queueHint, follow) {
     replace(body, summary, actions, error, fields, result, section('Events', noEvents ?? events.element));
   };
 
+  /** What is shown, so that a reload that brings nothing new leaves the page (and its focus) alone. */
+  let shown = '';
+
   async function load() {
     try {
-      render(await getJSON(PATHS.job, { id, queue }));
+      const detail = await getJSON(PATHS.job, { id, queue });
+      const text = JSON.stringify(detail);
+      if (text === shown) return;
+      shown = text;
+      render(detail);
     } catch (error) {
+      shown = '';
       replace(
         body,
         h(
@@ -141,6 +152,11 @@ export function jobView(id, queueHint, follow) {
   }
 
   load();
+  // Events bring the page up to date at once; this catches what the feed may have missed (its
+  // events are best-effort), and a job that only another process knows yet.
+  const poll = setInterval(() => {
+    if (!document.hidden) load();
+  }, POLL_MS);
 
   return {
     element,
@@ -158,6 +174,7 @@ export function jobView(id, queueHint, follow) {
     },
     destroy() {
       clearTimeout(reloading);
+      clearInterval(poll);
     },
   };
 }
