@@ -10,7 +10,9 @@
 // that queue, and a snapshot and the queue's page asked every 250 ms). Setups are interleaved
 // round by round (who goes first rotates), BENCH_ROUNDS (3) rounds, medians reported; before
 // each run it waits for the machine to be quiet. RabbitMQ must run (BENCH_AMQP_URL, default
-// amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards.
+// amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards. Then, once per
+// transport, the failed-jobs API over 10,000 failed jobs (BENCH_FAILED_JOBS): first page, next
+// page, searches.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -65,6 +67,17 @@ await interleave(kinds, ROUNDS, async (kind, round) => {
   }
   if (transport === 'amqp') await sweepAmqpQueues(AMQP_URL, prefix);
 });
+const failedRuns = [];
+for (const transport of parts) {
+  progress(`${transport}: the failed-jobs API over a full failed store`);
+  await quiet(QUIET);
+  try {
+    failedRuns.push({ transport, ...(await child(transport, 'failed', 1)) });
+  } catch (error) {
+    progress(`  failed: ${error.message}`);
+  }
+  if (transport === 'amqp') await sweepAmqpQueues(AMQP_URL, prefix);
+}
 rmSync(tmp, { recursive: true, force: true });
 
 const percentile = (values, q) => {
@@ -106,6 +119,15 @@ for (const transport of parts) {
     `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(percentile(answers, 0.5), 1)} / ${fmt(percentile(answers, 0.95), 1)} / ${fmt(Math.max(...answers), 1)} | ${fmt(median(gaps))} / ${fmt(Math.max(...gaps))} | ${fmt(Math.max(...runs.map((run) => run.maxSnapshotAgeMs ?? 0)))} | ${med((run) => run.jobRows)} | ${med((run) => run.bytes)} | ${med((run) => run.serverCpuMs)} | ${med((run) => run.clientCpuMs)} |`,
   );
 }
+lines.push(
+  '',
+  '| transport | failed jobs | first page (reads the store), ms | next page, ms | search by id, ms (matches) | search matching all, ms (matches) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+);
+for (const run of failedRuns)
+  lines.push(
+    `| ${run.transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(run.failed)} | ${fmt(run.firstPageMs)} | ${fmt(run.nextPageMs, 1)} | ${fmt(run.searchByIdMs, 1)} (${run.searchByIdTotal}) | ${fmt(run.searchAllMs, 1)} (${fmt(run.searchAllTotal)}) |`,
+  );
 const failures = results.filter((run) => run.error);
 if (failures.length > 0)
   lines.push(
