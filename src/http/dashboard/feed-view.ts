@@ -74,6 +74,8 @@ export class FeedView {
   readonly #pending = new Map<string, JobEventRow[]>();
   #feed: AsyncIterableIterator<FeedEvent> | undefined;
   #running = false;
+  /** Which start a listening loop belongs to: a loop of an earlier start ends, even if running again. */
+  #generation = 0;
   #wake: (() => void) | undefined;
 
   constructor(source: DashboardSource, hooks: FeedHooks) {
@@ -89,7 +91,7 @@ export class FeedView {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    void this.#listen();
+    void this.#listen(++this.#generation);
   }
 
   /** Stops listening and frees the subscription; what was kept stays. */
@@ -99,17 +101,20 @@ export class FeedView {
     await this.#feed?.return?.();
   }
 
-  async #listen(): Promise<void> {
-    while (this.#running) {
+  async #listen(generation: number): Promise<void> {
+    const current = () => this.#running && this.#generation === generation;
+    while (current()) {
+      let feed: AsyncIterableIterator<FeedEvent> | undefined;
       try {
-        const feed = this.#source.events();
+        feed = this.#source.events();
         this.#feed = feed;
         for await (const event of feed) this.#take(event);
       } catch {
-        // The subscription failed (broker gone, queue closed): listen again in a moment.
+        // The subscription failed (broker gone, queue closed): free it, listen again in a moment.
+        await feed?.return?.().catch(() => {});
       }
-      this.#feed = undefined;
-      if (!this.#running) return;
+      if (this.#feed === feed) this.#feed = undefined;
+      if (!current()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, RELISTEN_MS);
         timer.unref();
