@@ -1,9 +1,11 @@
 // One run of the dashboard benchmark in a fresh process: `node dashboard-child.mjs <amqp|sqlite>
-// <none|dashboard>`. Pre-fills BENCH_DASHBOARD_JOBS (50,000) no-op jobs, starts a pool of 2
+// <none|feed|dashboard>`. Pre-fills BENCH_DASHBOARD_JOBS (50,000) no-op jobs, starts a pool of 2
 // workers (concurrency 50 each, as queue.mjs's e2e), and times `pool.consume` until every job
 // completed. With `dashboard`, before the clock starts: a dashboard server in a process of its
 // own (dashboard-server.mjs) and a page on it (dashboard-client.mjs: the stream of that queue,
-// and a snapshot and the queue's page asked every 250 ms); their figures join the result.
+// and a snapshot or the queue's page asked every 500 ms); their figures join the result. With
+// `feed`, a bare listener of the queue's event feed instead (feed-listener.mjs, as `multitask
+// events`): the share of the cost that is the feed's, whoever listens.
 // `node dashboard-child.mjs <amqp|sqlite> failed` instead fills the failed store with
 // BENCH_FAILED_JOBS (10,000) failed jobs and times the dashboard's failed-jobs API on it: the
 // first page (which reads the whole store), the next page, a search by id and a search that
@@ -32,7 +34,9 @@ const here = new URL('.', import.meta.url);
 
 /** A helper process whose stdout lines are kept; `ready` resolves on the line starting with `word`. */
 function helper(script, args) {
-  const child = spawn(process.execPath, [script, ...args], {
+  // BENCH_SERVER_NODE_ARGS: Node flags for the dashboard server (--cpu-prof, to see where its time goes).
+  const node = script === 'dashboard-server.mjs' ? (env.BENCH_SERVER_NODE_ARGS?.split(' ') ?? []) : [];
+  const child = spawn(process.execPath, [...node, script, ...args], {
     cwd: here,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -75,7 +79,12 @@ async function run() {
     const readyBefore = (await queue.stats(NAME)).ready;
     pool = new Pool({ app: APP, size: WORKERS, concurrency: CONCURRENCY });
     await pool.ready;
-    if (setup === 'dashboard') {
+    if (setup === 'feed') {
+      // The feed alone, as `multitask events` reads it: what the dashboard's listener costs the instances.
+      server = helper('feed-listener.mjs', [url, NAME]);
+      await server.line('LISTENING');
+      await sleep(1_000);
+    } else if (setup === 'dashboard') {
       server = helper('dashboard-server.mjs', [url, NAME]);
       const port = await server.line('LISTENING');
       client = helper('dashboard-client.mjs', [`http://127.0.0.1:${port}/`, NAME]);
@@ -89,10 +98,11 @@ async function run() {
     const ms = performance.now() - t0;
     await consumer.stop();
     const result = { ms, jobsPerSec: (JOBS / ms) * 1000, readyBefore };
-    if (client !== undefined) {
+    if (server !== undefined) {
       // The last batches are on their way: a moment for them, outside the timed part.
       await sleep(500);
-      Object.assign(result, await client.stop('CLIENT'), await server.stop('SERVER'));
+      if (client !== undefined) Object.assign(result, await client.stop('CLIENT'));
+      Object.assign(result, await server.stop(setup === 'feed' ? 'FEED' : 'SERVER'));
     }
     return result;
   } finally {

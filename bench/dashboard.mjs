@@ -7,7 +7,7 @@
 // Each run is a child process (dashboard-child.mjs) that pre-fills 50,000 no-op jobs
 // (BENCH_DASHBOARD_JOBS) and times their drain by a pool of 2 workers × 50, with no dashboard, or
 // with a dashboard server (its own process) and a page on it (its own process: the stream of
-// that queue, and a snapshot and the queue's page asked every 250 ms). Setups are interleaved
+// that queue, and a snapshot or the queue's page asked every 500 ms). Setups are interleaved
 // round by round (who goes first rotates), BENCH_ROUNDS (3) rounds, medians reported; before
 // each run it waits for the machine to be quiet. RabbitMQ must run (BENCH_AMQP_URL, default
 // amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards. Then, once per
@@ -52,12 +52,15 @@ function child(transport, setup, round) {
   });
 }
 
-const kinds = parts.flatMap((transport) => [`${transport}:none`, `${transport}:dashboard`]);
+const kinds = parts.flatMap((transport) => [
+  `${transport}:none`,
+  `${transport}:feed`,
+  `${transport}:dashboard`,
+]);
+const SETUPS = { none: 'no dashboard', feed: 'a bare feed listener', dashboard: 'a dashboard and a page' };
 await interleave(kinds, ROUNDS, async (kind, round) => {
   const [transport, setup] = kind.split(':');
-  progress(
-    `round ${round}/${ROUNDS}: ${transport}, ${setup === 'none' ? 'no dashboard' : 'a dashboard and a page'}`,
-  );
+  progress(`round ${round}/${ROUNDS}: ${transport}, ${SETUPS[setup]}`);
   await quiet(QUIET);
   try {
     results.push({ ...(await child(transport, setup, round)), round });
@@ -95,14 +98,14 @@ const lines = [
     .map((l) => l.toFixed(2))
     .join(' ')}.`,
   '',
-  '| transport | no dashboard, jobs/s | with a dashboard and a page, jobs/s | ratio | runs without (min–max) | runs with (min–max) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| transport | no dashboard, jobs/s | a bare feed listener, jobs/s (ratio) | a dashboard and a page, jobs/s | ratio | runs: none / feed / dashboard (min–max) |',
+  '| --- | ---: | ---: | ---: | ---: | --- |',
 ];
 for (const transport of parts) {
-  const none = runsOf(transport, 'none').map((run) => run.jobsPerSec);
-  const watched = runsOf(transport, 'dashboard').map((run) => run.jobsPerSec);
+  const rates = (setup) => runsOf(transport, setup).map((run) => run.jobsPerSec);
+  const [none, feed, watched] = [rates('none'), rates('feed'), rates('dashboard')];
   lines.push(
-    `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(median(none))} | ${fmt(median(watched))} | ${ratio(median(watched), median(none))} | ${range(none)} | ${range(watched)} |`,
+    `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(median(none))} | ${fmt(median(feed))} (${ratio(median(feed), median(none))}) | ${fmt(median(watched))} | ${ratio(median(watched), median(none))} | ${range(none)} / ${range(feed)} / ${range(watched)} |`,
   );
 }
 lines.push(
