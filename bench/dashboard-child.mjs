@@ -1,9 +1,15 @@
 // One run of the dashboard benchmark in a fresh process: `node dashboard-child.mjs <amqp|sqlite>
-// <none|dashboard>`. Pre-fills BENCH_DASHBOARD_JOBS (50,000) no-op jobs, starts a pool of 2
+// <none|feed|dashboard>`. Pre-fills BENCH_DASHBOARD_JOBS (50,000) no-op jobs, starts a pool of 2
 // workers (concurrency 50 each, as queue.mjs's e2e), and times `pool.consume` until every job
 // completed. With `dashboard`, before the clock starts: a dashboard server in a process of its
 // own (dashboard-server.mjs) and a page on it (dashboard-client.mjs: the stream of that queue,
-// and a snapshot and the queue's page asked every 250 ms); their figures join the result.
+// and a snapshot or the queue's page asked every 500 ms); their figures join the result. With
+// `feed`, a bare listener of the queue's event feed instead (feed-listener.mjs, as `multitask
+// events`): the share of the cost that is the feed's, whoever listens.
+// `node dashboard-child.mjs <amqp|sqlite> failed` instead fills the failed store with
+// BENCH_FAILED_JOBS (10,000) failed jobs and times the dashboard's failed-jobs API on it: the
+// first page (which reads the whole store), the next page, a search by id and a search that
+// matches every job.
 // Prints `RESULT {json}` for dashboard.mjs.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +24,7 @@ const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
 const AMQP_URL = env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const TMP = env.BENCH_TMP ?? '/tmp';
 const JOBS = Number(env.BENCH_DASHBOARD_JOBS ?? 50_000);
+const FAILED_JOBS = Number(env.BENCH_FAILED_JOBS ?? 10_000);
 const WORKERS = 2;
 const CONCURRENCY = 50;
 const PAYLOAD = 'x'.repeat(100);
@@ -27,7 +34,9 @@ const here = new URL('.', import.meta.url);
 
 /** A helper process whose stdout lines are kept; `ready` resolves on the line starting with `word`. */
 function helper(script, args) {
-  const child = spawn(process.execPath, [script, ...args], {
+  // BENCH_SERVER_NODE_ARGS: Node flags for the dashboard server (--cpu-prof, to see where its time goes).
+  const node = script === 'dashboard-server.mjs' ? (env.BENCH_SERVER_NODE_ARGS?.split(' ') ?? []) : [];
+  const child = spawn(process.execPath, [...node, script, ...args], {
     cwd: here,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -70,7 +79,12 @@ async function run() {
     const readyBefore = (await queue.stats(NAME)).ready;
     pool = new Pool({ app: APP, size: WORKERS, concurrency: CONCURRENCY });
     await pool.ready;
-    if (setup === 'dashboard') {
+    if (setup === 'feed') {
+      // The feed alone, as `multitask events` reads it: what the dashboard's listener costs the instances.
+      server = helper('feed-listener.mjs', [url, NAME]);
+      await server.line('LISTENING');
+      await sleep(1_000);
+    } else if (setup === 'dashboard') {
       server = helper('dashboard-server.mjs', [url, NAME]);
       const port = await server.line('LISTENING');
       client = helper('dashboard-client.mjs', [`http://127.0.0.1:${port}/`, NAME]);
@@ -84,10 +98,11 @@ async function run() {
     const ms = performance.now() - t0;
     await consumer.stop();
     const result = { ms, jobsPerSec: (JOBS / ms) * 1000, readyBefore };
-    if (client !== undefined) {
+    if (server !== undefined) {
       // The last batches are on their way: a moment for them, outside the timed part.
       await sleep(500);
-      Object.assign(result, await client.stop('CLIENT'), await server.stop('SERVER'));
+      if (client !== undefined) Object.assign(result, await client.stop('CLIENT'));
+      Object.assign(result, await server.stop(setup === 'feed' ? 'FEED' : 'SERVER'));
     }
     return result;
   } finally {
@@ -98,8 +113,53 @@ async function run() {
   }
 }
 
+/** Fills the failed store, then times the failed-jobs API of a dashboard in this process. */
+async function failedSearch() {
+  const { createDashboard, openQueue, Pool } = await import('multitask');
+  const { createServer } = await import('node:http');
+  const { Fail } = await import('./queue-tasks.mjs');
+  const queue = await openQueue(url, { app: APP });
+  const pool = new Pool({ app: APP, size: WORKERS, concurrency: CONCURRENCY });
+  const handler = createDashboard(queue, { queues: [NAME] });
+  const server = createServer((request, response) => handler(request, response));
+  try {
+    await dispatchWindow(queue, (i) => new Fail(i), FAILED_JOBS, { queue: NAME, attempts: 1 }, 1000);
+    const consumer = pool.consume(queue, { queue: NAME, concurrency: CONCURRENCY });
+    await until(() => consumer.counts.failed >= FAILED_JOBS, 'the failures');
+    await consumer.stop();
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${server.address().port}/api/queues/${NAME}/failed`;
+    const timed = async (query) => {
+      const t0 = performance.now();
+      const page = await (await fetch(`${base}?${query}`)).json();
+      return { ms: performance.now() - t0, page };
+    };
+    // The collector reads the failed count first (once a second): the copy is made against it.
+    await sleep(1_500);
+    const first = await timed('limit=50');
+    const next = await timed(`limit=50&after=${encodeURIComponent(first.page.next)}`);
+    const id = first.page.jobs[10].id;
+    const byId = await timed(`limit=50&search=${encodeURIComponent(id.slice(0, 8))}`);
+    const all = await timed('limit=50&search=fail');
+    return {
+      failed: first.page.total,
+      firstPageMs: first.ms,
+      nextPageMs: next.ms,
+      searchByIdMs: byId.ms,
+      searchByIdTotal: byId.page.total,
+      searchAllMs: all.ms,
+      searchAllTotal: all.page.total,
+    };
+  } finally {
+    await handler.close();
+    server.close();
+    await pool.close();
+    await queue.close();
+  }
+}
+
 try {
-  const result = await run();
+  const result = setup === 'failed' ? await failedSearch() : await run();
   const { user, system } = process.cpuUsage();
   process.stdout.write(
     `RESULT ${JSON.stringify({ transport, setup, queue: NAME, ...result, cpuMs: (user + system) / 1000 })}\n`,

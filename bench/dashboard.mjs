@@ -7,10 +7,12 @@
 // Each run is a child process (dashboard-child.mjs) that pre-fills 50,000 no-op jobs
 // (BENCH_DASHBOARD_JOBS) and times their drain by a pool of 2 workers × 50, with no dashboard, or
 // with a dashboard server (its own process) and a page on it (its own process: the stream of
-// that queue, and a snapshot and the queue's page asked every 250 ms). Setups are interleaved
+// that queue, and a snapshot or the queue's page asked every 500 ms). Setups are interleaved
 // round by round (who goes first rotates), BENCH_ROUNDS (3) rounds, medians reported; before
 // each run it waits for the machine to be quiet. RabbitMQ must run (BENCH_AMQP_URL, default
-// amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards.
+// amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards. Then, once per
+// transport, the failed-jobs API over 10,000 failed jobs (BENCH_FAILED_JOBS): first page, next
+// page, searches.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -50,12 +52,15 @@ function child(transport, setup, round) {
   });
 }
 
-const kinds = parts.flatMap((transport) => [`${transport}:none`, `${transport}:dashboard`]);
+const kinds = parts.flatMap((transport) => [
+  `${transport}:none`,
+  `${transport}:feed`,
+  `${transport}:dashboard`,
+]);
+const SETUPS = { none: 'no dashboard', feed: 'a bare feed listener', dashboard: 'a dashboard and a page' };
 await interleave(kinds, ROUNDS, async (kind, round) => {
   const [transport, setup] = kind.split(':');
-  progress(
-    `round ${round}/${ROUNDS}: ${transport}, ${setup === 'none' ? 'no dashboard' : 'a dashboard and a page'}`,
-  );
+  progress(`round ${round}/${ROUNDS}: ${transport}, ${SETUPS[setup]}`);
   await quiet(QUIET);
   try {
     results.push({ ...(await child(transport, setup, round)), round });
@@ -65,6 +70,17 @@ await interleave(kinds, ROUNDS, async (kind, round) => {
   }
   if (transport === 'amqp') await sweepAmqpQueues(AMQP_URL, prefix);
 });
+const failedRuns = [];
+for (const transport of parts) {
+  progress(`${transport}: the failed-jobs API over a full failed store`);
+  await quiet(QUIET);
+  try {
+    failedRuns.push({ transport, ...(await child(transport, 'failed', 1)) });
+  } catch (error) {
+    progress(`  failed: ${error.message}`);
+  }
+  if (transport === 'amqp') await sweepAmqpQueues(AMQP_URL, prefix);
+}
 rmSync(tmp, { recursive: true, force: true });
 
 const percentile = (values, q) => {
@@ -82,14 +98,14 @@ const lines = [
     .map((l) => l.toFixed(2))
     .join(' ')}.`,
   '',
-  '| transport | no dashboard, jobs/s | with a dashboard and a page, jobs/s | ratio | runs without (min–max) | runs with (min–max) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| transport | no dashboard, jobs/s | a bare feed listener, jobs/s (ratio) | a dashboard and a page, jobs/s | ratio | runs: none / feed / dashboard (min–max) |',
+  '| --- | ---: | ---: | ---: | ---: | --- |',
 ];
 for (const transport of parts) {
-  const none = runsOf(transport, 'none').map((run) => run.jobsPerSec);
-  const watched = runsOf(transport, 'dashboard').map((run) => run.jobsPerSec);
+  const rates = (setup) => runsOf(transport, setup).map((run) => run.jobsPerSec);
+  const [none, feed, watched] = [rates('none'), rates('feed'), rates('dashboard')];
   lines.push(
-    `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(median(none))} | ${fmt(median(watched))} | ${ratio(median(watched), median(none))} | ${range(none)} | ${range(watched)} |`,
+    `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(median(none))} | ${fmt(median(feed))} (${ratio(median(feed), median(none))}) | ${fmt(median(watched))} | ${ratio(median(watched), median(none))} | ${range(none)} / ${range(feed)} / ${range(watched)} |`,
   );
 }
 lines.push(
@@ -106,6 +122,15 @@ for (const transport of parts) {
     `| ${transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(percentile(answers, 0.5), 1)} / ${fmt(percentile(answers, 0.95), 1)} / ${fmt(Math.max(...answers), 1)} | ${fmt(median(gaps))} / ${fmt(Math.max(...gaps))} | ${fmt(Math.max(...runs.map((run) => run.maxSnapshotAgeMs ?? 0)))} | ${med((run) => run.jobRows)} | ${med((run) => run.bytes)} | ${med((run) => run.serverCpuMs)} | ${med((run) => run.clientCpuMs)} |`,
   );
 }
+lines.push(
+  '',
+  '| transport | failed jobs | first page (reads the store), ms | next page, ms | search by id, ms (matches) | search matching all, ms (matches) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+);
+for (const run of failedRuns)
+  lines.push(
+    `| ${run.transport === 'amqp' ? 'RabbitMQ' : 'SQLite'} | ${fmt(run.failed)} | ${fmt(run.firstPageMs)} | ${fmt(run.nextPageMs, 1)} | ${fmt(run.searchByIdMs, 1)} (${run.searchByIdTotal}) | ${fmt(run.searchAllMs, 1)} (${fmt(run.searchAllTotal)}) |`,
+  );
 const failures = results.filter((run) => run.error);
 if (failures.length > 0)
   lines.push(

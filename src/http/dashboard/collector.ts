@@ -103,11 +103,6 @@ export class Collector {
     return [...this.#queues.keys()];
   }
 
-  /** The latest failed count of a queue, when read. */
-  failedCount(queue: string): number | undefined {
-    return this.#queues.get(queue)?.stats?.failed;
-  }
-
   /** A queue's page, or undefined for a queue it does not know. */
   detail(queue: string): QueueDetail | undefined {
     const row = this.#snapshot.queues.find((candidate) => candidate.name === queue);

@@ -1,9 +1,9 @@
 /**
  * The failed jobs tables: pages of a queue's failed store, searchable by id, task and error
  * code. A search must look at every failed job, and 10,000 of them take a moment to read, so
- * each queue's store is read whole once and kept: read again when its failed count changed
- * (and the copy is over a second old), after an action, or after {@link FAILED_TTL_MS}. Paging
- * through the copy is then a slice.
+ * each queue's store is read whole once and kept: read again when its failed count (asked at
+ * each request: one cheap `stats`) is not the copy's any more, after an action from the
+ * dashboard, or after {@link FAILED_TTL_MS}. Paging through the copy is then a slice.
  */
 
 import type { FailedJob } from '../../queue/transport.js';
@@ -22,8 +22,8 @@ export const MAX_PAGE = 500;
 
 interface Copy {
   rows: FailedRow[];
-  /** The failed count the collector had read when this copy was made. */
-  count: number | undefined;
+  /** The failed count read just before this copy was made. */
+  count: number;
   at: number;
 }
 
@@ -44,15 +44,12 @@ export function failedRow(job: FailedJob): FailedRow {
 /** See the module comment. */
 export class FailedView {
   readonly #source: DashboardSource;
-  readonly #count: (queue: string) => number | undefined;
   readonly #copies = new Map<string, Copy>();
   /** Reads under way, shared by the requests that come meanwhile. */
   readonly #reading = new Map<string, Promise<Copy>>();
 
-  /** @param count the collector's latest failed count of a queue */
-  constructor(source: DashboardSource, count: (queue: string) => number | undefined) {
+  constructor(source: DashboardSource) {
     this.#source = source;
-    this.#count = count;
   }
 
   /** A page of `queue`'s failed jobs matching `search`, after the job `after`. */
@@ -85,9 +82,9 @@ export class FailedView {
   }
 
   async #copy(queue: string): Promise<Copy> {
-    const now = Date.now();
     const known = this.#copies.get(queue);
-    const count = this.#count(queue);
+    const count = (await this.#source.stats(queue)).failed;
+    const now = Date.now();
     if (
       known !== undefined &&
       now - known.at < FAILED_TTL_MS &&
@@ -102,7 +99,7 @@ export class FailedView {
     return reading;
   }
 
-  async #read(queue: string, count: number | undefined): Promise<Copy> {
+  async #read(queue: string, count: number): Promise<Copy> {
     const rows: FailedRow[] = [];
     let after: string | undefined;
     for (;;) {

@@ -68,12 +68,17 @@ export class FeedView {
   readonly #recent = new Map<string, JobEventRow[]>();
   readonly #tasks = new Map<string, Map<string, TaskRecord>>();
   readonly #jobs = new Map<string, JobEventRow[]>();
+  /** The ids of {@link #jobs} in the order they came, a ring: the oldest is the next to go. */
+  readonly #jobIds: Array<string | undefined> = new Array(JOBS_KEPT);
+  #jobHead = 0;
   /** Gaps of the last minutes: when, and how many events. */
   #gaps: Array<{ at: number; missed: number }> = [];
   /** Rows for the pages, by queue: only for the queues some page watches. */
   readonly #pending = new Map<string, JobEventRow[]>();
   #feed: AsyncIterableIterator<FeedEvent> | undefined;
   #running = false;
+  /** Which start a listening loop belongs to: a loop of an earlier start ends, even if running again. */
+  #generation = 0;
   #wake: (() => void) | undefined;
 
   constructor(source: DashboardSource, hooks: FeedHooks) {
@@ -89,7 +94,7 @@ export class FeedView {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    void this.#listen();
+    void this.#listen(++this.#generation);
   }
 
   /** Stops listening and frees the subscription; what was kept stays. */
@@ -99,17 +104,20 @@ export class FeedView {
     await this.#feed?.return?.();
   }
 
-  async #listen(): Promise<void> {
-    while (this.#running) {
+  async #listen(generation: number): Promise<void> {
+    const current = () => this.#running && this.#generation === generation;
+    while (current()) {
+      let feed: AsyncIterableIterator<FeedEvent> | undefined;
       try {
-        const feed = this.#source.events();
+        feed = this.#source.events();
         this.#feed = feed;
         for await (const event of feed) this.#take(event);
       } catch {
-        // The subscription failed (broker gone, queue closed): listen again in a moment.
+        // The subscription failed (broker gone, queue closed): free it, listen again in a moment.
+        await feed?.return?.().catch(() => {});
       }
-      this.#feed = undefined;
-      if (!this.#running) return;
+      if (this.#feed === feed) this.#feed = undefined;
+      if (!current()) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, RELISTEN_MS);
         timer.unref();
@@ -142,7 +150,8 @@ export class FeedView {
     const pending = this.#pending.get(queue);
     if (pending !== undefined) {
       pending.push(row);
-      if (pending.length > PENDING_MAX) pending.splice(0, pending.length - PENDING_MAX);
+      // Trimmed in chunks: one splice per event past the cap would move the whole array each time.
+      if (pending.length >= PENDING_MAX * 2) pending.splice(0, pending.length - PENDING_MAX);
     }
     if (event.id !== undefined) this.#keepForJob(event.id, row);
     if (event.task !== undefined && (event.type === 'completed' || event.type === 'failed')) {
@@ -189,7 +198,12 @@ export class FeedView {
   #keepForJob(id: string, row: JobEventRow): void {
     let events = this.#jobs.get(id);
     if (events === undefined) {
-      if (this.#jobs.size >= JOBS_KEPT) this.#jobs.delete(this.#jobs.keys().next().value!);
+      // The ring says which id is oldest: asking the Map for its first key walks the holes its
+      // deletions left, and that walk grew with every job.
+      const oldest = this.#jobIds[this.#jobHead];
+      if (oldest !== undefined) this.#jobs.delete(oldest);
+      this.#jobIds[this.#jobHead] = id;
+      this.#jobHead = (this.#jobHead + 1) % JOBS_KEPT;
       events = [];
       this.#jobs.set(id, events);
     }
@@ -233,7 +247,7 @@ export class FeedView {
     const taken = new Map<string, JobEventRow[]>();
     for (const [queue, rows] of this.#pending) {
       if (rows.length === 0) continue;
-      taken.set(queue, rows);
+      taken.set(queue, rows.length > PENDING_MAX ? rows.slice(-PENDING_MAX) : rows);
       this.#pending.set(queue, []);
     }
     return taken;

@@ -44,7 +44,7 @@ export function createDashboard(queue: DashboardSource, options: DashboardOption
   const context: ApiContext = {
     source: queue,
     collector,
-    failed: new FailedView(queue, (name) => collector.failedCount(name)),
+    failed: new FailedView(queue),
     readOnly: options.readOnly === true,
   };
   collector.start();
