@@ -73,12 +73,17 @@ async function openPage(contexts: BrowserContext[]): Promise<{ page: Page; dialo
   return { page, dialogs };
 }
 
-/** Confirms (or cancels) the page's confirmation dialog, checking what it asks. */
-async function answerDialog(page: Page, asks: RegExp, confirm: boolean): Promise<void> {
+/**
+ * Answers the page's confirmation dialog, checking what it asks: confirms, or cancels with the
+ * keyboard (Escape). It opens with the focus on Cancel, the safe answer.
+ */
+async function answerDialog(page: Page, asks: RegExp, answer: 'confirm' | 'escape'): Promise<void> {
   const dialog = page.locator('dialog#confirm');
   await dialog.waitFor({ state: 'visible' });
   assert.match(await seen(dialog.locator('#confirm-title')), asks);
-  await dialog.locator(confirm ? '#confirm-ok' : '#confirm-cancel').click();
+  assert.equal(await page.evaluate('document.activeElement.id'), 'confirm-cancel');
+  if (answer === 'confirm') await dialog.locator('#confirm-ok').click();
+  else await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
 }
 
@@ -225,7 +230,7 @@ for (const fixture of await fleetFixtures()) {
 
       rmSync(flag);
       await page.locator('#job-retry').click();
-      await answerDialog(page, /^Retry 1 job\?$/, true);
+      await answerDialog(page, /^Retry 1 job\?$/, 'confirm');
       await until('the page says it retried the job', async () =>
         /Retried 1 job/.test(await seen(page.locator('#toast'))),
       );
@@ -276,15 +281,15 @@ for (const fixture of await fleetFixtures()) {
         async () => (await listed()).sort().join() === ids.join(),
       );
 
-      // Cancelled: nothing happens.
+      // Cancelled (Escape): nothing happens.
       await page.locator(`#failed tr[data-id="${ids[0]}"] button`, { hasText: 'Purge' }).click();
-      await answerDialog(page, /^Purge 1 job\?$/, false);
+      await answerDialog(page, /^Purge 1 job\?$/, 'escape');
       assert.equal(await rows.count(), 2);
       assert.equal((await view.stats(name)).failed, failedBefore + 2);
 
       for (const id of ids) await page.locator(`#failed tr[data-id="${id}"] input[type=checkbox]`).check();
       await page.getByRole('button', { name: 'Purge 2 selected' }).click();
-      await answerDialog(page, /^Purge 2 jobs\?$/, true);
+      await answerDialog(page, /^Purge 2 jobs\?$/, 'confirm');
       await until('the table is empty', async () => (await rows.count()) === 0);
       await until('the page says it purged them', async () =>
         /Purged 2 jobs/.test(await seen(page.locator('#toast'))),
@@ -345,7 +350,7 @@ for (const fixture of await fleetFixtures()) {
       await page.goto(`${dashboard.base}/#/job/${id}?queue=${encodeURIComponent(name)}`);
       await until('the job page', async () => (await page.locator('#job-purge').count()) === 1);
       await page.locator('#job-purge').click();
-      await answerDialog(page, /^Purge 1 job\?$/, true);
+      await answerDialog(page, /^Purge 1 job\?$/, 'confirm');
       await until('purged', async () => /Purged 1 job/.test(await seen(page.locator('#toast'))));
       assert.equal(await view.failedJob(name, id), undefined);
     });
