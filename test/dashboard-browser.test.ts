@@ -365,7 +365,7 @@ describe('dashboard bound to a non-loopback address', { skip, timeout: 60_000 },
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  test('a request without the token is refused; the page loads with ?token=', async () => {
+  test('a request without the token is refused; the page loads with ?token=, and says when a new token refuses it', async () => {
     const token = randomUUID();
     const { process: server, base } = await startDashboard(cwd, `sqlite:${join(cwd, 'queue.db')}`, [
       '--http',
@@ -391,6 +391,20 @@ describe('dashboard bound to a non-loopback address', { skip, timeout: 60_000 },
     await until('the page is live', async () => (await seen(page.locator('#live'))) === 'live');
     assert.ok(!page.url().includes(token), `the token is not left in the address: ${page.url()}`);
     assert.equal(await seen(page.locator('h1')), 'Overview');
+
+    // Restarted with another token, the server refuses the page's cookie: the page says so.
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const restarted = await startDashboard(cwd, `sqlite:${join(cwd, 'queue.db')}`, [
+      '--http',
+      `0.0.0.0:${new URL(base).port}`,
+      '--token',
+      randomUUID(),
+    ]);
+    started.add(restarted.process);
+    await until('the page says it is refused', async () =>
+      /^refused \(401\)/.test(await seen(page.locator('#live'))),
+    );
   });
 });
 

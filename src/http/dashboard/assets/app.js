@@ -30,9 +30,12 @@ const live = new Live({
   jobs(rows) {
     view?.jobs(rows);
   },
-  state({ live: fresh, staleSince, connecting, everLive }) {
-    document.body.dataset.live = fresh ? 'live' : everLive ? 'stale' : 'connecting';
-    if (fresh) {
+  state({ live: fresh, staleSince, connecting, everLive, refused }) {
+    document.body.dataset.live = fresh ? 'live' : everLive || refused ? 'stale' : 'connecting';
+    if (refused) {
+      // Credentials that no longer pass (a new token): only the person can fix that.
+      replace(indicator, h('span', { class: 'dot' }), `refused (${refused}): reload with valid credentials`);
+    } else if (fresh) {
       replace(indicator, h('span', { class: 'dot' }), 'live');
     } else if (staleSince !== null) {
       replace(

@@ -3,7 +3,7 @@
  * job's page). EventSource reconnects by itself after a dropped connection; when the server
  * stays away long enough for the browser to give up (readyState CLOSED, as after an error
  * status from a proxy), this opens a new one, backing off to 10 s. The state it reports is
- * what the page says in its header: live, stale since when, reconnecting.
+ * what the page says in its header: live, stale since when, reconnecting, refused.
  */
 import { apiUrl, PATHS } from './api.js';
 import { STALE_AFTER_MS } from './contract.js';
@@ -14,7 +14,7 @@ const MAX_BACKOFF_MS = 10_000;
 const SILENT_RESTART_MS = 3 * STALE_AFTER_MS;
 
 export class Live {
-  /** @param handlers `snapshot(snapshot)`, `jobs(rows)`, `state({ live, staleSince, connecting })` */
+  /** @param handlers `snapshot(snapshot)`, `jobs(rows)`, `state({ live, staleSince, connecting, everLive, refused })` */
   constructor(handlers) {
     this.handlers = handlers;
     this.source = null;
@@ -24,6 +24,8 @@ export class Live {
     this.backoffMs = 1_000;
     this.retryAt = 0;
     this.lastState = '';
+    /** The status of the server's last refusal (401, 403), while nothing better came. */
+    this.refused = null;
     this.timer = setInterval(() => this.check(), CHECK_EVERY_MS);
   }
 
@@ -58,7 +60,10 @@ export class Live {
     if (source === null) return;
     const now = Date.now();
     if (source.readyState === EventSource.CLOSED) {
-      if (this.retryAt === 0) this.retryAt = now + this.backoffMs;
+      if (this.retryAt === 0) {
+        this.retryAt = now + this.backoffMs;
+        this.askWhy();
+      }
       if (now >= this.retryAt) {
         this.retryAt = 0;
         this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
@@ -73,6 +78,20 @@ export class Live {
     this.report();
   }
 
+  /**
+   * The browser gave up on the stream: an error status rather than a lost connection. A refusal
+   * (401, 403: the token changed) will not mend by itself, so the page says so.
+   */
+  async askWhy() {
+    try {
+      const response = await fetch(apiUrl(PATHS.snapshot), { credentials: 'same-origin' });
+      this.refused = response.status === 401 || response.status === 403 ? response.status : null;
+    } catch {
+      this.refused = null;
+    }
+    this.report();
+  }
+
   /** Tells the handler the state when it changed: live, or stale since the last snapshot. */
   report() {
     const fresh = this.lastSnapshotAt > 0 && Date.now() - this.lastSnapshotAt <= STALE_AFTER_MS;
@@ -82,6 +101,7 @@ export class Live {
       staleSince: fresh || this.lastSnapshotAt === 0 ? null : this.lastSnapshotAt,
       connecting,
       everLive: this.lastSnapshotAt > 0,
+      refused: fresh ? null : this.refused,
     };
     const key = JSON.stringify(state);
     if (key === this.lastState) return;
