@@ -3,10 +3,14 @@
  * downloads no browser), a `multitask dashboard` process, and ways to read what a person sees.
  * Without Chromium the tests skip, saying how to get it, unless CI is set: then they fail.
  */
+
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Queue } from '../src/index.js';
 import { CliProcess } from './cli-helpers.js';
+import { FailTimes, Nap, Record as RecordRun } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
 
 /** Where Chromium is: /usr/bin/chromium (Debian's), else whatever `chromium` is on the PATH. */
@@ -148,4 +152,47 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   const dir = new URL('../docs/images/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: new URL(`dashboard-${name}.png`, dir).pathname, fullPage });
+}
+
+/**
+ * Answers the page's confirmation dialog, checking what it asks: confirms, or cancels with the
+ * keyboard (Escape). It opens with the focus on Cancel, the safe answer.
+ */
+export async function answerDialog(page: Page, asks: RegExp, answer: 'confirm' | 'escape'): Promise<void> {
+  const dialog = page.locator('dialog#confirm');
+  await dialog.waitFor({ state: 'visible' });
+  assert.match(await seen(dialog.locator('#confirm-title')), asks);
+  assert.equal(await page.evaluate('document.activeElement.id'), 'confirm-cancel');
+  if (answer === 'confirm') await dialog.locator('#confirm-ok').click();
+  else await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+/** The jobs the listed instances completed, as their table shows them. */
+export async function completedByInstances(page: Page): Promise<number> {
+  const cells = await page
+    .locator('#instances tbody tr')
+    .evaluateAll((rows) =>
+      rows.map((row) => (row as unknown as { cells: Array<{ textContent: string }> }).cells[6]!.textContent),
+    );
+  return cells.reduce((sum, text) => sum + Number(text.replace(/[^\d]/g, '')), 0);
+}
+
+/**
+ * Steady work for the screenshots' charts: quick jobs, a few that fail once and are retried,
+ * and a few that fail for good, for `ms`.
+ */
+export async function traffic(view: Queue, queue: string, runs: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (let round = 0; Date.now() < end; round++) {
+    const batch = Array.from({ length: 20 }, (_, i) =>
+      view.dispatch(new RecordRun(runs, `t${round}.${i}`), { queue }),
+    );
+    if (round % 3 === 0) batch.push(view.dispatch(new FailTimes(1, runs, `flaky${round}`), { queue }));
+    if (round % 8 === 0)
+      batch.push(view.dispatch(new FailTimes(9, runs, `bad${round}`), { queue, attempts: 2 }));
+    if (round % 20 === 0) batch.push(view.dispatch(new Nap(4_000, runs, `slow${round}`), { queue }));
+    await Promise.all(batch);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

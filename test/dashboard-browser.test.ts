@@ -21,7 +21,9 @@ import { openQueue, type Queue } from '../src/index.js';
 import { AGE_OUT_MS } from '../src/queue/fleet-types.js';
 import type { CliProcess } from './cli-helpers.js';
 import {
+  answerDialog,
   browserSkipReason,
+  completedByInstances,
   DASHBOARD_APP,
   instanceRow,
   launchBrowser,
@@ -31,6 +33,7 @@ import {
   seenNumber,
   startDashboard,
   startWork,
+  traffic,
   transferred,
   until,
 } from './dashboard-browser-helpers.js';
@@ -71,20 +74,6 @@ async function openPage(contexts: BrowserContext[]): Promise<{ page: Page; dialo
     void dialog.dismiss();
   });
   return { page, dialogs };
-}
-
-/**
- * Answers the page's confirmation dialog, checking what it asks: confirms, or cancels with the
- * keyboard (Escape). It opens with the focus on Cancel, the safe answer.
- */
-async function answerDialog(page: Page, asks: RegExp, answer: 'confirm' | 'escape'): Promise<void> {
-  const dialog = page.locator('dialog#confirm');
-  await dialog.waitFor({ state: 'visible' });
-  assert.match(await seen(dialog.locator('#confirm-title')), asks);
-  assert.equal(await page.evaluate('document.activeElement.id'), 'confirm-cancel');
-  if (answer === 'confirm') await dialog.locator('#confirm-ok').click();
-  else await page.keyboard.press('Escape');
-  await dialog.waitFor({ state: 'hidden' });
 }
 
 for (const fixture of await fleetFixtures()) {
@@ -407,32 +396,3 @@ describe('dashboard bound to a non-loopback address', { skip, timeout: 60_000 },
     );
   });
 });
-
-/** The jobs the listed instances completed, as their table shows them. */
-async function completedByInstances(page: Page): Promise<number> {
-  const cells = await page
-    .locator('#instances tbody tr')
-    .evaluateAll((rows) =>
-      rows.map((row) => (row as unknown as { cells: Array<{ textContent: string }> }).cells[6]!.textContent),
-    );
-  return cells.reduce((sum, text) => sum + Number(text.replace(/[^\d]/g, '')), 0);
-}
-
-/**
- * Steady work for the screenshots' charts: quick jobs, a few that fail once and are retried,
- * and a few that fail for good, for `ms`.
- */
-async function traffic(view: Queue, queue: string, runs: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (let round = 0; Date.now() < end; round++) {
-    const batch = Array.from({ length: 20 }, (_, i) =>
-      view.dispatch(new Record(runs, `t${round}.${i}`), { queue }),
-    );
-    if (round % 3 === 0) batch.push(view.dispatch(new FailTimes(1, runs, `flaky${round}`), { queue }));
-    if (round % 8 === 0)
-      batch.push(view.dispatch(new FailTimes(9, runs, `bad${round}`), { queue, attempts: 2 }));
-    if (round % 20 === 0) batch.push(view.dispatch(new Nap(4_000, runs, `slow${round}`), { queue }));
-    await Promise.all(batch);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
