@@ -1,6 +1,6 @@
 // Helpers shared by the benchmark entry points (run.mjs, queue.mjs): machine CPU sampling,
 // waiting for a quiet machine, and formatting the figures of the report.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -113,4 +113,68 @@ export async function interleave(kinds, rounds, run) {
   for (let round = 1; round <= rounds; round++) {
     for (let k = 0; k < kinds.length; k++) await run(kinds[(k + round - 1) % kinds.length], round);
   }
+}
+
+/** Polls `condition` every 2 ms until it holds; rejects after `timeoutMs`, naming `what`. */
+export async function until(condition, what, timeoutMs = 240_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/**
+ * Keeps up to `window` dispatches of `make(i)` in flight, each settled one starting the next;
+ * resolves once `count` are confirmed, rejects on the first error.
+ */
+export function dispatchWindow(queue, make, count, options, window) {
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const launch = () => {
+      const i = next++;
+      queue.dispatch(make(i), options).then(
+        () => {
+          done++;
+          if (next < count) launch();
+          else if (done === count) resolve();
+        },
+        (error) => {
+          if (!failed) reject(error);
+          failed = true;
+        },
+      );
+    };
+    for (let k = 0; k < Math.min(window, count); k++) launch();
+  });
+}
+
+/**
+ * Runs `node <script> ...args` in `cwd` with `env` added, killed past `timeoutMs`; resolves with
+ * the JSON of its `RESULT {json}` line when it exits 0, rejects with the tail of its stderr.
+ */
+export function runChild(script, args, { cwd, env, timeoutMs }) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [script, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (chunk) => (out += chunk));
+    proc.stderr.on('data', (chunk) => (err += chunk));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split('\n').find((text) => text.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(7)));
+      else {
+        const tail = err.trim().split('\n').slice(-4).join(' | ');
+        reject(new Error(`exit ${code ?? signal}${tail ? `: ${tail}` : ''}`));
+      }
+    });
+  });
 }

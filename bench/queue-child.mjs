@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dispatchWindow, until } from './harness.mjs';
 
 const [part, kind] = process.argv.slice(2);
 const env = process.env;
@@ -45,14 +46,6 @@ function report(result) {
   process.stdout.write(
     `RESULT ${JSON.stringify({ part, kind, queue: NAME, ...result, cpuMs: (user + system) / 1000 })}\n`,
   );
-}
-
-async function until(condition, what, timeoutMs = 240_000) {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
 }
 
 // --- bare amqplib -------------------------------------------------------------------------
@@ -164,37 +157,13 @@ async function multitask() {
   return { ...mod, ...tasks };
 }
 
-/** Keeps up to WINDOW dispatches in flight, each settled one starting the next; rejects on the first error. */
-function dispatchWindow(queue, make, count, options) {
-  return new Promise((resolve, reject) => {
-    let next = 0;
-    let done = 0;
-    let failed = false;
-    const launch = () => {
-      const i = next++;
-      queue.dispatch(make(i), options).then(
-        () => {
-          done++;
-          if (next < count) launch();
-          else if (done === count) resolve();
-        },
-        (error) => {
-          if (!failed) reject(error);
-          failed = true;
-        },
-      );
-    };
-    for (let k = 0; k < Math.min(WINDOW, count); k++) launch();
-  });
-}
-
 /** Pre-fills `count` jobs, starts a pool and waits for it, then times consume() until all completed. */
 async function multitaskConsume(count, make, concurrency) {
   const { openQueue, Pool } = await multitask();
   const queue = await openQueue(transportUrl(), { app: APP });
   let pool;
   try {
-    await dispatchWindow(queue, make, count, { queue: NAME, attempts: 3 });
+    await dispatchWindow(queue, make, count, { queue: NAME, attempts: 3 }, WINDOW);
     const readyBefore = (await queue.stats(NAME)).ready;
     pool = new Pool({ app: APP, size: WORKERS, concurrency });
     await pool.ready;
@@ -271,7 +240,7 @@ async function dispatch() {
     // bare publisher's assertQueue does before its clock starts.
     await queue.dispatch(new Noop(PAYLOAD), { queue: NAME, attempts: 3 });
     const t0 = performance.now();
-    await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 });
+    await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 }, WINDOW);
     const ms = performance.now() - t0;
     const { ready } = await queue.stats(NAME);
     return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, readyAfter: ready };

@@ -19,7 +19,7 @@
 // named bench.<run id>.<part>.<setup>.r<round>; after each run every RabbitMQ queue with the run's
 // prefix is deleted (multitask's <name>.failed and <name>.delay.<ms> included).
 // Progress goes to stderr; raw results to results/queue-<timestamp>.json.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -34,6 +34,7 @@ import {
   range,
   ratio,
   requestedParts,
+  runChild,
   sweepAmqpQueues,
 } from './harness.mjs';
 import { startRedis } from './redis.mjs';
@@ -129,26 +130,10 @@ async function measure(part, kind, round) {
 const errors = [];
 
 function child(args, script, extraEnv) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [script ?? 'queue-child.mjs', ...args], {
-      cwd: script === undefined ? here : dirname(script),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...extraEnv },
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (chunk) => (out += chunk));
-    proc.stderr.on('data', (chunk) => (err += chunk));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = out.split('\n').find((text) => text.startsWith('RESULT '));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(7)));
-      else {
-        const tail = err.trim().split('\n').slice(-4).join(' | ');
-        reject(new Error(`exit ${code ?? signal}${tail ? `: ${tail}` : ''}`));
-      }
-    });
+  return runChild(script ?? 'queue-child.mjs', args, {
+    cwd: script === undefined ? here : dirname(script),
+    env: extraEnv,
+    timeoutMs: CHILD_TIMEOUT_MS,
   });
 }
 

@@ -9,11 +9,15 @@
 // resolves to inside a pool's thread (the `multitask-worker` export condition). So a thread loads
 // one module of ours, and the errors it makes are the class its app imports.
 //
+// The dashboard's page (src/http/dashboard/assets/: plain HTML, CSS and JavaScript, no build
+// step of its own) is copied as it is next to the built handler, which serves it from there: the
+// npm package carries it, and a user runs nothing to get it.
+//
 // No source maps: dist/ is tsc's readable JavaScript, and a map would name src/*.ts files the
 // package does not ship (and cost a map read per module wherever source maps are enabled, as tsx
 // enables them). Stack traces name files of dist/, with their real lines.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,7 @@ const src = resolve(root, 'src');
 const dist = resolve(root, 'dist');
 const threadSource = resolve(src, 'worker/thread.ts');
 const threadOutput = resolve(dist, 'worker/thread.js');
+const dashboardAssets = resolve(src, 'http/dashboard/assets');
 
 // Stale files (an old entry, old maps) must not linger in dist/ and from there in the package.
 rmSync(dist, { recursive: true, force: true });
@@ -46,3 +51,6 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+if (existsSync(dashboardAssets))
+  cpSync(dashboardAssets, resolve(dist, 'http/dashboard/assets'), { recursive: true });

@@ -5,6 +5,7 @@
  * from here and never write `new MultitaskError`.
  */
 export * from './errors/core.js';
+export * from './errors/dashboard-errors.js';
 export * from './errors/pool-errors.js';
 export * from './errors/queue-errors.js';
 export * from './errors/result-errors.js';

@@ -16,6 +16,9 @@ export {
   MultitaskError,
   type MultitaskErrorDetails,
 } from './errors.js';
+export { CSRF_HEADER, DASHBOARD_PATHS } from './http/dashboard/api.js';
+export { createDashboard, type DashboardHandler } from './http/dashboard/handler.js';
+export type { DashboardAuth, DashboardOptions, DashboardSource } from './http/dashboard/source.js';
 export type {
   ConsumeOptions,
   Consumer,
@@ -63,7 +66,7 @@ export type {
   FailedListOptions,
   OpenQueueOptions,
 } from './queue/options.js';
-export { openQueue, Queue, type QueueEvents } from './queue/queue.js';
+export { openQueue, Queue, type QueueEvents, type StoredResult } from './queue/queue.js';
 export type { CallOptions, ResultOptions } from './queue/result-options.js';
 export type { FailedJob, QueueStats } from './queue/transport.js';
 export { maskUrl } from './queue/url.js';

@@ -25,8 +25,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   observability: ['errors.ts', 'internal', 'pool', 'queue', 'worker'],
   cli: ['*'],
 };
-/** Type-only imports that are part of a public signature (`pool.consume(queue: Queue)`). */
-const TYPE_ONLY_ALLOWED: Record<string, readonly string[]> = { pool: ['queue/queue.ts'] };
+/**
+ * Type-only imports that are part of a public signature (`pool.consume(queue: Queue)`), or the
+ * shapes the dashboard reads off a queue (its `DashboardSource`, a structural interface).
+ */
+const TYPE_ONLY_ALLOWED: Record<string, readonly string[]> = {
+  pool: ['queue/queue.ts'],
+  http: ['queue/queue.ts', 'queue/fleet-types.ts', 'queue/options.ts', 'queue/transport.ts'],
+};
 
 interface Import {
   from: string;

@@ -189,15 +189,30 @@ function checkedBy<T>(check: (value: string) => T, name: SettingName, value: str
   }
 }
 
-/** `host:port`, or `off`; a bare port means loopback. */
-export function httpAddress(raw: RawSettings): { host: string; port: number } | undefined {
-  const value = valueOrDefault(raw, 'http')!;
-  if (value === 'off') return undefined;
+/** `host:port`, or `off`; a bare port means loopback. `fallback` is the command's default. */
+export function httpAddress(
+  raw: RawSettings,
+  fallback: string = SETTINGS.http.defaultValue,
+  off = true,
+): { host: string; port: number } | undefined {
+  const value = text(raw, 'http') ?? fallback;
+  if (off && value === 'off') return undefined;
   const match = /^(?:(\[[0-9a-f:]+\]|[\w.-]+):)?(\d{1,5})$/i.exec(value);
   const port = match === null ? Number.NaN : Number(match[2]);
   if (match === null || port > 65_535)
-    throw wrong('http', value, 'host:port (127.0.0.1:9464), a port, or off');
+    throw wrong('http', value, `host:port (${fallback})${off ? ', a port, or off' : ' or a port'}`);
   return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+/** Queue names, comma-separated (`dashboard --queue a,b`); none when not given. */
+export function queueList(raw: RawSettings): string[] {
+  const value = text(raw, 'queue');
+  if (value === undefined) return [];
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  return [...new Set(names.map((name) => checkedBy(queueName, 'queue', name)))];
 }
 
 /** A switch: the flag, else its variable as 1/true/yes or 0/false/no. */

@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { hasCode } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { BROKER_SETTINGS } from './broker-settings.js';
+import { dashboard } from './commands/dashboard.js';
+import { DASHBOARD_AUTH_SETTINGS } from './commands/dashboard-settings.js';
 import { dispatch } from './commands/dispatch.js';
 import { events } from './commands/events.js';
 import { failed } from './commands/failed.js';
@@ -19,14 +21,24 @@ import { run } from './commands/run.js';
 import { work } from './commands/work.js';
 import { logFormat, logLevel, type RawSettings, UsageError } from './config.js';
 import { SERVICE_SETTINGS } from './service/settings.js';
-import { FLAG_ONLY, type FlagOnlyName, SETTINGS, type Setting, type SettingName } from './settings.js';
+import {
+  DASHBOARD_OPTIONS,
+  FLAG_ONLY,
+  type FlagOnlyName,
+  SETTINGS,
+  type Setting,
+  type SettingName,
+} from './settings.js';
 
 /** Exit codes: 2 for what the user must fix before trying again. */
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
 
 function option(name: SettingName): Option {
-  const setting: Setting = SETTINGS[name];
+  return optionOf(SETTINGS[name]);
+}
+
+function optionOf(setting: Setting): Option {
   const description =
     setting.defaultValue === undefined
       ? setting.description
@@ -93,10 +105,26 @@ export function buildProgram(exit: (code: number) => void): Command {
       'maxWorkers',
       'scaleIntervalMs',
       'workersFile',
+      'dashboard',
+      ...DASHBOARD_AUTH_SETTINGS,
       ...BROKER_SETTINGS,
     ],
-    'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672',
+    'multitask work --app ./dist/app.js --queue emails --workers 50% --concurrency 16 --url amqp://guest:guest@localhost:5672\n  multitask work --app ./dist/app.js --queue emails --dashboard          # the dashboard at http://127.0.0.1:9464/dashboard/',
   ).action((raw: RawSettings) => finish(work(raw, logger(raw, 1))));
+
+  command(
+    program,
+    'dashboard',
+    'serve the web dashboard of the queues: counts, instances, events, failed jobs (until SIGINT or SIGTERM)',
+    ['url', ...DASHBOARD_AUTH_SETTINGS, ...BROKER_SETTINGS],
+    [
+      'multitask dashboard --url amqp://guest:guest@localhost:5672     # http://127.0.0.1:9465/',
+      '  MULTITASK_DASHBOARD_TOKEN=… multitask dashboard --http 0.0.0.0:9465 --queue emails,reports',
+    ].join('\n'),
+  )
+    .addOption(optionOf(DASHBOARD_OPTIONS.queues))
+    .addOption(optionOf(DASHBOARD_OPTIONS.http))
+    .action((raw: RawSettings) => finish(dashboard(raw, logger(raw, 1))));
 
   command(
     program,
@@ -182,7 +210,11 @@ function report(error: unknown): number {
       ? ''
       : `${(error as { code: unknown }).code}: `;
   process.stderr.write(`multitask: ${oneLine(`${code}${(error as Error)?.message ?? error}`)}\n`);
-  return error instanceof UsageError || hasCode(error, 'ERR_INVALID_OPTION') ? EXIT_USAGE : EXIT_FAILURE;
+  return error instanceof UsageError ||
+    hasCode(error, 'ERR_INVALID_OPTION') ||
+    hasCode(error, 'ERR_DASHBOARD_INSECURE')
+    ? EXIT_USAGE
+    : EXIT_FAILURE;
 }
 
 /** Messages from elsewhere (esbuild, an app's own error) may span lines; ours stay one. */

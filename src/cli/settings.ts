@@ -22,6 +22,8 @@ export interface Setting {
 
 /** The HTTP listener's default address: loopback only, on Prometheus' port for exporters. */
 export const DEFAULT_HTTP = '127.0.0.1:9464';
+/** `multitask dashboard`'s default address: loopback only, the port after the metrics'. */
+export const DEFAULT_DASHBOARD_HTTP = '127.0.0.1:9465';
 /** How long jobs in flight have to finish after SIGTERM before they go back to the queue. */
 export const DEFAULT_GRACE_MS = 25_000;
 
@@ -152,6 +154,33 @@ export const SETTINGS = {
       'RabbitMQ delay queues per job queue, 4 to 10: fewer queues, more hops for a delayed job (use one value for all processes of a queue)',
     defaultValue: '10',
   },
+  dashboard: {
+    flags: '--dashboard',
+    env: 'MULTITASK_DASHBOARD',
+    description:
+      'work: serve the web dashboard under /dashboard/ on the --http listener (off a loopback address only with --token or --user and --password)',
+  },
+  token: {
+    flags: '--token <token>',
+    env: 'MULTITASK_DASHBOARD_TOKEN',
+    description:
+      'dashboard: require this token (open the address with ?token=…, or send Authorization: Bearer …); prefer the variable: a flag shows in ps',
+  },
+  user: {
+    flags: '--user <name>',
+    env: 'MULTITASK_DASHBOARD_USER',
+    description: 'dashboard: require HTTP basic credentials, this user name with --password',
+  },
+  password: {
+    flags: '--password <password>',
+    env: 'MULTITASK_DASHBOARD_PASSWORD',
+    description: 'dashboard: the password of --user; prefer the variable: a flag shows in ps',
+  },
+  readOnly: {
+    flags: '--read-only',
+    env: 'MULTITASK_DASHBOARD_READ_ONLY',
+    description: 'dashboard: show, but refuse retry and purge',
+  },
   task: { flags: '--task <name>', env: 'MULTITASK_TASK', description: 'the registered task name' },
   attempts: {
     flags: '--attempts <n>',
@@ -207,6 +236,25 @@ export const FLAG_ONLY = {
     description: 'failed retry|purge --all: do not ask first (nor is it asked off a terminal; no variable)',
   },
 } as const satisfies Record<string, Omit<Setting, 'env'>>;
+
+/**
+ * Options of `multitask dashboard` that share a flag (and its variable) with other commands but
+ * not its meaning: several queues rather than one, and its own default port.
+ */
+export const DASHBOARD_OPTIONS = {
+  queues: {
+    flags: '--queue <names>',
+    env: 'MULTITASK_QUEUE',
+    description:
+      'queues to show, comma-separated, besides those the live instances consume (default: only those)',
+  },
+  http: {
+    flags: '--http <host:port>',
+    env: 'MULTITASK_HTTP',
+    description: 'where the dashboard listens; off loopback only with --token or --user and --password',
+    defaultValue: DEFAULT_DASHBOARD_HTTP,
+  },
+} as const satisfies Record<string, Setting>;
 
 /** The key of a switch in {@link FLAG_ONLY}. */
 export type FlagOnlyName = keyof typeof FLAG_ONLY;

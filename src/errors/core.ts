@@ -53,6 +53,11 @@ export const ErrorCode = {
    * addressed to closed (the connection dropped), or the queue was closed; the job goes on.
    */
   RESULT_LOST: 'ERR_RESULT_LOST',
+  /**
+   * The dashboard was asked to listen on an address other machines can reach without
+   * credentials (a token, or a user and password): it refuses rather than show the queues to anyone.
+   */
+  DASHBOARD_INSECURE: 'ERR_DASHBOARD_INSECURE',
 } as const;
 
 /** One of the stable error codes of {@link ErrorCode}. */

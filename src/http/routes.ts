@@ -12,4 +12,6 @@ export const ROUTES = {
   metrics: '/metrics',
   /** `POST /workers?size=8` resizes the pool; answered only to loopback clients. */
   workers: '/workers',
+  /** The web dashboard (`work --dashboard`), everything below it; off unless asked for. */
+  dashboard: '/dashboard/',
 } as const;

@@ -23,6 +23,8 @@ export interface HttpHandlers {
   metrics(format: MetricsFormat): Promise<{ contentType: string; body: string }>;
   /** Resizes the pool; resolves with the new size. Rejects with a message (and an HTTP `status`, else 400). */
   resize?(size: string): Promise<number>;
+  /** Answers everything under `/dashboard/` (the web dashboard); absent: those paths are 404. */
+  dashboard?(request: IncomingMessage, response: ServerResponse): void;
 }
 
 /** A host and port to listen on. */
@@ -74,6 +76,11 @@ export async function startHttpServer(listen: ListenAddress, handlers: HttpHandl
   });
   // Probes come every few seconds from the kubelet; keep-alive sockets must not hold shutdown.
   server.keepAliveTimeout = 5_000;
+  return { address: await bind(server, listen), close: () => closeServer(server) };
+}
+
+/** Listens on `listen`; resolves with the address bound, rejects (EADDRINUSE…) when it cannot. */
+export async function bind(server: Server, listen: ListenAddress): Promise<ListenAddress> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {
@@ -82,7 +89,7 @@ export async function startHttpServer(listen: ListenAddress, handlers: HttpHandl
     });
   });
   const bound = server.address() as AddressInfo;
-  return { address: { host: bound.address, port: bound.port }, close: () => closeServer(server) };
+  return { host: bound.address, port: bound.port };
 }
 
 async function route(
@@ -92,6 +99,13 @@ async function route(
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
+  if (
+    handlers.dashboard !== undefined &&
+    (url.pathname.startsWith(ROUTES.dashboard) || `${url.pathname}/` === ROUTES.dashboard)
+  ) {
+    handlers.dashboard(request, response);
+    return;
+  }
   switch (url.pathname) {
     case ROUTES.health:
     case ROUTES.ready: {
@@ -146,7 +160,8 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   response.end(`${JSON.stringify(body)}\n`);
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stops listening and closes every connection (keep-alive sockets, open event streams). */
+export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

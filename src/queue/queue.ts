@@ -11,6 +11,7 @@ import type { TaskRegistry } from '../task/registry.js';
 import type { ResultOf, Task } from '../task/task.js';
 import { Fleet } from './fleet.js';
 import type { EventsOptions, FeedEvent, InstanceInfo } from './fleet-types.js';
+import type { StoredError } from './message.js';
 import { newJobBody } from './message.js';
 import { openTransport } from './open-transport.js';
 import {
@@ -34,6 +35,17 @@ import { type CallOptions, type ResultOptions, resolveWait } from './result-opti
 import { ResultWaits } from './results.js';
 import type { FailedJob, OutgoingMessage, QueueStats, Transport } from './transport.js';
 import { parseQueueUrl } from './url.js';
+
+/**
+ * A job's kept outcome, read without waiting ({@link Queue.storedResult}): its return value as
+ * stored (JSON, with the field codec's tags for Dates, Maps, bigints… left as they are), or
+ * the error it failed with; `pending` while it has not ended, `unknown` when nothing is kept.
+ */
+export type StoredResult =
+  | { state: 'completed'; value: unknown }
+  | { state: 'failed'; error: StoredError }
+  | { state: 'pending' }
+  | { state: 'unknown' };
 
 /** The events of a {@link Queue}: its broker connection coming and going (RabbitMQ only). */
 export interface QueueEvents {
@@ -184,6 +196,21 @@ export class Queue extends EventEmitter {
         this.#results.abandon(id, error as Error);
       }
       return waiting;
+    });
+  }
+
+  /**
+   * The kept outcome of job `id`, read once, without waiting and without keeping anything
+   * (what a dashboard shows): on SQLite from the results table, whoever dispatched the job; on
+   * RabbitMQ, which keeps no outcomes, `unknown`.
+   */
+  storedResult(id: string): Promise<StoredResult> {
+    return this.#run(async () => {
+      const stored = await this.#transport.storedResult(jobId(id));
+      if (stored === 'pending' || stored === 'unknown') return { state: stored };
+      return stored.ok
+        ? { state: 'completed', value: stored.value }
+        : { state: 'failed', error: stored.error };
     });
   }
 

@@ -6,6 +6,7 @@
 import { type BrokerOptions, readBrokerSettings } from '../broker-settings.js';
 import {
   ConfigError,
+  flag,
   integer,
   optional,
   queue as queueSetting,
@@ -15,6 +16,7 @@ import {
   workerCount,
 } from '../config.js';
 import { readServiceSettings, type ServiceSettings } from '../service/settings.js';
+import { type DashboardSettings, readDashboardSettings } from './dashboard-settings.js';
 
 /** The autoscaler's bounds and pace (`--min-workers`, `--max-workers`, `--scale-interval-ms`). */
 export interface AutoscaleSettings {
@@ -32,6 +34,8 @@ export interface WorkSettings extends ServiceSettings {
   queue: string;
   autoscale: AutoscaleSettings | undefined;
   workersFile: string | undefined;
+  /** `--dashboard`: served under /dashboard/ on the --http listener. */
+  dashboard: DashboardSettings | undefined;
 }
 
 /** Checks every setting before anything starts, so a mistake costs nothing but its message. */
@@ -43,6 +47,7 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   const autoscale = readAutoscale(raw);
   const service = readServiceSettings(raw, autoscale?.min);
   const workersFile = optional(raw, 'workersFile');
+  const dashboard = readWorkDashboard(raw, service);
   if (workersFile !== undefined && autoscale !== undefined)
     throw new ConfigError(
       'workersFile',
@@ -51,7 +56,15 @@ export function readWorkSettings(raw: RawSettings): WorkSettings {
   // With the autoscaler the pool starts at the minimum, or at --workers kept within the bounds.
   if (autoscale !== undefined)
     service.workers = Math.min(autoscale.max, Math.max(autoscale.min, service.workers));
-  return { ...service, app, url, broker, queue, autoscale, workersFile };
+  return { ...service, app, url, broker, queue, autoscale, workersFile, dashboard };
+}
+
+/** `--dashboard` needs the HTTP listener, and credentials when it is not on loopback. */
+function readWorkDashboard(raw: RawSettings, service: ServiceSettings): DashboardSettings | undefined {
+  if (!flag(raw, 'dashboard')) return undefined;
+  if (service.http === undefined)
+    throw new ConfigError('dashboard', 'is served on the --http listener: not with --http off');
+  return readDashboardSettings(raw, service.http);
 }
 
 function readAutoscale(raw: RawSettings): AutoscaleSettings | undefined {

@@ -27,6 +27,7 @@ export function work(raw: RawSettings, log: Logger): Promise<number> {
       app,
       workload: new Consume(settings, app.url, log),
       resize: { workersFile: settings.workersFile, autoscale: settings.autoscale },
+      dashboard: settings.dashboard,
     };
   });
 }

@@ -8,6 +8,9 @@
  */
 
 import type { Logger } from 'pino';
+import { DeferredDashboard } from '../../http/dashboard/deferred.js';
+import { createDashboard } from '../../http/dashboard/handler.js';
+import { ROUTES } from '../../http/routes.js';
 import type { HttpService } from '../../http/server.js';
 import { logConnection, logJobs, logPool } from '../../observability/event-logs.js';
 import { LivenessMonitor } from '../../observability/liveness.js';
@@ -16,6 +19,7 @@ import { METRICS_CONTENT_TYPE, ServiceMetrics, workersAlive } from '../../observ
 import { Pool } from '../../pool/pool.js';
 import type { LogLevelOption } from '../../worker/task-logger.js';
 import type { PreparedApp } from '../app.js';
+import { authKind, browserAddress, type DashboardSettings } from '../commands/dashboard-settings.js';
 import { requestedWorkers } from '../config.js';
 import { readWorkersFile } from '../workers-file.js';
 import { serveHttp } from './http.js';
@@ -41,6 +45,8 @@ export interface ServicePlan {
   workload: Workload;
   /** Absent: the pool's size is not the operator's to change (`run`: one replica per worker). */
   resize?: ResizePolicy;
+  /** `work --dashboard`: the dashboard of the queue, under /dashboard/ beside /metrics. */
+  dashboard?: DashboardSettings | undefined;
 }
 
 /**
@@ -104,11 +110,13 @@ class Service {
   #queue: ServiceQueue | undefined;
   #pool: Pool | undefined;
   #metrics: ServiceMetrics | undefined;
+  readonly #dashboard: DeferredDashboard | undefined;
 
   constructor(plan: ServicePlan, log: Logger) {
     this.#plan = plan;
     this.#workload = plan.workload;
     this.#log = log;
+    this.#dashboard = plan.dashboard === undefined ? undefined : new DeferredDashboard();
     this.finished = new Promise((resolve) => {
       this.#finish = resolve;
     });
@@ -140,6 +148,7 @@ class Service {
             this.#plan.resize === undefined
               ? undefined
               : (size) => this.#resize(requestedWorkers(size), 'POST /workers'),
+          ...(this.#dashboard === undefined ? {} : { dashboard: this.#dashboard.handle }),
         },
         this.#log,
       );
@@ -170,6 +179,7 @@ class Service {
       }
       this.#queue = queue;
       logConnection(queue.queue, this.#log);
+      this.#serveDashboard(queue);
     }
     if (this.#phase !== 'connecting') return;
     this.#phase = 'starting';
@@ -222,6 +232,23 @@ class Service {
     readWorkersFile(file)
       .then((size) => this.#resize(size, `SIGHUP (${file})`))
       .catch((error: Error) => this.#log.error({ err: error.message }, 'SIGHUP: resize refused'));
+  }
+
+  /** `--dashboard`: the queue's dashboard takes over from the "connecting" answer. */
+  #serveDashboard(queue: ServiceQueue): void {
+    const settings = this.#plan.dashboard;
+    if (this.#dashboard === undefined || settings === undefined || this.#http === undefined) return;
+    const { auth, readOnly } = settings;
+    this.#dashboard.attach(
+      createDashboard(queue.queue, {
+        basePath: ROUTES.dashboard,
+        queues: [queue.name],
+        readOnly,
+        ...(auth === undefined ? {} : { auth }),
+      }),
+    );
+    const address = browserAddress(this.#http.address, ROUTES.dashboard);
+    this.#log.info({ address, auth: authKind(auth) }, 'dashboard');
   }
 
   /** The pool, with its workers' lines in the log and its numbers in the metrics. */
@@ -321,6 +348,8 @@ class Service {
   async #close(): Promise<void> {
     if (this.#phase === 'stopped') return;
     this.#phase = 'stopped';
+    // Its feed listener and timer go before the queue they read.
+    await this.#dashboard?.close();
     await this.#queue?.queue.close().catch((error: unknown) => {
       this.#log.error({ err: error }, 'closing the queue failed');
       this.#exitCode = 1;

@@ -66,10 +66,16 @@ export interface QueueRow {
   inFlight: number;
   delayed: number;
   failed: number;
-  /** Jobs per second over the last {@link SERIES_STEP_MS}. */
+  /**
+   * Jobs per second now: the sum, over the instances consuming the queue, of the jobs each one
+   * ended between its last two announcements (2 s apart), divided by that interval.
+   */
   completedPerSec: number;
   failedPerSec: number;
-  /** The last 15 minutes, one point per {@link SERIES_STEP_MS}, oldest first. */
+  /**
+   * The last 15 minutes, one point per finished {@link SERIES_STEP_MS} step (the step under way
+   * is left out), oldest first, from when the dashboard started.
+   */
   series: Series;
 }
 
@@ -77,6 +83,7 @@ export interface QueueRow {
 export interface Series {
   /** Point times (epoch seconds, as uPlot wants). */
   t: number[];
+  /** Jobs per second completed (failed) during each step. */
   completed: number[];
   failed: number[];
   /** Ready jobs at each point (the backlog). */

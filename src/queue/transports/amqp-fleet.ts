@@ -291,6 +291,11 @@ export class AmqpFleetLink implements FleetLink {
       const model = await this.#connection.get(this.#timeoutMs);
       const opened = await model.createChannel();
       opened.on('error', () => {});
+      // Gone with its connection: no announcement on it until `reconnect` opens another
+      // (amqplib throws on a publish to a closed channel, from the timer that announces).
+      opened.on('close', () => {
+        if (channel === opened) channel = undefined;
+      });
       try {
         await opened.assertExchange(FLEET_EXCHANGE, 'topic', { durable: true });
         const { queue } = await opened.assertQueue('', TRANSIENT);
@@ -335,7 +340,11 @@ export class AmqpFleetLink implements FleetLink {
         const open = channel;
         channel = undefined;
         if (open === undefined) return;
-        open.publish(FLEET_EXCHANGE, FLEET_KEY.listenerBye, json(notice), { type: 'bye' });
+        try {
+          open.publish(FLEET_EXCHANGE, FLEET_KEY.listenerBye, json(notice), { type: 'bye' });
+        } catch {
+          // Closing as the connection drops: the instances age this listener out.
+        }
         // Closing the channel cancels its consumer: the auto-delete queue goes with it.
         await open.close().catch(() => {});
       },
