@@ -20,8 +20,11 @@ export const TIMES_KEPT = 2_000;
 export const JOBS_KEPT = 10_000;
 /** Events kept per job id. */
 const EVENTS_PER_JOB = 50;
-/** Rows held for the pages between two sends; past it the oldest are dropped. */
-const PENDING_MAX = 1_000;
+/**
+ * Rows held for the pages between two sends (500 ms); past it the oldest are dropped: a page
+ * shows the latest {@link RECENT_EVENTS}, so more would be bytes it throws away.
+ */
+const PENDING_MAX = RECENT_EVENTS;
 /**
  * A gap of at least this many events is a drop, not the feed's sampling. Past 2,000 events a
  * second an instance sends the events of one job in k (docs/queues.md, "Samples, then drops"),
