@@ -92,6 +92,7 @@ console.log(
 );
 // The command reads MULTITASK_URL as this script did: no --url to spell out (nor a password).
 console.log(`inspect what failed: npx multitask failed list --queue ${QUEUE}`);
+console.log(`or in a browser: npx multitask dashboard --queue ${QUEUE}; jobs running live: npm run demo`);
 if (interrupted.signal.aborted) {
   console.log('interrupted: the jobs not done are back in the queue, and run on the next npm start');
   process.exitCode = 130;
