@@ -3,7 +3,7 @@
 // workers (concurrency 50 each, as queue.mjs's e2e), and times `pool.consume` until every job
 // completed. With `dashboard`, before the clock starts: a dashboard server in a process of its
 // own (dashboard-server.mjs) and a page on it (dashboard-client.mjs: the stream of that queue,
-// and a snapshot or the queue's page asked every 500 ms); their figures join the result. With
+// and a snapshot or the queue's page asked every second); their figures join the result. With
 // `feed`, a bare listener of the queue's event feed instead (feed-listener.mjs, as `multitask
 // events`): the share of the cost that is the feed's, whoever listens.
 // `node dashboard-child.mjs <amqp|sqlite> failed` instead fills the failed store with

@@ -1,6 +1,6 @@
 // The page side of the dashboard benchmark (dashboard.mjs), as a browser tab viewing one queue
 // would load the server: `node dashboard-client.mjs <base> <queue>`. Holds the stream
-// (`api/stream?queue=`) open, and every 500 ms asks `api/snapshot` or the queue's page, timing
+// (`api/stream?queue=`) open, and every second asks `api/snapshot` or the queue's page, timing
 // each answer. Prints `READY` once the first snapshot came, and on
 // SIGTERM `CLIENT {json}`: snapshots and event rows received, the gaps between snapshots, the
 // answer times, then exits.
@@ -40,8 +40,8 @@ const reading = (async () => {
   }
 })();
 
-// Every 500 ms one request, a snapshot and the queue's page in turn: answer times are sampled
-// often, at no more load than a page switching views (the page itself asks its queue's page every 5 s).
+// Every second one request, a snapshot and the queue's page in turn: answer times are sampled
+// often, at little more load than the page itself (it asks its queue's page every 5 s).
 let turn = 0;
 const asking = setInterval(async () => {
   const path = turn++ % 2 === 0 ? 'api/snapshot' : `api/queues/${encodeURIComponent(name)}`;
@@ -49,7 +49,7 @@ const asking = setInterval(async () => {
   const answer = await fetch(`${base}${path}`);
   await answer.arrayBuffer();
   seen.answerMs.push(performance.now() - t0);
-}, 500);
+}, 1_000);
 
 process.once('SIGTERM', async () => {
   clearInterval(asking);

@@ -7,7 +7,7 @@
 // Each run is a child process (dashboard-child.mjs) that pre-fills 50,000 no-op jobs
 // (BENCH_DASHBOARD_JOBS) and times their drain by a pool of 2 workers × 50, with no dashboard, or
 // with a dashboard server (its own process) and a page on it (its own process: the stream of
-// that queue, and a snapshot or the queue's page asked every 500 ms). Setups are interleaved
+// that queue, and a snapshot or the queue's page asked every second). Setups are interleaved
 // round by round (who goes first rotates), BENCH_ROUNDS (3) rounds, medians reported; before
 // each run it waits for the machine to be quiet. RabbitMQ must run (BENCH_AMQP_URL, default
 // amqp://guest:guest@127.0.0.1:5672); the run's queues are deleted afterwards. Then, once per

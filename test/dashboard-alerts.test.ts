@@ -57,7 +57,7 @@ describe('dashboard alerts', () => {
       connected: true,
       queues: [{ name: 'q', series: seriesOf(climb), consumed }],
       instances: [],
-      missedLastMinute: 0,
+      droppedLastMinute: 0,
     });
     assert.deepEqual(
       findAlerts(input(true)).map((alert) => alert.kind),
@@ -88,7 +88,7 @@ describe('dashboard alerts', () => {
     const rows = view.rows(at(1));
     assert.equal(rows.at(0)?.crashLoop, true);
     assert.deepEqual(
-      findAlerts({ now: at(1), connected: true, queues: [], instances: rows, missedLastMinute: 0 }).map(
+      findAlerts({ now: at(1), connected: true, queues: [], instances: rows, droppedLastMinute: 0 }).map(
         (alert) => alert.kind,
       ),
       ['crash-loop'],

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
-import type { FailedPage, JobDetail, JobEventRow, QueueDetail, Snapshot } from '../src/http/dashboard/api.js';
+import type { FailedPage, JobDetail, QueueDetail, Snapshot } from '../src/http/dashboard/api.js';
 import { openQueue, type Queue } from '../src/index.js';
 import type { CliProcess } from './cli-helpers.js';
 import { action, call, csrfOf, type Served, SseReader, serveDashboard } from './dashboard-helpers.js';
@@ -88,15 +88,7 @@ for (const fixture of await fleetFixtures()) {
         assert.equal(row.series.t.length, row.series.completed.length);
 
         // The events of the queue viewed come as `jobs` batches: each dispatched job completes.
-        const completed = new Set<string>();
-        await stream.next<JobEventRow[]>(
-          'jobs',
-          (rows) => {
-            for (const one of rows) if (one.type === 'completed') completed.add(one.id!);
-            return ids.every((id) => completed.has(id));
-          },
-          30_000,
-        );
+        await stream.completed(ids);
 
         // Its page: run times of the task, and the latest events, newest first.
         const detail = (await call(`${base}api/queues/${encodeURIComponent(name)}`)).json<QueueDetail>();

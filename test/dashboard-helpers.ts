@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { JobEventRow } from '../src/http/dashboard/api.js';
 import {
   CSRF_HEADER,
   createDashboard,
@@ -151,6 +152,19 @@ export class SseReader {
         );
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  /** Waits until the stream's `jobs` batches have said that every one of `ids` completed. */
+  async completed(ids: string[], withinMs = 30_000): Promise<void> {
+    const completed = new Set<string>();
+    await this.next<JobEventRow[]>(
+      'jobs',
+      (rows) => {
+        for (const row of rows) if (row.type === 'completed' && row.id !== null) completed.add(row.id);
+        return ids.every((id) => completed.has(id));
+      },
+      withinMs,
+    );
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
-import type { JobEventRow, Snapshot } from '../src/http/dashboard/api.js';
+import type { Snapshot } from '../src/http/dashboard/api.js';
 import { openQueue, type Queue } from '../src/index.js';
 import type { CliProcess } from './cli-helpers.js';
 import { SseReader, serveDashboard } from './dashboard-helpers.js';
@@ -105,14 +105,6 @@ describe('dashboard through a broker outage', { skip, timeout: 120_000 }, () => 
     // Jobs dispatched after the outage (by the dashboard's own queue, reconnected) show as events.
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await view.dispatch(new Noop(`after${i}`), { queue: name }));
-    const completed = new Set<string>();
-    await stream.next<JobEventRow[]>(
-      'jobs',
-      (rows) => {
-        for (const row of rows) if (row.type === 'completed') completed.add(row.id!);
-        return ids.every((id) => completed.has(id));
-      },
-      30_000,
-    );
+    await stream.completed(ids);
   });
 });

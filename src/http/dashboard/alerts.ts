@@ -19,7 +19,7 @@ export const BACKLOG_RISING_STEPS = 0.6;
 export const FAILURES_MIN = 5;
 /** …at this many times the rate of the 14 minutes before (or any, when those had none). */
 export const FAILURES_FACTOR = 3;
-/** Feed gaps: events missed within this window. */
+/** Feed gaps: events dropped (not sampled out) within this window. */
 export const GAPS_WINDOW_MS = 60_000;
 
 /** What the rules look at. */
@@ -28,7 +28,8 @@ export interface AlertInput {
   connected: boolean;
   queues: Array<{ name: string; series: QueueSeries; consumed: boolean }>;
   instances: InstanceRow[];
-  missedLastMinute: number;
+  /** Events the feed dropped in the last minute: gaps too long to be its sampling. */
+  droppedLastMinute: number;
 }
 
 /** An alert before the book gives it its `since`. */
@@ -65,10 +66,10 @@ export function findAlerts(input: AlertInput): Finding[] {
         instance: instance.id,
         message: `${instance.host} pid ${instance.pid} has ${instance.workers.alive} of ${instance.workers.target} workers alive, announcement after announcement: its workers keep dying.`,
       });
-  if (input.missedLastMinute > 0)
+  if (input.droppedLastMinute > 0)
     found.push({
       kind: 'feed-gaps',
-      message: `The event feed dropped ${input.missedLastMinute} events in the last minute: run times and event lists miss some jobs (counts do not).`,
+      message: `The event feed dropped ${input.droppedLastMinute} events in the last minute (a listener or the broker fell behind): event lists and job pages miss those jobs; counts and rates do not.`,
     });
   return found;
 }

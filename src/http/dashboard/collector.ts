@@ -212,7 +212,7 @@ export class Collector {
           consumed: this.#instances.consumed(name),
         })),
         instances,
-        missedLastMinute: this.feed.missedOver(GAPS_WINDOW_MS, now),
+        droppedLastMinute: this.feed.droppedOver(GAPS_WINDOW_MS, now),
       }),
       now,
     );

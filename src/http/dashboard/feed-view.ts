@@ -2,7 +2,8 @@
  * The dashboard's one listener of the event feed, for every queue, and what it keeps of it:
  * per queue the latest 200 events, per queue and task the run times of the last 2,000 completed
  * jobs (for percentiles) and counts, per job id its events (the last 10,000 ids), the events
- * missed (gaps), and the rows not yet sent to the pages that watch a queue. Everything is
+ * missed (gaps: sampled out under a flood, or dropped), and the rows not yet sent to the pages
+ * that watch a queue. Everything is
  * bounded: a flood costs the same memory as a trickle. The listener comes back by itself when
  * its subscription ends (a closed channel, a broker restart).
  */
@@ -19,8 +20,20 @@ export const TIMES_KEPT = 2_000;
 export const JOBS_KEPT = 10_000;
 /** Events kept per job id. */
 const EVENTS_PER_JOB = 50;
-/** Rows held for the pages between two sends; past it the oldest are dropped. */
-const PENDING_MAX = 1_000;
+/**
+ * Rows held for the pages between two sends (500 ms); past it the oldest are dropped: a page
+ * shows the latest {@link RECENT_EVENTS}, so more would be bytes it throws away.
+ */
+const PENDING_MAX = RECENT_EVENTS;
+/**
+ * A gap of at least this many events is a drop, not the feed's sampling. Past 2,000 events a
+ * second an instance sends the events of one job in k (docs/queues.md, "Samples, then drops"),
+ * so the gaps between the jobs sent are a few events long, each job left out with probability
+ * (k − 1)/k: 500 jobs left out in a row (1,000 events) has a chance of 0.9^500 ≈ 1e-23 at 20,000
+ * events a second. A broker queue overflowing or a listener falling behind drops hundreds of
+ * batches at once.
+ */
+export const DROP_MIN_EVENTS = 1_000;
 /** How long the listener waits before subscribing again after its subscription ended. */
 const RELISTEN_MS = 1_000;
 
@@ -61,7 +74,7 @@ export interface FeedHooks {
 
 /** See the module comment. */
 export class FeedView {
-  /** Events the listener was told it missed since the dashboard started. */
+  /** Events the listener was told it missed since the dashboard started (sampled out or dropped). */
   missed = 0;
   readonly #source: DashboardSource;
   readonly #hooks: FeedHooks;
@@ -71,8 +84,8 @@ export class FeedView {
   /** The ids of {@link #jobs} in the order they came, a ring: the oldest is the next to go. */
   readonly #jobIds: Array<string | undefined> = new Array(JOBS_KEPT);
   #jobHead = 0;
-  /** Gaps of the last minutes: when, and how many events. */
-  #gaps: Array<{ at: number; missed: number }> = [];
+  /** Gaps too long to be the feed's sampling (drops), of the last minutes: when, and how many events. */
+  #drops: Array<{ at: number; missed: number }> = [];
   /** Rows for the pages, by queue: only for the queues some page watches. */
   readonly #pending = new Map<string, JobEventRow[]>();
   #feed: AsyncIterableIterator<FeedEvent> | undefined;
@@ -133,8 +146,10 @@ export class FeedView {
   #take(event: FeedEvent): void {
     if (event.type === 'gap') {
       this.missed += event.missed;
-      this.#gaps.push({ at: Date.now(), missed: event.missed });
-      if (this.#gaps.length > 1_000) this.#gaps = this.#gaps.slice(-500);
+      if (event.missed >= DROP_MIN_EVENTS) {
+        this.#drops.push({ at: Date.now(), missed: event.missed });
+        if (this.#drops.length > 1_000) this.#drops = this.#drops.slice(-500);
+      }
       return;
     }
     const row = this.#row(event);
@@ -230,10 +245,10 @@ export class FeedView {
     return [...(this.#jobs.get(id) ?? [])].sort((a, b) => a.time - b.time);
   }
 
-  /** Events missed in the last `ms`. */
-  missedOver(ms: number, now: number): number {
-    this.#gaps = this.#gaps.filter((gap) => gap.at >= now - 15 * 60_000);
-    return this.#gaps.filter((gap) => gap.at >= now - ms).reduce((sum, gap) => sum + gap.missed, 0);
+  /** Events dropped (gaps of at least {@link DROP_MIN_EVENTS}) in the last `ms`. */
+  droppedOver(ms: number, now: number): number {
+    this.#drops = this.#drops.filter((gap) => gap.at >= now - 15 * 60_000);
+    return this.#drops.filter((gap) => gap.at >= now - ms).reduce((sum, gap) => sum + gap.missed, 0);
   }
 
   /** Holds rows for the pages watching exactly these queues from now on. */

@@ -126,6 +126,8 @@ export function createDashboard(queue: DashboardSource, options: DashboardOption
     if (segments.length === 2 && what === 'snapshot') {
       sendJson(response, 200, collector.snapshot.snapshot);
     } else if (segments.length === 2 && what === 'stream') {
+      // A HEAD would hold the connection with nothing to send.
+      if (method !== 'GET') throw methodNotAllowed(['GET']);
       hub.open(request, response, url.searchParams.get('queue') ?? undefined);
     } else if (segments.length === 3 && what === 'queues') {
       queueDetail(context, name!, response);
