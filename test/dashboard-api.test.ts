@@ -75,7 +75,8 @@ for (const fixture of await fleetFixtures()) {
           (snapshot) => {
             const row = snapshot.queues.find((queue) => queue.name === name);
             const instance = snapshot.instances.find((one) => one.pid === work.child.pid);
-            return row?.failed === 1 && instance?.totals.completed === 30;
+            // Both workers up: one may still be booting at the first announcements.
+            return row?.failed === 1 && instance?.totals.completed === 30 && instance.workers.alive === 2;
           },
           30_000,
         );

@@ -246,7 +246,7 @@ export const DASHBOARD_OPTIONS = {
     flags: '--queue <names>',
     env: 'MULTITASK_QUEUE',
     description:
-      'queues to show, comma-separated, besides those the live instances consume (default: only those)',
+      'the queues to show, comma-separated, and only those (default: the queues the live instances consume)',
   },
   http: {
     flags: '--http <host:port>',

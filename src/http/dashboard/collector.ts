@@ -2,7 +2,8 @@
  * The one collector of a dashboard: every second it reads the counts of each known queue
  * (`stats`) and the instances (cheap: announcements are cached), and builds the snapshot every
  * page receives. However many pages watch, the broker is asked once per second. The queues it
- * knows: those it was given, those the live instances consume, and those the feed names. The
+ * knows: those it was given; or, when none were, those the live instances consume and those
+ * the feed names. The
  * feed listener runs while someone watches (see {@link Collector.watched}): it is what makes
  * every instance publish its events, which costs them a little, so nobody watching costs nothing.
  */
@@ -54,10 +55,13 @@ export class Collector {
   #snapshot: Snapshot;
   #json: string;
   #closed = false;
+  /** Queues were given by name: show those only. */
+  readonly #onlyGiven: boolean;
 
   constructor(source: DashboardSource, queues: readonly string[]) {
     this.#source = source;
     this.transport = source.url.startsWith('sqlite:') ? 'sqlite' : 'amqp';
+    this.#onlyGiven = queues.length > 0;
     for (const name of queues) this.#know(name, true);
     this.feed = new FeedView(source, {
       whereIs: (id) => this.#instances.whereIs(id),
@@ -120,7 +124,9 @@ export class Collector {
   }
 
   #know(name: string, given: boolean): void {
-    if (this.#queues.has(name)) return;
+    // Queues given by name are the ones to show: no others are looked at (nor, on RabbitMQ,
+    // redeclared by `stats` with this process's own delay ladder).
+    if (this.#queues.has(name) || (!given && this.#onlyGiven)) return;
     this.#queues.set(name, { stats: undefined, series: new QueueSeries(), missing: given, checkedAt: 0 });
   }
 

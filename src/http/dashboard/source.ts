@@ -40,8 +40,8 @@ export interface DashboardOptions {
    */
   basePath?: string;
   /**
-   * Queues to show besides those the live instances consume (and those seen in the event
-   * feed): a queue with no consumer right now still shows.
+   * The queues to show, and only those (a queue with no consumer right now still shows).
+   * Default: those the live instances consume and those seen in the event feed.
    */
   queues?: readonly string[];
   /** Require a token or basic credentials on every request. Default: none (bind to loopback). */
