@@ -20,10 +20,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
+  AMQP_URL,
   fmt,
   interleave,
   median,
   progress,
+  QUEUE_QUIET as QUIET,
   quiet,
   range,
   ratio,
@@ -33,8 +35,6 @@ import {
 import { startRedis } from './redis.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const QUIET = { share: 0.1, sampleMs: 300, maxWaitMs: 30_000 };
 const CHILD_TIMEOUT_MS = 300_000;
 const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 10_000);
 const LATENCY_KINDS = ['multitask-amqp', 'multitask-sqlite', 'multitask-sqlite-10ms', 'bullmq'];

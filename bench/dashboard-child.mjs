@@ -16,12 +16,11 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dispatchWindow, until } from './harness.mjs';
+import { AMQP_URL, dispatchWindow, until } from './harness.mjs';
 
 const [transport, setup] = process.argv.slice(2);
 const env = process.env;
 const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
-const AMQP_URL = env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const TMP = env.BENCH_TMP ?? '/tmp';
 const JOBS = Number(env.BENCH_DASHBOARD_JOBS ?? 50_000);
 const FAILED_JOBS = Number(env.BENCH_FAILED_JOBS ?? 10_000);

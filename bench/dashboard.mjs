@@ -18,10 +18,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  AMQP_URL,
   fmt,
   interleave,
   median,
   progress,
+  QUEUE_QUIET as QUIET,
   quiet,
   range,
   ratio,
@@ -31,9 +33,7 @@ import {
 } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const JOBS = Number(process.env.BENCH_DASHBOARD_JOBS ?? 50_000);
-const QUIET = { share: 0.1, sampleMs: 300, maxWaitMs: 30_000 };
 const CHILD_TIMEOUT_MS = 300_000;
 const parts = requestedParts(['amqp', 'sqlite']);
 const prefix = `bench.${randomBytes(3).toString('hex')}.`;

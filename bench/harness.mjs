@@ -4,6 +4,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** The RabbitMQ every queue benchmark uses (BENCH_AMQP_URL). */
+export const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/**
+ * How quiet the queue benchmarks wait for the machine to be before each run (see {@link quiet}):
+ * RabbitMQ and Redis are part of what they measure, so only a short wait for a deleted queue's
+ * clean-up, not run.mjs's longer one.
+ */
+export const QUEUE_QUIET = { share: 0.1, sampleMs: 300, maxWaitMs: 30_000 };
+
 /**
  * Busy and stolen CPU time of the whole machine (ms), from /proc/stat; undefined off Linux.
  * busyMs leaves out steal time: add stealMs where time taken by other guests counts too.

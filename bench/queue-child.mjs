@@ -11,12 +11,11 @@ import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dispatchWindow, until } from './harness.mjs';
+import { AMQP_URL, dispatchWindow, until } from './harness.mjs';
 
 const [part, kind] = process.argv.slice(2);
 const env = process.env;
 const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
-const AMQP_URL = env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS_PORT = Number(env.BENCH_REDIS_PORT ?? 6379);
 const TMP = env.BENCH_TMP ?? '/tmp';
 const E2E_JOBS = Number(env.BENCH_E2E_JOBS ?? 50_000);

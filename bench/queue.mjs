@@ -25,11 +25,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
+  AMQP_URL,
   fmt,
   interleave,
   machineCpu,
   median,
   progress,
+  QUEUE_QUIET as QUIET,
   quiet,
   range,
   ratio,
@@ -40,12 +42,7 @@ import {
 import { startRedis } from './redis.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const CHILD_TIMEOUT_MS = 300_000;
-const QUIET_SHARE = 0.1;
-const QUIET_SAMPLE_MS = 300;
-const QUIET_MAX_WAIT_MS = 30_000;
-const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_MAX_WAIT_MS };
 const ALL_PARTS = ['e2e-amqp', 'e2e-sqlite', 'dispatch', 'io', 'crash'];
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 50_000);
 const DISPATCH_JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 20_000);
