@@ -352,14 +352,16 @@ describe('a RabbitMQ cluster that loses a node', { skip, timeout: 170_000 }, () 
 
 const CLOSE_FIXTURE = fileURLToPath(new URL('./fixtures/close-while-reconnecting.ts', import.meta.url));
 
-/** Runs the close fixture; resolves with its output and how long it took to exit after "closed". */
+/** Runs the close fixture; resolves with its output and how long it took to exit once it began closing. */
 async function closeWhileReconnecting(
   url: string,
   heartbeat: number,
-  when: 'retry' | 'lost',
+  when: 'retry' | 'lost' | 'instance',
   onOpen: () => Promise<void>,
+  queue?: string,
 ): Promise<{ output: string; code: number | null; exitAfterCloseMs: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLOSE_FIXTURE, url, String(heartbeat), when], {
+  const args = [CLOSE_FIXTURE, url, String(heartbeat), when, ...(queue === undefined ? [] : [queue])];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -372,7 +374,7 @@ async function closeWhileReconnecting(
       opened = true;
       void onOpen();
     }
-    if (closedAt === 0 && output.includes('closed (')) closedAt = Date.now();
+    if (closedAt === 0 && output.includes('closing (')) closedAt = Date.now();
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
@@ -411,6 +413,27 @@ describe('close() while reconnecting', { skip, timeout: 60_000 }, () => {
       await relay.close();
     }
   });
+
+  test('an instance whose heartbeat waits for the missing link: close() does not wait on itself', async () => {
+    // A consumer's fleet heartbeat asks for a channel while the link is down; that channel waited
+    // for a link only close() could end, after it: `work` hung after SIGTERM (seen under CI).
+    const name = uniqueQueue('cluster-close-instance');
+    queues.push(name);
+    const relay = new Relay(AMQP_PORT.s2);
+    const port = await relay.listen();
+    try {
+      const url = `amqp://guest:guest@127.0.0.1:${port}`;
+      const run = await closeWhileReconnecting(url, 1, 'instance', async () => relay.blackHole(), name);
+      assert.equal(run.code, 0, run.output);
+      assert.match(run.output, /closed \(an instance, while reconnecting\)/);
+      assert.ok(
+        run.exitAfterCloseMs < 3_000,
+        `exited ${run.exitAfterCloseMs} ms after close(): ${run.output}`,
+      );
+    } finally {
+      await relay.close();
+    }
+  });
 });
 
 describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
@@ -438,8 +461,9 @@ describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
       assert.ok(noticedMs < (heartbeat + 5) * 1_000, `noticed after ${noticedMs} ms`);
       assert.equal((await http(base, '/metrics')).status, 200);
     } finally {
-      await work.stop('SIGTERM', 30_000);
-      await relay.close();
+      // The relay goes even when the process did not stop: a listening relay would keep this
+      // file's process alive, and the whole run waiting for it.
+      await work.stop('SIGTERM', 30_000).finally(() => relay.close());
     }
   });
 });

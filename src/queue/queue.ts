@@ -313,6 +313,7 @@ export class Queue extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#transport.beginClose();
     this.#results.close();
     await this.#fleet.close();
     await this.#transport.close();

@@ -141,6 +141,12 @@ export interface Transport {
   purgeFailed(queue: string, ids?: readonly string[]): Promise<string[]>;
   /** True when the queue is there, without creating it (an open SQLite file holds every queue). */
   exists(queue: string): Promise<boolean>;
+  /**
+   * Closing has begun: nothing may wait for a link any more (a reconnection stops, waiters for
+   * one fail at once), while a live link stays up for the goodbyes that come before
+   * {@link close}. Without it, closing while the broker is unreachable waits on itself.
+   */
+  beginClose(): void;
   close(): Promise<void>;
   /**
    * True when outcomes are kept where any process can read them (SQLite's `results` table);

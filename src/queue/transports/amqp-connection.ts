@@ -234,13 +234,23 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   }
 
   /**
-   * Ends the connection for good: a reconnection under way stops (its attempt too), waiters of
-   * {@link get} reject with `ERR_QUEUE_CLOSED`, and the live link is closed, cut after
-   * {@link CLOSE_TIMEOUT_MS} if the broker does not answer.
+   * The first step of closing: a reconnection under way stops (its attempt too) and waiters of
+   * {@link get} reject with `ERR_QUEUE_CLOSED`, but a live link stays, so that what closes
+   * before the connection (a goodbye, the channels) still can. Without it, a queue closed while
+   * its broker is unreachable would wait for a channel that waits for the link (seen: a `work`
+   * process that never exited after SIGTERM on a black-holed link).
    */
-  async close(): Promise<void> {
+  stopReconnecting(): void {
     this.#closing = true;
     this.#closed.abort();
+  }
+
+  /**
+   * Ends the connection for good: {@link stopReconnecting}, then the live link is closed, cut
+   * after {@link CLOSE_TIMEOUT_MS} if the broker does not answer.
+   */
+  async close(): Promise<void> {
+    this.stopReconnecting();
     const model = this.#model;
     this.#model = undefined;
     if (model === undefined) return;

@@ -292,7 +292,12 @@ export class AmqpTransport implements Transport {
     return 'unknown';
   }
 
+  beginClose(): void {
+    this.connection.stopReconnecting();
+  }
+
   async close(): Promise<void> {
+    this.connection.stopReconnecting();
     for (const lane of [...this.#lanes]) await lane.close();
     await this.#failedStore.close();
     await this.channels.close();

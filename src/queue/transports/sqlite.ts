@@ -156,6 +156,9 @@ export class SqliteTransport implements Transport {
     return this.store.results.lookup(id);
   }
 
+  /** A file has no link to wait for. */
+  beginClose(): void {}
+
   async close(): Promise<void> {
     this.#results.close();
     for (const lanes of this.#lanes.values()) for (const lane of [...lanes]) await lane.close();
