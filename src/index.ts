@@ -10,11 +10,13 @@ export {
   defineApp,
 } from './app/define-app.js';
 export {
+  type DispatchIncompleteError,
   ErrorCode,
   type ErrorCodeValue,
   hasCode,
   MultitaskError,
   type MultitaskErrorDetails,
+  type NotAcceptedJob,
 } from './errors.js';
 export { CSRF_HEADER, DASHBOARD_PATHS } from './http/dashboard/api.js';
 export { createDashboard, type DashboardHandler } from './http/dashboard/handler.js';
@@ -49,6 +51,7 @@ export {
   type QuorumOptions,
   type TlsOptions,
 } from './queue/amqp-options.js';
+export type { BatchEntry } from './queue/dispatch-many.js';
 export type {
   EventsOptions,
   FeedEvent,

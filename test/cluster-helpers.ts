@@ -205,6 +205,9 @@ export class Relay {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #blackHoled = false;
+  /** Bytes the clients sent upstream, and received from it, so far. */
+  readonly bytes = { up: 0, down: 0 };
+  #cut: { direction: 'up' | 'down'; atBytes: number; done: () => void } | undefined;
   port = 0;
 
   constructor(readonly targetPort: number) {
@@ -224,10 +227,14 @@ export class Relay {
         if (!this.#blackHoled) upstream.destroy();
       });
       client.on('data', (data) => {
-        if (!this.#blackHoled) upstream.write(data);
+        if (this.#blackHoled) return;
+        upstream.write(data);
+        this.#count('up', data.length);
       });
       upstream.on('data', (data) => {
-        if (!this.#blackHoled) client.write(data);
+        if (this.#blackHoled) return;
+        client.write(data);
+        this.#count('down', data.length);
       });
     });
   }
@@ -243,8 +250,33 @@ export class Relay {
     this.#blackHoled = true;
   }
 
+  /**
+   * Once `bytes` more have passed in `direction` (up: from the clients), every connection is
+   * cut (the relay goes on listening: a reconnection goes through). Resolves when that happened.
+   */
+  cutAfter(bytes: number, direction: 'up' | 'down' = 'up'): Promise<void> {
+    return new Promise((done) => {
+      this.#cut = { direction, atBytes: this.bytes[direction] + bytes, done };
+    });
+  }
+
+  #count(direction: 'up' | 'down', length: number): void {
+    this.bytes[direction] += length;
+    const cut = this.#cut;
+    if (cut === undefined || cut.direction !== direction || this.bytes[direction] < cut.atBytes) return;
+    this.#cut = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    cut.done();
+  }
+
+  /** Stops listening: later connections are refused. */
+  async stopListening(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
+    if (!this.#server.listening) return;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }

@@ -54,6 +54,14 @@ export const ErrorCode = {
    */
   RESULT_LOST: 'ERR_RESULT_LOST',
   /**
+   * `queue.dispatchMany`: some jobs of the batch were not accepted by the broker (not
+   * confirmed before the connection's timeout, refused). `accepted` lists the ids the broker
+   * confirmed, in the batch's order; `notAccepted` the others, each with its index, id and error.
+   * A job not accepted may still have reached the queue (at least once): dispatching it again
+   * with the same id is the way to be sure.
+   */
+  DISPATCH_INCOMPLETE: 'ERR_DISPATCH_INCOMPLETE',
+  /**
    * The dashboard was asked to listen on an address other machines can reach without
    * credentials (a token, or a user and password): it refuses rather than show the queues to anyone.
    */
@@ -74,6 +82,8 @@ export interface MultitaskErrorDetails {
   taskName?: string;
   /** The option or field concerned. */
   field?: string;
+  /** Where in a batch (`queue.dispatchMany`) the job concerned is, from 0. */
+  index?: number;
 }
 
 /** The one error class of multitask; see {@link ErrorCode} for the codes. */
@@ -84,6 +94,7 @@ export class MultitaskError extends Error {
   declare workerId?: number;
   declare taskName?: string;
   declare field?: string;
+  declare index?: number;
 
   constructor(code: ErrorCodeValue, message: string, details: MultitaskErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -92,6 +103,7 @@ export class MultitaskError extends Error {
     if (details.workerId !== undefined) this.workerId = details.workerId;
     if (details.taskName !== undefined) this.taskName = details.taskName;
     if (details.field !== undefined) this.field = details.field;
+    if (details.index !== undefined) this.index = details.index;
   }
 }
 

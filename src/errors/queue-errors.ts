@@ -141,3 +141,42 @@ export function openAborted(signal: AbortSignal): Error {
   (error as Error & { code: string }).code = 'ABORT_ERR';
   return error;
 }
+
+/** A job of a batch the broker did not accept: its place, its id, and why. */
+export interface NotAcceptedJob {
+  readonly index: number;
+  readonly id: string;
+  readonly error: Error;
+}
+
+/** The error of a batch of which some jobs were not accepted; see `ERR_DISPATCH_INCOMPLETE`. */
+export interface DispatchIncompleteError extends MultitaskError {
+  readonly code: typeof ErrorCode.DISPATCH_INCOMPLETE;
+  /** The ids the broker accepted, in the batch's order. */
+  readonly accepted: readonly string[];
+  /** The jobs it did not, in the batch's order. */
+  readonly notAccepted: readonly NotAcceptedJob[];
+}
+
+/** `ERR_DISPATCH_INCOMPLETE`: `notAccepted` of the batch were not accepted, the rest were. */
+export function dispatchIncomplete(
+  total: number,
+  accepted: readonly string[],
+  notAccepted: readonly NotAcceptedJob[],
+): DispatchIncompleteError {
+  const first = notAccepted[0]!;
+  const error = new MultitaskError(
+    ErrorCode.DISPATCH_INCOMPLETE,
+    `${notAccepted.length} of ${total} jobs were not accepted (the first: job ${first.index}, id ${first.id}: ${first.error.message}); ${accepted.length} were`,
+    { cause: first.error, index: first.index },
+  );
+  return Object.assign(error, { accepted, notAccepted }) as DispatchIncompleteError;
+}
+
+/** A batch job's error with its place in the batch: `job 3 of 10: …`, `index` 3. */
+export function inBatch(error: unknown, index: number, total: number): unknown {
+  if (!(error instanceof MultitaskError)) return error;
+  error.message = `job ${index} of ${total}: ${error.message}`;
+  error.index = index;
+  return error;
+}

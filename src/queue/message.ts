@@ -63,10 +63,11 @@ export function newJobBody(
   attempts: number,
   timeoutMs?: number,
   id?: string,
+  dispatchedAt = new Date().toISOString(),
 ): JobBody {
   const body: JobBody = { v: 1, id: id ?? randomUUID(), task, fields, attempts };
   if (timeoutMs !== undefined) body.timeoutMs = timeoutMs;
-  body.dispatchedAt = new Date().toISOString();
+  body.dispatchedAt = dispatchedAt;
   return body;
 }
 

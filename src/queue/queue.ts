@@ -6,13 +6,12 @@
 import { EventEmitter } from 'node:events';
 import { appUrl, type LoadedApp, loadApp } from '../app/load-app.js';
 import { abortError, invalidOption, queueClosed, resultNotRequested } from '../errors.js';
-import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { ResultOf, Task } from '../task/task.js';
+import { type BatchEntry, type BatchJob, batchOutcome, encodeBatch, encodeJob } from './dispatch-many.js';
 import { Fleet } from './fleet.js';
 import type { EventsOptions, FeedEvent, InstanceInfo } from './fleet-types.js';
 import type { StoredError } from './message.js';
-import { newJobBody } from './message.js';
 import { openTransport } from './open-transport.js';
 import {
   DEFAULT_QUEUE,
@@ -33,7 +32,7 @@ import {
 import { attachPort } from './port.js';
 import { type CallOptions, type ResultOptions, resolveWait } from './result-options.js';
 import { ResultWaits } from './results.js';
-import type { FailedJob, OutgoingMessage, QueueStats, Transport } from './transport.js';
+import type { FailedJob, QueueStats, Transport } from './transport.js';
 import { parseQueueUrl } from './url.js';
 
 /**
@@ -144,6 +143,30 @@ export class Queue extends EventEmitter {
   }
 
   /**
+   * Dispatches a batch: all checked first (a bad job refuses the batch, with its `index`, before
+   * anything is sent), then published in one go. Resolves with the ids in order once all are
+   * confirmed (RabbitMQ) or committed (SQLite); else rejects with `ERR_DISPATCH_INCOMPLETE`
+   * (`accepted`, `notAccepted`). An entry `{ task, options }` overrides `options` for its job.
+   * See docs/queues.md, "Dispatching in bulk".
+   */
+  dispatchMany(tasks: readonly BatchEntry[], options?: DispatchOptions): Promise<string[]> {
+    return this.#run(async () => {
+      const jobs = encodeBatch(this.#registry ?? (await this.#loadRegistry()), tasks, options);
+      // As in dispatch: a transport that keeps no outcomes answers this process only.
+      const keep = jobs.filter((job) => job.message.wantsResult && !this.#transport.keepsResults);
+      for (const job of keep) this.#results.expect(job.id, true, job.task);
+      const errors = await this.#transport.publishMany(jobs);
+      for (let index = 0; index < jobs.length; index++) {
+        const job = jobs[index]!;
+        const error = errors[index];
+        if (error === undefined) this.#fleet.feed(job.queue).dispatched(job.id, job.task);
+        else this.#results.abandon(job.id, error);
+      }
+      return batchOutcome(jobs, errors);
+    });
+  }
+
+  /**
    * Dispatches a task as a job and resolves with its return value, from whichever process ran
    * it, decoded as task fields are (a Date is a Date, a bigint a bigint). Rejects as `pool.run`
    * does once the job failed for good (`ERR_TASK_FAILED` with the task's error as `cause`,
@@ -215,20 +238,9 @@ export class Queue extends EventEmitter {
   }
 
   /** Checks a task and its options, and builds its message; throws before anything is sent. */
-  #job(task: Task<unknown, never>, options: DispatchOptions | undefined, call: boolean) {
+  #job(task: Task<unknown, never>, options: DispatchOptions | undefined, call: boolean): BatchJob {
     this.#assertOpen();
-    const name = this.#registry!.nameOf(task);
-    const fields = jsonFields(task, name);
-    const { queue, attempts, timeoutMs, delayMs, id: givenId, result } = resolveDispatch(options);
-    const body = newJobBody(name, fields, attempts, timeoutMs, givenId);
-    const message: OutgoingMessage = {
-      body: JSON.stringify(body),
-      id: body.id,
-      attempt: 1,
-      notBefore: delayMs > 0 ? Date.now() + delayMs : 0,
-      wantsResult: call || result,
-    };
-    return { id: body.id, task: name, queue, message };
+    return encodeJob(this.#registry!, task, resolveDispatch(options), call);
   }
 
   /**

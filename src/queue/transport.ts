@@ -22,6 +22,12 @@ export interface OutgoingMessage {
   readonly wantsResult?: boolean;
 }
 
+/** A message and the queue it goes to: one job of a batch. */
+export interface QueuedMessage {
+  readonly queue: string;
+  readonly message: OutgoingMessage;
+}
+
 /** One delivery of a message to a consumer; exactly one of its four endings must be called. */
 export interface Delivery {
   readonly body: string;
@@ -121,6 +127,12 @@ export interface Transport {
   watch(listener: (event: ConnectionEvent) => void): void;
   /** Resolves once the message is durable (publisher confirm, committed transaction). */
   publish(queue: string, message: OutgoingMessage): Promise<void>;
+  /**
+   * Publishes a batch with less work per message than {@link publish} one by one; resolves,
+   * never rejects, with one entry per message in order: undefined once it is durable, or the
+   * error it was not accepted with (after the retries {@link publish} would make).
+   */
+  publishMany(batch: readonly QueuedMessage[]): Promise<(Error | undefined)[]>;
   subscribe(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<Lane>;
   stats(queue: string): Promise<QueueStats>;
   /** Jobs ready now: the one count a consumer's idle check needs, cheaper than {@link stats}. */

@@ -6,9 +6,8 @@
  * confirmed before the delivery is acked, so a crash in between duplicates it but never loses it.
  */
 
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConfirmChannel, Options } from 'amqplib';
+import type { ConfirmChannel } from 'amqplib';
 import { brokerUnavailable, ErrorCode, hasCode, MultitaskError, messageUnroutable } from '../../errors.js';
 import { backoffDelay } from '../../internal/backoff.js';
 import type { FleetLink } from '../fleet-types.js';
@@ -21,6 +20,7 @@ import type {
   JobOutcome,
   Lane,
   OutgoingMessage,
+  QueuedMessage,
   QueueStats,
   ResultSink,
   Transport,
@@ -31,13 +31,16 @@ import { AmqpConnection } from './amqp-connection.js';
 import { AmqpFailedStore } from './amqp-failed-store.js';
 import { AmqpFleetLink } from './amqp-fleet.js';
 import { AmqpLane } from './amqp-lane.js';
-import { type Headers, sendConfirmed } from './amqp-message.js';
-import { AmqpReplies, DIRECT_REPLY_TO } from './amqp-replies.js';
-import { delayQueueOf, delayTarget, failedQueueOf, HEADER } from './amqp-topology.js';
-
-/** Backoff between publishes of one message the broker did not confirm (ms): a leader election takes a few seconds. */
-const REPUBLISH_INITIAL_MS = 50;
-const REPUBLISH_MAX_MS = 1_000;
+import { sendConfirmed } from './amqp-message.js';
+import {
+  type JobProperties,
+  jobProperties,
+  publishBatch,
+  REPUBLISH_INITIAL_MS,
+  REPUBLISH_MAX_MS,
+} from './amqp-publish.js';
+import { AmqpReplies } from './amqp-replies.js';
+import { delayQueueOf, delayTarget, failedQueueOf } from './amqp-topology.js';
 
 /** The RabbitMQ {@link Transport}. */
 export class AmqpTransport implements Transport {
@@ -106,22 +109,8 @@ export class AmqpTransport implements Transport {
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
     const content = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
-    const messageId = message.id ?? randomUUID();
-    // `mandatory`: a queue deleted behind our back returns the message instead of dropping it.
-    const properties: Options.Publish & { messageId: string } = {
-      persistent: true,
-      mandatory: true,
-      contentType: 'application/json',
-      messageId,
-    };
-    if (message.wantsResult) properties.replyTo = DIRECT_REPLY_TO;
-    // A new job due now needs no headers (attempt 1 is the default): a header table is encoded per message.
-    if (message.attempt !== 1 || message.notBefore > 0 || message.lastError !== undefined) {
-      const headers: Headers = { [HEADER.attempt]: message.attempt };
-      if (message.notBefore > 0) headers[HEADER.notBefore] = message.notBefore;
-      if (message.lastError !== undefined) headers[HEADER.error] = JSON.stringify(message.lastError);
-      properties.headers = headers;
-    }
+    const properties = jobProperties(message);
+    const { messageId } = properties;
     const deadline = Date.now() + this.options.connectTimeoutMs;
     // Fast path, the common case: channel open and queue declared, no promise to wait for first.
     const open = this.channels.readyPublisher(queue);
@@ -149,6 +138,20 @@ export class AmqpTransport implements Transport {
     );
   }
 
+  publishMany(batch: readonly QueuedMessage[]): Promise<(Error | undefined)[]> {
+    return publishBatch(
+      {
+        channels: this.channels,
+        replies: this.#replies,
+        ladder: this.options.amqp.delayLadder,
+        timeoutMs: this.options.connectTimeoutMs,
+        mayPublishAgain: (error) => this.#mayPublishAgain(error),
+        wrap: (error) => this.#wrap(error),
+      },
+      batch,
+    );
+  }
+
   /**
    * Publishes once the channel is open and the queue declared; again, on a fresh channel after
    * a short backoff, when the broker did not confirm (a nack, a channel or connection that
@@ -159,7 +162,7 @@ export class AmqpTransport implements Transport {
     queue: string,
     notBefore: number,
     content: Buffer,
-    properties: Options.Publish & { messageId: string },
+    properties: JobProperties,
     deadline: number,
     failures = 0,
   ): Promise<void> {

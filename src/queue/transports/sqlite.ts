@@ -17,6 +17,7 @@ import type {
   JobOutcome,
   Lane,
   OutgoingMessage,
+  QueuedMessage,
   QueueStats,
   ResultSink,
   Transport,
@@ -56,22 +57,38 @@ export class SqliteTransport implements Transport {
   }
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
-    const { body, attempt, notBefore, lastError } = message;
     // Watched from before the row is written: its outcome comes after the row the watch starts from.
     if (message.wantsResult) this.#results.watch();
-    const insert = message.wantsResult ? this.store.results.insertJob : this.store.insert;
-    return this.writes
-      .write(() => {
-        insert.run(
-          message.id ?? bodyId(body) ?? randomUUID(),
-          queue,
-          body,
-          attempt - 1,
-          Math.max(notBefore, Date.now()),
-          lastError === undefined ? null : JSON.stringify(lastError),
-        );
-      })
-      .then(() => this.wake(queue));
+    return this.writes.write(() => this.#insert(queue, message, Date.now())).then(() => this.wake(queue));
+  }
+
+  /** Writes one message's row (inside a write of the batch). */
+  #insert(queue: string, message: OutgoingMessage, now: number): void {
+    const { body, attempt, notBefore, lastError } = message;
+    (message.wantsResult ? this.store.results.insertJob : this.store.insert).run(
+      message.id ?? bodyId(body) ?? randomUUID(),
+      queue,
+      body,
+      attempt - 1,
+      Math.max(notBefore, now),
+      lastError === undefined ? null : JSON.stringify(lastError),
+    );
+  }
+
+  /** The whole batch in one transaction: every message committed, or none (each then has the error). */
+  async publishMany(batch: readonly QueuedMessage[]): Promise<(Error | undefined)[]> {
+    if (batch.length === 0) return [];
+    if (batch.some(({ message }) => message.wantsResult)) this.#results.watch();
+    const now = Date.now();
+    try {
+      await this.writes.write(() => {
+        for (const { queue, message } of batch) this.#insert(queue, message, now);
+      });
+    } catch (error) {
+      return batch.map(() => error as Error);
+    }
+    for (const queue of new Set(batch.map(({ queue }) => queue))) this.wake(queue);
+    return new Array<undefined>(batch.length).fill(undefined);
   }
 
   /** Gives back dead local processes' jobs (at most once per `pollMs`); wakes every lane if any came back. */

@@ -1,0 +1,123 @@
+/**
+ * `queue.dispatchMany`: a batch of tasks checked and encoded in one pass (options resolved once
+ * per distinct options object, one timestamp for the batch), refused whole before anything is
+ * sent when one job is bad, then published by the transport in one go ({@link
+ * Transport.publishMany}): on RabbitMQ one confirm callback per message and no promise each, on
+ * SQLite one transaction.
+ */
+
+import { dispatchIncomplete, inBatch, invalidOption, type NotAcceptedJob } from '../errors.js';
+import { jsonFields } from '../task/field-codec.js';
+import type { TaskRegistry } from '../task/registry.js';
+import type { Task } from '../task/task.js';
+import { newJobBody } from './message.js';
+import { type DispatchOptions, type ResolvedDispatch, resolveDispatch } from './options.js';
+import type { QueuedMessage } from './transport.js';
+
+/** One job of a batch: a task, or a task with options of its own, taken over the batch's. */
+export type BatchEntry =
+  | Task<unknown, never>
+  | { readonly task: Task<unknown, never>; readonly options?: DispatchOptions };
+
+/** A job of the batch, checked and encoded. */
+export interface BatchJob extends QueuedMessage {
+  readonly id: string;
+  readonly task: string;
+}
+
+/** True for `{ task, options }`: a plain object, where a task is an instance of its class. */
+function isEntryWithOptions(
+  entry: BatchEntry,
+): entry is { readonly task: Task<unknown, never>; readonly options?: DispatchOptions } {
+  if (typeof entry !== 'object' || entry === null) return false;
+  const prototype = Object.getPrototypeOf(entry);
+  return (prototype === Object.prototype || prototype === null) && 'task' in entry;
+}
+
+/**
+ * Checks and encodes every job of `entries`; throws the first bad one's error, with its index
+ * (`job 3 of 10: …`, `error.index`), before anything is sent.
+ */
+export function encodeBatch(
+  registry: TaskRegistry,
+  entries: readonly BatchEntry[],
+  options: DispatchOptions | undefined,
+  call = false,
+): BatchJob[] {
+  if (!Array.isArray(entries)) throw invalidOption('tasks', entries, 'an array of tasks');
+  if (options?.id !== undefined)
+    throw invalidOption(
+      'id',
+      options.id,
+      'no id for a whole batch: give each job its own, as { task, options: { id } }',
+    );
+  const shared = resolveDispatch(options);
+  const now = Date.now();
+  const dispatchedAt = new Date(now).toISOString();
+  const jobs: BatchJob[] = new Array(entries.length);
+  const seen = new Map<string, number>();
+  for (let index = 0; index < entries.length; index++) {
+    try {
+      const entry = entries[index]!;
+      let task: Task<unknown, never>;
+      let resolved: ResolvedDispatch = shared;
+      if (isEntryWithOptions(entry)) {
+        task = entry.task;
+        if (entry.options !== undefined) resolved = resolveDispatch({ ...options, ...entry.options });
+      } else task = entry;
+      if (resolved.id !== undefined) {
+        const before = seen.get(resolved.id);
+        if (before !== undefined)
+          throw invalidOption(
+            'id',
+            resolved.id,
+            `an id no other job of the batch has (job ${before} has it)`,
+          );
+        seen.set(resolved.id, index);
+      }
+      jobs[index] = encodeJob(registry, task, resolved, call, now, dispatchedAt);
+    } catch (error) {
+      throw inBatch(error, index, entries.length);
+    }
+  }
+  return jobs;
+}
+
+/** Checks one task and builds its message; throws before anything is sent. */
+export function encodeJob(
+  registry: TaskRegistry,
+  task: Task<unknown, never>,
+  resolved: ResolvedDispatch,
+  call: boolean,
+  now = Date.now(),
+  dispatchedAt?: string,
+): BatchJob {
+  const name = registry.nameOf(task);
+  const fields = jsonFields(task, name);
+  const body = newJobBody(name, fields, resolved.attempts, resolved.timeoutMs, resolved.id, dispatchedAt);
+  return {
+    id: body.id,
+    task: name,
+    queue: resolved.queue,
+    message: {
+      body: JSON.stringify(body),
+      id: body.id,
+      attempt: 1,
+      notBefore: resolved.delayMs > 0 ? now + resolved.delayMs : 0,
+      wantsResult: call || resolved.result,
+    },
+  };
+}
+
+/** The ids of `jobs` when every one was accepted; `ERR_DISPATCH_INCOMPLETE` naming the others otherwise. */
+export function batchOutcome(jobs: readonly BatchJob[], errors: readonly (Error | undefined)[]): string[] {
+  const accepted: string[] = [];
+  const notAccepted: NotAcceptedJob[] = [];
+  for (let index = 0; index < jobs.length; index++) {
+    const error = errors[index];
+    if (error === undefined) accepted.push(jobs[index]!.id);
+    else notAccepted.push({ index, id: jobs[index]!.id, error });
+  }
+  if (notAccepted.length > 0) throw dispatchIncomplete(jobs.length, accepted, notAccepted);
+  return accepted;
+}
