@@ -7,6 +7,7 @@
 // (BENCH_QUEUE), the brokers (BENCH_AMQP_URL, BENCH_REDIS_PORT) and a temp dir (BENCH_TMP); the
 // child deletes what it made (queue.mjs also sweeps RabbitMQ for the run's queues afterwards).
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,9 @@ const NAME = env.BENCH_QUEUE ?? `bench.manual.${process.pid}`;
 const REDIS_PORT = Number(env.BENCH_REDIS_PORT ?? 6379);
 const TMP = env.BENCH_TMP ?? '/tmp';
 const E2E_JOBS = Number(env.BENCH_E2E_JOBS ?? 50_000);
-const DISPATCH_JOBS = Number(env.BENCH_DISPATCH_JOBS ?? 20_000);
+const DISPATCH_JOBS = Number(env.BENCH_DISPATCH_JOBS ?? 30_000);
+/** Jobs per `dispatchMany` call; the calls follow one another. */
+const DISPATCH_BATCH = Number(env.BENCH_DISPATCH_BATCH ?? 1000);
 const IO_JOBS = Number(env.BENCH_IO_JOBS ?? 20_000);
 const IO_SLEEP_MS = 20;
 const IO_CONCURRENCY = 500; // per worker
@@ -57,10 +60,25 @@ async function amqp() {
   return { connection, publisher };
 }
 
-/** Persistent 100-byte messages, confirms awaited every WINDOW; honours the channel's 'drain'. */
-async function publishConfirmed(channel, count) {
+/**
+ * The bodies multitask sends for the dispatch benchmark's Noop jobs (a 100-byte payload, its
+ * own UUID each), built before the bare publisher's clock starts: the bare side pays for no
+ * encoding at all.
+ */
+function jobBodies(count) {
+  const dispatchedAt = new Date().toISOString();
+  return Array.from({ length: count }, () =>
+    Buffer.from(
+      JSON.stringify({ v: 1, id: randomUUID(), task: 'Noop', fields: { payload: PAYLOAD }, attempts: 3, dispatchedAt }),
+    ),
+  );
+}
+
+/** Persistent messages (`bodies`, or 100-byte ones), confirms awaited every WINDOW; honours the channel's 'drain'. */
+async function publishConfirmed(channel, count, bodies) {
   for (let i = 1; i <= count; i++) {
-    if (!channel.sendToQueue(NAME, PAYLOAD_BUFFER, { persistent: true })) await once(channel, 'drain');
+    const body = bodies === undefined ? PAYLOAD_BUFFER : bodies[i - 1];
+    if (!channel.sendToQueue(NAME, body, { persistent: true })) await once(channel, 'drain');
     if (i % WINDOW === 0) await channel.waitForConfirms();
   }
   await channel.waitForConfirms();
@@ -223,8 +241,9 @@ async function dispatch() {
   if (kind === 'amqplib') {
     const { connection, publisher } = await amqp();
     try {
+      const bodies = jobBodies(DISPATCH_JOBS);
       const t0 = performance.now();
-      await publishConfirmed(publisher, DISPATCH_JOBS);
+      await publishConfirmed(publisher, DISPATCH_JOBS, bodies);
       const ms = performance.now() - t0;
       return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000 };
     } finally {
@@ -239,7 +258,16 @@ async function dispatch() {
     // bare publisher's assertQueue does before its clock starts.
     await queue.dispatch(new Noop(PAYLOAD), { queue: NAME, attempts: 3 });
     const t0 = performance.now();
-    await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 }, WINDOW);
+    if (kind.endsWith('-many')) {
+      // Batches of DISPATCH_BATCH, one after another: as many in flight as the others have.
+      for (let sent = 0; sent < DISPATCH_JOBS; sent += DISPATCH_BATCH) {
+        const size = Math.min(DISPATCH_BATCH, DISPATCH_JOBS - sent);
+        const batch = Array.from({ length: size }, () => new Noop(PAYLOAD));
+        await queue.dispatchMany(batch, { queue: NAME, attempts: 3 });
+      }
+    } else {
+      await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 }, WINDOW);
+    }
     const ms = performance.now() - t0;
     const { ready } = await queue.stats(NAME);
     return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, readyAfter: ready };

@@ -45,7 +45,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CHILD_TIMEOUT_MS = 300_000;
 const ALL_PARTS = ['e2e-amqp', 'e2e-sqlite', 'dispatch', 'io', 'crash'];
 const E2E_JOBS = Number(process.env.BENCH_E2E_JOBS ?? 50_000);
-const DISPATCH_JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 20_000);
+const DISPATCH_JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 30_000);
+const DISPATCH_BATCH = Number(process.env.BENCH_DISPATCH_BATCH ?? 1000);
 const IO_JOBS = Number(process.env.BENCH_IO_JOBS ?? 20_000);
 const IO_BOUND = (2 * 500) / 0.02; // workers × concurrency / 20 ms, in jobs/s
 
@@ -233,17 +234,25 @@ function feedTable(samples) {
 }
 
 async function dispatch() {
-  const kinds = ['multitask-amqp', 'amqplib', 'multitask-sqlite'];
-  const samples = await interleaved('dispatch', kinds, (result) => result.jobsPerSec);
+  const amqpKinds = ['amqplib', 'multitask-amqp-many', 'multitask-amqp', 'multitask-amqp-before'];
+  const sqliteKinds = ['multitask-sqlite-many', 'multitask-sqlite', 'multitask-sqlite-before'];
+  const ran = (kind) => !kind.endsWith('-before') || available(kind);
+  const samples = await interleaved('dispatch', [...amqpKinds, ...sqliteKinds].filter(ran), (result) => result.jobsPerSec);
   const labels = {
+    amqplib: 'reference: bare amqplib ConfirmChannel, the same bodies pre-encoded, confirms per 1000',
+    'multitask-amqp-many': `\`queue.dispatchMany\`, RabbitMQ, batches of ${fmt(DISPATCH_BATCH)}`,
     'multitask-amqp': '`queue.dispatch`, RabbitMQ, ≤ 1000 in flight',
-    amqplib: 'bare amqplib ConfirmChannel, confirms per 1000',
+    'multitask-amqp-before': '`queue.dispatch`, RabbitMQ, the build before (BENCH_BEFORE_DIR)',
+    'multitask-sqlite-many': `\`queue.dispatchMany\`, SQLite, batches of ${fmt(DISPATCH_BATCH)}`,
     'multitask-sqlite': '`queue.dispatch`, SQLite, ≤ 1000 in flight',
+    'multitask-sqlite-before': '`queue.dispatch`, SQLite, the build before (BENCH_BEFORE_DIR)',
   };
   return [
-    `### dispatch: ${fmt(DISPATCH_JOBS)} confirmed dispatches of a 100-byte job (median of ${ROUNDS} runs)`,
+    `### dispatch: ${fmt(DISPATCH_JOBS)} confirmed dispatches of a 100-byte job, one durable quorum queue (median of ${ROUNDS} runs)`,
     '',
-    ...rateTable(samples, kinds, 'amqplib', labels),
+    ...rateTable(samples, amqpKinds.filter(ran), 'amqplib', labels),
+    '',
+    ...rateTable(samples, sqliteKinds.filter(ran), 'multitask-sqlite', labels),
     '',
   ];
 }

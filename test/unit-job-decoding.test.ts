@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorCode } from '../src/errors.js';
-import { DEFAULT_ATTEMPTS, decodeJob } from '../src/queue/message.js';
+import { DEFAULT_ATTEMPTS, decodeJob, jobBodyJson } from '../src/queue/message.js';
 import { TaskRegistry } from '../src/task/registry.js';
 import { Task } from '../src/task/task.js';
 
@@ -83,5 +83,28 @@ describe('job decoding', () => {
     const { code, message } = refusal(job({ task: 'Unknown' }));
     assert.equal(code, ErrorCode.TASK_NOT_REGISTERED);
     assert.match(message, /Task "Unknown" is not registered/);
+  });
+});
+
+describe('job encoding', () => {
+  test('a body written out is what JSON.stringify of the body object writes, and decodes to the job sent', () => {
+    const cases: Array<[string, Record<string, unknown>, number, number | undefined]> = [
+      ['6c5e5d0a-1f7e-4d61-a4a5-1b2d2c3e4f50', { to: 'a@b.c' }, 3, undefined],
+      ['order-"42"\\x', { to: 'é "quoted" \n', n: 1.5, none: null, list: [1, 'two'] }, 1, 30_000],
+      ['id', {}, 10, 0.5],
+    ];
+    const at = new Date(0).toISOString();
+    for (const [id, fields, attempts, timeoutMs] of cases) {
+      const object: Record<string, unknown> = { v: 1, id, task: 'SendEmail', fields, attempts };
+      if (timeoutMs !== undefined) object.timeoutMs = timeoutMs;
+      object.dispatchedAt = at;
+      const written = jobBodyJson(id, 'SendEmail', fields, attempts, timeoutMs, at);
+      assert.equal(written, JSON.stringify(object));
+      const decoded = decodeJob(written, registry);
+      assert.equal(decoded.error, undefined);
+      assert.equal(decoded.job!.id, id);
+      assert.deepEqual(decoded.job!.fields, fields);
+      assert.equal(decoded.job!.attempts, attempts);
+    }
   });
 });

@@ -6,11 +6,12 @@
  * SQLite one transaction.
  */
 
+import { randomUUID } from 'node:crypto';
 import { dispatchIncomplete, inBatch, invalidOption, type NotAcceptedJob } from '../errors.js';
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
 import type { Task } from '../task/task.js';
-import { newJobBody } from './message.js';
+import { jobBodyJson } from './message.js';
 import { type DispatchOptions, type ResolvedDispatch, resolveDispatch } from './options.js';
 import type { QueuedMessage } from './transport.js';
 
@@ -90,18 +91,18 @@ export function encodeJob(
   resolved: ResolvedDispatch,
   call: boolean,
   now = Date.now(),
-  dispatchedAt?: string,
+  dispatchedAt = new Date(now).toISOString(),
 ): BatchJob {
   const name = registry.nameOf(task);
   const fields = jsonFields(task, name);
-  const body = newJobBody(name, fields, resolved.attempts, resolved.timeoutMs, resolved.id, dispatchedAt);
+  const id = resolved.id ?? randomUUID();
   return {
-    id: body.id,
+    id,
     task: name,
     queue: resolved.queue,
     message: {
-      body: JSON.stringify(body),
-      id: body.id,
+      body: jobBodyJson(id, name, fields, resolved.attempts, resolved.timeoutMs, dispatchedAt),
+      id,
       attempt: 1,
       notBefore: resolved.delayMs > 0 ? now + resolved.delayMs : 0,
       wantsResult: call || resolved.result,

@@ -20,6 +20,7 @@ import type { ConnectRetry } from '../options.js';
 import type { AmqpNode } from '../url.js';
 import { dial, dialFailure } from './amqp-dial.js';
 import { watchSilence } from './amqp-watchdog.js';
+import { coalesceWrites } from './amqp-writes.js';
 
 const RECONNECT_INITIAL_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -197,6 +198,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     const timeoutMs = Math.max(100, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
     const { name, heartbeatSeconds, tls } = this.options;
     const model = await dial(node, { name, heartbeatSeconds, tls, timeoutMs }, signal);
+    coalesceWrites(model);
     model.on('error', () => {
       // A 'close' always follows; reconnection happens there.
     });

@@ -7,6 +7,7 @@ import type { ConfirmChannel, Message, Options } from 'amqplib';
 import { badHeader, type MultitaskError } from '../../errors.js';
 import { MAX_DELAY_MS, parseStoredError, peekJob } from '../message.js';
 import type { FailedJob } from '../transport.js';
+import { jobSender } from './amqp-frames.js';
 import { HEADER } from './amqp-topology.js';
 
 export type Headers = Record<string, unknown>;
@@ -67,9 +68,10 @@ export function sendConfirmed(
   content: Buffer,
   options: Options.Publish,
 ): Promise<void> {
+  const send = jobSender(channel);
   return new Promise((resolve, reject) => {
     try {
-      channel.sendToQueue(queue, content, options, (error) => (error ? reject(error) : resolve()));
+      send(queue, content, options, (error) => (error ? reject(error) : resolve()));
     } catch (error) {
       reject(error);
     }

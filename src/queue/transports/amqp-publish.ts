@@ -13,6 +13,7 @@ import { messageUnroutable } from '../../errors.js';
 import { backoffDelay } from '../../internal/backoff.js';
 import type { OutgoingMessage, QueuedMessage } from '../transport.js';
 import type { AmqpChannels } from './amqp-channels.js';
+import { jobSender } from './amqp-frames.js';
 import type { Headers } from './amqp-message.js';
 import { type AmqpReplies, DIRECT_REPLY_TO } from './amqp-replies.js';
 import { delayTarget, HEADER } from './amqp-topology.js';
@@ -21,17 +22,39 @@ import { delayTarget, HEADER } from './amqp-topology.js';
 export const REPUBLISH_INITIAL_MS = 50;
 export const REPUBLISH_MAX_MS = 1_000;
 
+/**
+ * Messages of a batch written and not yet confirmed, at most; the next ones go as confirms come
+ * back. The broker gets a steady stream rather than the whole batch at once, and amqplib's list
+ * of unconfirmed messages, which it shifts from the front at each confirm, stays short (a batch
+ * of 30,000 at once cost a producer 25 % more CPU a job than batches of 1,000).
+ */
+const CONFIRM_WINDOW = 1_000;
+
+/**
+ * A large batch is dealt over this many publisher channels, one message to each in turn, as
+ * long as each gets at least {@link MESSAGES_PER_CHANNEL}. RabbitMQ runs each channel in a
+ * process of its own, so that several channels use more than one of the broker's cores: with
+ * 4 channels a plain amqplib publisher went from 36,700–40,100 to 45,100–45,600 confirmed
+ * messages/s here (30,000 messages, 1,000 unconfirmed). The cost: the queue gets the batch's
+ * jobs in nearly, not exactly, the batch's order (docs/queues.md, "Dispatching in bulk").
+ */
+const BATCH_CHANNELS = 4;
+const MESSAGES_PER_CHANNEL = 250;
+
 /** A job's publish properties, with the message id it travels under. */
 export type JobProperties = Options.Publish & { messageId: string };
 
 /** The properties of a new or moved job: persistent, mandatory, its id, its attempt and delay when not the defaults. */
-export function jobProperties(message: OutgoingMessage): JobProperties {
+export function jobProperties(
+  message: OutgoingMessage,
+  messageId = message.id ?? randomUUID(),
+): JobProperties {
   // `mandatory`: a queue deleted behind our back returns the message instead of dropping it.
   const properties: JobProperties = {
     persistent: true,
     mandatory: true,
     contentType: 'application/json',
-    messageId: message.id ?? randomUUID(),
+    messageId,
   };
   if (message.wantsResult) properties.replyTo = DIRECT_REPLY_TO;
   // A new job due now needs no headers (attempt 1 is the default): a header table is encoded per message.
@@ -57,14 +80,6 @@ export interface BatchContext {
   wrap(error: unknown): Error;
 }
 
-/** A message of the batch, encoded once for every try. */
-interface Prepared {
-  readonly queue: string;
-  readonly notBefore: number;
-  readonly content: Buffer;
-  readonly properties: JobProperties;
-}
-
 /** Publishes `batch`; resolves with, per message, undefined once confirmed or the error it was not accepted with. */
 export async function publishBatch(
   context: BatchContext,
@@ -72,15 +87,12 @@ export async function publishBatch(
 ): Promise<(Error | undefined)[]> {
   const deadline = Date.now() + context.timeoutMs;
   const outcome = new Array<Error | undefined>(batch.length).fill(undefined);
-  const prepared: Prepared[] = batch.map(({ queue, message }) => ({
-    queue,
-    notBefore: message.notBefore,
-    content: typeof message.body === 'string' ? Buffer.from(message.body) : message.body,
-    properties: jobProperties(message),
-  }));
-  let pending = prepared.map((_, index) => index);
+  // One id per message for every try; the bytes and properties are made as each is written, so
+  // that a large batch does not hold them all at once.
+  const ids = batch.map(({ message }) => message.id ?? randomUUID());
+  let pending = batch.map((_, index) => index);
   for (let failures = 1; pending.length > 0; failures++) {
-    const failed = await sendRound(context, prepared, pending);
+    const failed = await sendSpread(context, batch, ids, pending);
     pending = [];
     for (const [index, error] of failed) {
       if (context.mayPublishAgain(error) && Date.now() < deadline) pending.push(index);
@@ -95,81 +107,125 @@ export async function publishBatch(
 }
 
 /**
- * One try at the messages `indexes` of `prepared`, on the publisher channel; resolves, once
- * every one is confirmed or known lost, with the errors of those not confirmed.
+ * One try at the messages `indexes` of `batch`, dealt in turn over up to
+ * {@link BATCH_CHANNELS} publisher channels; resolves with the errors of those not confirmed.
+ */
+async function sendSpread(
+  context: BatchContext,
+  batch: readonly QueuedMessage[],
+  ids: readonly string[],
+  indexes: readonly number[],
+): Promise<Map<number, unknown>> {
+  const count = Math.min(BATCH_CHANNELS, Math.ceil(indexes.length / MESSAGES_PER_CHANNEL));
+  if (count <= 1) return sendRound(context, 0, CONFIRM_WINDOW, batch, ids, [...indexes]);
+  const dealt = Array.from({ length: count }, () => [] as number[]);
+  for (let k = 0; k < indexes.length; k++) dealt[k % count]!.push(indexes[k]!);
+  const failed = new Map<number, unknown>();
+  // The batch's window, shared by its channels.
+  const window = Math.ceil(CONFIRM_WINDOW / count);
+  const rounds = await Promise.all(
+    dealt.map((share, channel) => sendRound(context, channel, window, batch, ids, share)),
+  );
+  for (const round of rounds) for (const [index, error] of round) failed.set(index, error);
+  return failed;
+}
+
+/**
+ * One try at the messages `indexes` of `batch`, on publisher channel `channelIndex`, at most
+ * `window` of them unconfirmed at a time; resolves, once every one is confirmed or known lost,
+ * with the errors of those not confirmed.
  */
 async function sendRound(
   context: BatchContext,
-  prepared: readonly Prepared[],
+  channelIndex: number,
+  window: number,
+  batch: readonly QueuedMessage[],
+  ids: readonly string[],
   indexes: number[],
 ): Promise<Map<number, unknown>> {
   const failed = new Map<number, unknown>();
   const { channels, replies } = context;
   let channel: ConfirmChannel;
   try {
-    channel = await channels.publisher();
+    channel = await channels.publisherAt(channelIndex);
     // The reply address is the publishing channel's: it must consume its replies first.
-    if (indexes.some((index) => prepared[index]!.properties.replyTo !== undefined))
-      await replies.attach(channel);
+    if (indexes.some((index) => batch[index]!.message.wantsResult)) await replies.attach(channel);
   } catch (error) {
     for (const index of indexes) failed.set(index, error);
     return failed;
   }
   // A queue the broker will not declare (a precondition, a permission) fails its own jobs only.
   const refused = new Map<string, unknown>();
-  for (const queue of new Set(indexes.map((index) => prepared[index]!.queue))) {
+  for (const queue of new Set(indexes.map((index) => batch[index]!.queue))) {
     await channels.declare(queue).catch((error: unknown) => refused.set(queue, error));
   }
   if (refused.size > 0) {
     indexes = indexes.filter((index) => {
-      const error = refused.get(prepared[index]!.queue);
+      const error = refused.get(batch[index]!.queue);
       if (error !== undefined) failed.set(index, error);
       return error === undefined;
     });
     if (indexes.length === 0) return failed;
   }
   const open = channel;
+  const send = jobSender(open);
   await new Promise<void>((resolve) => {
     let unsettled = indexes.length;
     let next = 0;
-    const settle = (index: number, error: unknown) => {
+    let unconfirmed = 0;
+    let waitingForWindow = false;
+    const settle = (index: number, error: unknown, written: boolean) => {
       if (error !== undefined) failed.set(index, error);
       if (--unsettled === 0) {
         open.off('close', onClose);
-        resolve();
+        return resolve();
+      }
+      if (!written) return;
+      unconfirmed--;
+      // Half the window confirmed: the next half goes, so that the broker never waits for us.
+      if (waitingForWindow && unconfirmed <= window / 2) {
+        waitingForWindow = false;
+        write();
       }
     };
-    // Closed while waiting for 'drain': what was not written yet is lost with it (amqplib
-    // calls back the written ones itself, with "channel closed").
+    // Closed while waiting for 'drain' or confirms: what was not written yet is lost with it
+    // (amqplib calls back the written ones itself, with "channel closed").
     const onClose = () => {
       open.off('drain', write);
-      while (next < indexes.length) settle(indexes[next++]!, new Error('channel closed'));
+      waitingForWindow = false;
+      while (next < indexes.length) settle(indexes[next++]!, new Error('channel closed'), false);
     };
     const write = () => {
       const now = Date.now();
       while (next < indexes.length) {
+        if (unconfirmed >= window) {
+          waitingForWindow = true;
+          return;
+        }
         const index = indexes[next++]!;
-        const { queue, notBefore, content, properties } = prepared[index]!;
+        const { queue, message } = batch[index]!;
+        const properties = jobProperties(message, ids[index]);
         let flowing: boolean;
         try {
-          flowing = open.sendToQueue(
-            delayTarget(queue, notBefore - now, context.ladder),
-            content,
+          flowing = send(
+            delayTarget(queue, message.notBefore - now, context.ladder),
+            message.body,
             properties,
             (error) => {
-              if (error) return settle(index, error);
+              if (error) return settle(index, error, true);
               if (channels.wasReturned(queue, properties.messageId))
-                return settle(index, messageUnroutable(queue));
+                return settle(index, messageUnroutable(queue), true);
               if (properties.replyTo !== undefined) replies.confirmed(open, properties.messageId);
-              settle(index, undefined);
+              settle(index, undefined, true);
             },
           );
         } catch (error) {
           // The channel closed under us: this one and the rest were never written.
-          settle(index, error);
+          settle(index, error, false);
           onClose();
           return;
         }
+        unconfirmed++;
         // Past the channel's buffer: wait for it to drain, as a well-behaved stream writer does.
         if (!flowing && next < indexes.length) return void open.once('drain', write);
       }
