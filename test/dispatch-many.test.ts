@@ -4,11 +4,14 @@
 // connection cut in the middle of a batch: every job it says was accepted is in the queue, and
 // the caller learns which ones were not (or, when the broker comes back in time, all go).
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { type DispatchIncompleteError, ErrorCode, openQueue, Pool, Task } from '../src/index.js';
+import { CLI, cliEnv, QUEUE_APP_PATH } from './cli-helpers.js';
 import { Relay } from './cluster-helpers.js';
 import { Noop, Record } from './fixtures/queue-tasks.js';
 import { eventually } from './helpers.js';
@@ -291,6 +294,72 @@ describe('dispatchMany: the connection drops in the middle of a batch', {
       );
     } finally {
       await queue.close();
+      await relay.close();
+      await deleteAmqpQueue(name);
+    }
+  });
+});
+
+describe('multitask dispatch: JSON lines through dispatchMany, the link cut on the way', {
+  skip: amqpSkip,
+  timeout: 120_000,
+}, () => {
+  test('names the lines not confirmed; every other line is in the queue', async () => {
+    const relay = new Relay(Number(new URL(AMQP_TEST_URL).port || 5672));
+    const url = new URL(AMQP_TEST_URL);
+    url.port = String(await relay.listen());
+    const name = uniqueQueue('many-cli');
+    const count = 12_000;
+    const lines = Array.from(
+      { length: count },
+      (_, i) => `{"task":"Noop","id":"line-${i + 1}","fields":{"payload":"${'x'.repeat(100)}"}}`,
+    );
+    const file = join(dir, 'jobs.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    // About a third of the jobs' bytes pass, then the broker is gone for good.
+    void relay.cutAfter(count * 90).then(() => relay.stopListening());
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'dispatch',
+        '--app',
+        QUEUE_APP_PATH,
+        '--url',
+        url.toString(),
+        '--queue',
+        name,
+        '--connect-timeout-ms',
+        '2000',
+        file,
+      ],
+      { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const [code] = await once(child, 'exit');
+    try {
+      assert.equal(code, 1, stderr);
+      const said = /dispatched (\d+) of 12000 jobs; not confirmed, send again: ([^(]+) \(/.exec(stderr);
+      assert.ok(said, stderr);
+      const named = new Set<number>();
+      for (const range of said[2]!.split(', ')) {
+        const [from, to = from] = range
+          .replace(/^lines? /, '')
+          .split('-')
+          .map(Number);
+        for (let line = from!; line <= to!; line++) named.add(line);
+      }
+      assert.equal(Number(said[1]) + named.size, count, 'every line is either dispatched or named');
+      assert.ok(named.size > 0 && named.size < count, `${named.size} named`);
+      const inQueue = new Set(await idsInQueue(name));
+      const lost = lines
+        .map((_, i) => i + 1)
+        .filter((line) => !named.has(line) && !inQueue.has(`line-${line}`));
+      assert.deepEqual(lost, [], 'every line not named is in the queue');
+    } finally {
       await relay.close();
       await deleteAmqpQueue(name);
     }

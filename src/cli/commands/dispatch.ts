@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import type { Logger } from 'pino';
+import { type DispatchIncompleteError, ErrorCode, hasCode } from '../../errors.js';
 import type { DispatchOptions } from '../../queue/options.js';
 import type { Queue } from '../../queue/queue.js';
 import type { TaskRegistry } from '../../task/registry.js';
@@ -37,8 +38,8 @@ interface JobLine {
   options: DispatchOptions;
 }
 
-/** Jobs sent at once: enough to keep publisher confirms streaming, few enough to bound memory. */
-const WINDOW = 512;
+/** Jobs per `dispatchMany` call: enough to keep publisher confirms streaming, few enough to bound memory. */
+const CHUNK = 5_000;
 /** Below this a progress bar would only flicker. */
 const BAR_FROM = 200;
 
@@ -122,9 +123,10 @@ async function readJobLines(
 }
 
 /**
- * Sends the jobs with a window of confirms outstanding, showing a bar on a terminal. On the
- * first failure it sends nothing more, waits for what is outstanding, and names the input
- * lines the broker did not confirm, so the operator can send exactly those again.
+ * Sends the jobs with `queue.dispatchMany`, a chunk at a time (the bar moves per chunk, and
+ * memory stays bounded), showing a bar on a terminal. On the first chunk not wholly accepted it
+ * sends nothing more and names the input lines the broker did not confirm, so the operator can
+ * send exactly those again.
  */
 async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
   const bar =
@@ -136,35 +138,32 @@ async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
         })
       : undefined;
   bar?.start(jobs.length, 0);
-  let next = 0;
   let sent = 0;
-  let failure: Error | undefined;
-  const unconfirmed: number[] = [];
-  const lane = async () => {
-    while (next < jobs.length && failure === undefined) {
-      const job = jobs[next++]!;
-      try {
-        await queue.dispatch(job.task, job.options);
-      } catch (error) {
-        failure ??= error as Error;
-        unconfirmed.push(job.line);
-        continue;
-      }
-      sent++;
-      if (bar !== undefined && (sent % 64 === 0 || sent === jobs.length)) bar.update(sent);
-    }
-  };
   try {
-    await Promise.all(Array.from({ length: Math.min(WINDOW, jobs.length) }, lane));
+    for (let from = 0; from < jobs.length; from += CHUNK) {
+      const chunk = jobs.slice(from, from + CHUNK);
+      try {
+        await queue.dispatchMany(chunk);
+      } catch (error) {
+        const notAccepted = hasCode(error, ErrorCode.DISPATCH_INCOMPLETE)
+          ? (error as DispatchIncompleteError).notAccepted.map(({ index }) => chunk[index]!.line)
+          : chunk.map((job) => job.line);
+        const accepted = chunk.length - notAccepted.length;
+        const unsent = jobs.slice(from + CHUNK).map((job) => job.line);
+        const cause = hasCode(error, ErrorCode.DISPATCH_INCOMPLETE)
+          ? (error.cause as Error)
+          : (error as Error);
+        const code = (cause as { code?: string }).code;
+        throw new Error(
+          `dispatched ${sent + accepted} of ${jobs.length} jobs; not confirmed, send again: ${lineRanges([...notAccepted, ...unsent])} (${code === undefined ? '' : `${code}: `}${cause.message})`,
+        );
+      }
+      sent += chunk.length;
+      bar?.update(sent);
+    }
   } finally {
     bar?.stop();
   }
-  if (failure === undefined) return;
-  for (const job of jobs.slice(next)) unconfirmed.push(job.line);
-  const code = (failure as { code?: string }).code;
-  throw new Error(
-    `dispatched ${sent} of ${jobs.length} jobs; not confirmed, send again: ${lineRanges(unconfirmed)} (${code === undefined ? '' : `${code}: `}${failure.message})`,
-  );
 }
 
 /** `"emails"`, or `"emails" (3), "sms" (1)` when lines chose their queues. */
