@@ -258,24 +258,34 @@ async function dispatch() {
 }
 
 async function io() {
-  const kinds = ['multitask-amqp', 'multitask-sqlite', 'amqplib'];
+  const kinds = ['amqplib', 'multitask-amqp', 'multitask-sqlite'];
   const samples = await interleaved('io', kinds, (result) => result.jobsPerSec);
   const labels = {
     'multitask-amqp': 'multitask, RabbitMQ, 2 workers × concurrency 500',
     'multitask-sqlite': 'multitask, SQLite, 2 workers × concurrency 500',
-    amqplib: 'reference: bare amqplib, 1 channel, prefetch 1000',
+    amqplib: 'reference: plain amqplib consumer, 1 channel, prefetch 1000',
   };
+  // CPU of the consuming process (all its threads) while it consumed, per job: median of the runs.
+  const cpuPerJob = (kind) =>
+    median(
+      raw
+        .filter((run) => run.part === 'io' && run.kind === kind && run.consumeCpuMs !== undefined)
+        .map((run) => (run.consumeCpuMs * 1000) / IO_JOBS),
+    );
   const lines = [
-    `### io: ${fmt(IO_JOBS)} jobs that each await a 20 ms timer (median of ${ROUNDS} runs); bound = 2 × 500 / 20 ms = ${fmt(IO_BOUND)} jobs/s`,
+    `### io: ${fmt(IO_JOBS)} jobs that each await a 20 ms timer, 1,000 at a time in all (median of ${ROUNDS} runs); bound = 2 × 500 / 20 ms = ${fmt(IO_BOUND)} jobs/s`,
     '',
-    '| setup | jobs/s | % of bound | runs (min–max) |',
-    '| --- | ---: | ---: | ---: |',
+    '| setup | jobs/s | vs the plain consumer | % of bound | CPU µs/job | CPU vs the plain consumer | runs (min–max) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
+  const base = median(samples.amqplib);
+  const baseCpu = cpuPerJob('amqplib');
   for (const kind of kinds) {
     const med = median(samples[kind]);
+    const cpu = cpuPerJob(kind);
     const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
     lines.push(
-      `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, share)} | ${cell(kind, range(samples[kind]))} |`,
+      `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, ratio(med, base))} | ${cell(kind, share)} | ${cell(kind, cpu === undefined ? 'n/a' : cpu.toFixed(1))} | ${cell(kind, ratio(cpu, baseCpu))} | ${cell(kind, range(samples[kind]))} |`,
     );
   }
   return [...lines, ''];

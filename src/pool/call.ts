@@ -23,7 +23,6 @@ export interface Call {
    */
   workerId: number | undefined;
   timer: NodeJS.Timeout | undefined;
-  abortListener: (() => void) | undefined;
   settled: boolean;
   /**
    * Ended because the pool retired its worker (resize, recycling), not because of the task:
@@ -70,7 +69,6 @@ export function createCall(id: number, spec: SubmitSpec): Call {
     reject,
     workerId: undefined,
     timer: undefined,
-    abortListener: undefined,
     settled: false,
     preempted: false,
     tags: spec.tags,

@@ -22,6 +22,7 @@ import { CallQueue } from './call-queue.js';
 import type { EmitPoolEvent } from './events.js';
 import { batchSize, pickWorker } from './pick.js';
 import { SampleWindow } from './run-stats.js';
+import { SignalWatch } from './signal-watch.js';
 import type { WorkerHandle } from './worker-handle.js';
 
 /**
@@ -45,6 +46,8 @@ export class Scheduler {
   #idleWaiters: Array<() => void> = [];
   #tasksDone = 0;
   #tasksFailed = 0;
+  /** The abort signals calls were given: one listener a signal (signal-watch.ts). */
+  readonly #signals = new SignalWatch<Call>((call) => this.#abort(call));
   /** How long tasks ran in their worker (ms). */
   readonly runTimes = new SampleWindow();
   /** How long tasks waited between submission and starting in a worker (ms). */
@@ -84,8 +87,7 @@ export class Scheduler {
         call.reject(abortError(call.signal.reason));
         return call;
       }
-      call.abortListener = () => this.#abort(call);
-      call.signal.addEventListener('abort', call.abortListener, { once: true });
+      this.#signals.add(call.signal, call);
     }
     this.#queue.push(call);
     this.#schedulePump();
@@ -227,7 +229,7 @@ export class Scheduler {
   #settle(call: Call): void {
     call.settled = true;
     if (call.timer !== undefined) clearTimeout(call.timer);
-    if (call.abortListener !== undefined) call.signal!.removeEventListener('abort', call.abortListener);
+    if (call.signal !== undefined) this.#signals.delete(call.signal, call);
   }
 
   /** Settles a call as failed, counts it, and tells listeners. */
