@@ -273,10 +273,12 @@ async function dispatch() {
     // bare publisher's assertQueue does before its clock starts.
     await queue.dispatch(new Noop(PAYLOAD), { queue: NAME, attempts: 3 });
     const t0 = performance.now();
-    if (kind.endsWith('-many')) {
-      // Batches of DISPATCH_BATCH, one after another: as many in flight as the others have.
-      for (let sent = 0; sent < DISPATCH_JOBS; sent += DISPATCH_BATCH) {
-        const size = Math.min(DISPATCH_BATCH, DISPATCH_JOBS - sent);
+    if (kind.endsWith('-many') || kind.endsWith('-batches')) {
+      // -many: one call of every job (at most 1,000 unconfirmed inside it); -batches: calls of
+      // DISPATCH_BATCH, one after another, as a producer that waits for each batch does.
+      const per = kind.endsWith('-many') ? DISPATCH_JOBS : DISPATCH_BATCH;
+      for (let sent = 0; sent < DISPATCH_JOBS; sent += per) {
+        const size = Math.min(per, DISPATCH_JOBS - sent);
         const batch = Array.from({ length: size }, () => new Noop(PAYLOAD));
         await queue.dispatchMany(batch, { queue: NAME, attempts: 3 });
       }

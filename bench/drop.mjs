@@ -1,0 +1,11 @@
+import { openQueue, Pool } from '/work/wt-results/dist/index.js';
+import { execFileSync } from 'node:child_process';
+const app = new URL('file:///work/wt-results/test/fixtures/result-app.ts');
+const queue = await openQueue('amqp://guest:guest@127.0.0.1:5672', { app, connectionName: 'drop-exp' });
+queue.on('disconnected', () => console.log('disconnected event', Date.now()));
+queue.on('connected', () => console.log('connected event', Date.now()));
+const pool = new Pool({ app, size: 1 });
+const name = 'dropexp.' + process.pid;
+const consumer = pool.consume(queue, { queue: name });
+await consumer.ready;
+console.log(await queue.call(new (await import('/work/wt-results/test/fixtures/result-tasks.ts')).Fib(5), { queue: name }));
