@@ -26,5 +26,25 @@ export function rebuildTask(taskClass: TaskClass, fields: TaskFields): Task<unkn
  * queued job carrying one as not a job. The one rule for both.
  */
 export function memberNamedField(taskClass: TaskClass, fields: object): string | undefined {
-  return Object.keys(fields).find((key) => key in taskClass.prototype);
+  const members = membersOf(taskClass);
+  for (const key in fields) if (members.has(key)) return key;
+  return undefined;
 }
+
+/**
+ * The names a task class's instances inherit (its prototype chain's, `Object.prototype`'s
+ * included), read once per class: `key in prototype` walks that chain for every field of
+ * every job a consumer takes.
+ */
+function membersOf(taskClass: TaskClass): ReadonlySet<string> {
+  let members = memberNames.get(taskClass);
+  if (members === undefined) {
+    members = new Set(['__proto__']);
+    for (let proto: object | null = taskClass.prototype; proto !== null; proto = Object.getPrototypeOf(proto))
+      for (const name of Object.getOwnPropertyNames(proto)) members.add(name);
+    memberNames.set(taskClass, members);
+  }
+  return members;
+}
+
+const memberNames = new WeakMap<TaskClass, Set<string>>();
