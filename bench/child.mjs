@@ -150,6 +150,95 @@ async function rss() {
   report({ beforeMiB: sample.before / 1048576, afterMiB: sample.after / 1048576, perWorkerMiB });
 }
 
+/** Tiny tasks per worker in rss-work: 8 workers, 160 tasks in rounds of one task per worker. */
+const RSS_WORK_ROUNDS = 20;
+
+/**
+ * Starts RSS_WORKERS workers of one kind, runs RSS_WORK_ROUNDS rounds of one tiny task per
+ * worker through them (all 8 at once, then the next round), and returns the process RSS growth
+ * per worker once settled. Kinds: multitask (a Pool of an app with a `setup`), piscina, and a
+ * bare Worker answering messages (workers/bare-answer.mjs).
+ */
+async function rssWork() {
+  const kinds = {
+    async multitask() {
+      const { Pool } = await import('multitask');
+      const { Inc } = await import('./tasks.mjs');
+      const app = new URL('./setup-app.mjs', import.meta.url);
+      // The pool's main thread imports the app (to read its registry): before the baseline.
+      await import(app.href);
+      return {
+        start: async () => {
+          const pool = new Pool({ app, size: RSS_WORKERS });
+          await pool.ready;
+          while (!pool.stats().workers.every((worker) => worker.state === 'idle')) await sleep(2);
+          return {
+            round: (x) =>
+              Promise.all(Array.from({ length: RSS_WORKERS }, (_, i) => pool.run(new Inc(x + i)))),
+            perWorker: () => pool.stats().workers.map((worker) => worker.tasksDone),
+            close: () => pool.close(),
+          };
+        },
+      };
+    },
+    async piscina() {
+      const { Piscina } = await import('piscina');
+      return {
+        start: async () => {
+          const filename = new URL('./workers/piscina-inc.mjs', import.meta.url).href;
+          const pool = new Piscina({ filename, minThreads: RSS_WORKERS, maxThreads: RSS_WORKERS });
+          while (pool.threads.length < RSS_WORKERS) await sleep(2);
+          return {
+            round: (x) => Promise.all(Array.from({ length: RSS_WORKERS }, (_, i) => pool.run(x + i))),
+            perWorker: () => undefined,
+            close: () => pool.destroy(),
+          };
+        },
+      };
+    },
+    async bare() {
+      return {
+        start: async () => {
+          const file = new URL('./workers/bare-answer.mjs', import.meta.url);
+          const workers = Array.from({ length: RSS_WORKERS }, () => new Worker(file));
+          await Promise.all(
+            workers.map((worker) => new Promise((resolve) => worker.once('message', resolve))),
+          );
+          const done = workers.map(() => 0);
+          const ask = (worker, i, x) =>
+            new Promise((resolve) => {
+              worker.once('message', (value) => {
+                done[i]++;
+                resolve(value);
+              });
+              worker.postMessage(x);
+            });
+          return {
+            round: (x) => Promise.all(workers.map((worker, i) => ask(worker, i, x + i))),
+            perWorker: () => done,
+            close: () => Promise.all(workers.map((worker) => worker.terminate())),
+          };
+        },
+      };
+    },
+  };
+  if (!(library in kinds)) throw new Error(`rss-work: unknown kind ${library} (${Object.keys(kinds)})`);
+  const kind = await kinds[library]();
+  const before = await settledRss();
+  const pool = await kind.start();
+  let sum = 0;
+  for (let round = 0; round < RSS_WORK_ROUNDS; round++) {
+    for (const value of await pool.round(round * RSS_WORKERS)) sum += value;
+  }
+  const tasks = RSS_WORK_ROUNDS * RSS_WORKERS;
+  if (sum !== expectedSum(0, tasks)) throw new Error(`checksum ${sum} != ${expectedSum(0, tasks)}`);
+  const after = await settledRss();
+  const tasksPerWorker = pool.perWorker();
+  await pool.close();
+  const perWorkerMiB = (after - before) / RSS_WORKERS / 1048576;
+  report({ beforeMiB: before / 1048576, afterMiB: after / 1048576, perWorkerMiB, tasksPerWorker });
+}
+
 async function speedup() {
   const size = Number(arg);
   const create = await load(library);
@@ -165,7 +254,7 @@ async function speedup() {
   report({ ms, perTaskMs: (ms * size) / FIB_TASKS });
 }
 
-const parts = { throughput, startup, rss, speedup };
+const parts = { throughput, startup, rss, 'rss-work': rssWork, speedup };
 if (!(part in parts)) {
   console.error(`usage: node child.mjs <${Object.keys(parts).join('|')}> <library> [arg]`);
   process.exit(2);

@@ -1,7 +1,7 @@
 // Runs the core-runtime benchmark and prints a markdown report (see docs/BENCHMARKS.md).
 //
 //   node run.mjs                     every part (npm run bench)
-//   node run.mjs throughput rss      only these parts: throughput, rss, startup, speedup
+//   node run.mjs throughput rss      only these parts: throughput, rss, rss-work, startup, speedup
 //
 // Every measurement runs in its own child process (child.mjs), and the runs of one part are
 // interleaved across libraries (round-robin), so that a slow moment of the machine does not
@@ -21,6 +21,7 @@ import { fmt, machineCpu, median, progress, quiet, range, ratio, requestedParts 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
 const RSS_RUNS = 3;
+const RSS_WORK_RUNS = Number(process.env.BENCH_RSS_WORK_RUNS ?? 5);
 const CHILD_TIMEOUT_MS = 120_000;
 const MAX_ATTEMPTS = 3;
 /** A run is disturbed when other processes used more CPU than this share of its wall time... */
@@ -33,7 +34,7 @@ const QUIET_SAMPLE_MS = 300;
 /** ...but no longer than this. */
 const QUIET_MAX_WAIT_MS = Number(process.env.BENCH_QUIET_MAX_WAIT_MS ?? 60_000);
 const QUIET = { share: QUIET_SHARE, sampleMs: QUIET_SAMPLE_MS, maxWaitMs: QUIET_MAX_WAIT_MS };
-const ALL_PARTS = ['throughput', 'rss', 'startup', 'speedup'];
+const ALL_PARTS = ['throughput', 'rss', 'rss-work', 'startup', 'speedup'];
 /** The libraries the start-up part compares (multitask and piscina always: the target is theirs). */
 const STARTUP_LIBRARIES = process.env.BENCH_STARTUP_LIBRARIES
   ? LIBRARIES.filter((lib) =>
@@ -52,10 +53,11 @@ const stats = { contended: 0, keptContended: 0, failed: 0, closeHung: [] };
  * which other processes used the CPU (this machine may be shared), up to MAX_ATTEMPTS in all;
  * the least disturbed run is kept.
  */
-async function measure(args, nodeFlags = []) {
+async function measure(args, nodeFlags = [], { memory = false } = {}) {
   let kept;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    await quiet(QUIET);
+    // A memory figure does not depend on the CPU others use: no long wait, and no repeat.
+    await quiet(memory ? { ...QUIET, maxWaitMs: QUIET_SAMPLE_MS } : QUIET);
     const before = machineCpu();
     let result;
     try {
@@ -76,14 +78,14 @@ async function measure(args, nodeFlags = []) {
     raw.push({ ...result, attempt });
     if (result.closeHung) stats.closeHung.push(args.join(' '));
     if (kept === undefined || (result.foreignCpuMs ?? 0) < (kept.foreignCpuMs ?? 0)) kept = result;
-    if (!result.contended) break;
+    if (!result.contended || memory) break;
     stats.contended++;
     console.error(
       `  ${args.join(' ')}: other processes used ${result.foreignCpuMs} ms of CPU meanwhile; again`,
     );
   }
   if (kept === undefined) raw.push({ part: args[0], library: args[1], arg: args[2], failed: true });
-  else if (kept.contended) stats.keptContended++;
+  else if (kept.contended && !memory) stats.keptContended++;
   return kept;
 }
 
@@ -217,6 +219,77 @@ async function rss() {
   ];
 }
 
+/**
+ * What rss-work compares, each a fresh process per sample (child.mjs rss-work <kind>), and with
+ * which Node flags. The flagged and tsx rows show what users who start node that way get: a
+ * per-process flag (here --max-old-space-size) or tsx in the parent is inherited by the threads.
+ */
+const RSS_WORK_KINDS = [
+  { key: 'multitask', kind: 'multitask', label: 'multitask (Pool of 8, app with `setup`)' },
+  { key: 'bare', kind: 'bare', label: 'bare `new Worker` answering messages' },
+  { key: 'piscina', kind: 'piscina', label: 'piscina (8 threads)' },
+  {
+    key: 'multitask-flag',
+    kind: 'multitask',
+    flags: ['--max-old-space-size=4096'],
+    label: 'multitask, parent run with `--max-old-space-size=4096`',
+  },
+  {
+    key: 'multitask-tsx',
+    kind: 'multitask',
+    flags: ['--import', 'tsx'],
+    label: 'multitask, parent under `--import tsx` (JS app)',
+    base: 'bare-tsx',
+  },
+  {
+    key: 'bare-tsx',
+    kind: 'bare',
+    flags: ['--import', 'tsx'],
+    label: 'bare `new Worker`, parent under `--import tsx`',
+    base: 'bare-tsx',
+  },
+];
+
+async function rssWork() {
+  const keys = RSS_WORK_KINDS.map((row) => row.key);
+  const samples = Object.fromEntries(keys.map((key) => [key, []]));
+  const tasks = Object.fromEntries(keys.map((key) => [key, []]));
+  for (let run = 1; run <= RSS_WORK_RUNS; run++) {
+    for (let k = 0; k < RSS_WORK_KINDS.length; k++) {
+      const row = RSS_WORK_KINDS[(k + run - 1) % RSS_WORK_KINDS.length];
+      progress(`rss-work run ${run}/${RSS_WORK_RUNS}: ${row.key}`);
+      const result = await measure(['rss-work', row.kind], row.flags, { memory: true });
+      samples[row.key].push(result?.perWorkerMiB);
+      if (result?.tasksPerWorker) tasks[row.key].push(result.tasksPerWorker.join('/'));
+    }
+  }
+  const med = Object.fromEntries(keys.map((key) => [key, median(samples[key])]));
+  const lines = [
+    `### RSS per worker after work: 8 workers, 160 tiny tasks (20 rounds of one per worker), median of ${RSS_WORK_RUNS} processes`,
+    '',
+    '| workers | MiB per worker | vs bare Worker (under tsx: the bare one under tsx) | runs (min–max) |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const row of RSS_WORK_KINDS) {
+    const base = med[row.base ?? 'bare'];
+    lines.push(
+      `| ${row.label} | ${fmt(med[row.key], 2)} | ${ratio(med[row.key], base)} | ${range(samples[row.key], 2)} |`,
+    );
+  }
+  const uneven = keys.filter((key) => tasks[key].some((split) => split !== '20/20/20/20/20/20/20/20'));
+  const over = med.multitask / med.bare;
+  lines.push(
+    '',
+    `Target: multitask ≤ 1.15× a bare Worker answering messages. Measured: ${fmt(med.multitask, 2)} vs ${fmt(med.bare, 2)} MiB, ${over.toFixed(2)}× (${over <= 1.15 ? 'met' : 'NOT met'}); piscina ${ratio(med.piscina, med.bare)}.`,
+  );
+  if (uneven.length)
+    lines.push(
+      '',
+      `Tasks were not 20 per worker in: ${uneven.join(', ')} (${uneven.map((key) => tasks[key].join(' ')).join('; ')}).`,
+    );
+  return lines;
+}
+
 async function speedup() {
   const configs = [
     ['multitask', 1],
@@ -302,7 +375,7 @@ function machine() {
   ];
 }
 
-const sections = { throughput, rss, startup, speedup };
+const sections = { throughput, rss, 'rss-work': rssWork, startup, speedup };
 const started = Date.now();
 const digestAtStart = distDigest();
 const loadAtStart = loadavg()

@@ -42,13 +42,34 @@ describe('apps in TypeScript and JavaScript', () => {
     assert.equal(child.stdout.trim(), 'worker-api');
   });
 
-  it('a parent started with per-process flags (--expose-gc) still gets working workers, with the full API', () => {
-    const child = runScript(new URL('./fixtures/js/probe.mjs', import.meta.url), {
+  it('a parent started with V8 and per-process flags (--expose-gc, --max-old-space-size, --title) still gets working workers, with the light worker API', () => {
+    // Threads refuse those flags given explicitly; they are process-wide, so they are left out.
+    const child = runScript(new URL('./fixtures/js/probe-flags.mjs', import.meta.url), {
       loader: false,
-      args: ['--expose-gc'],
+      args: ['--expose-gc', '--max-old-space-size=512', '--title', 'probe', '--no-warnings'],
     });
     assert.equal(child.status, 0, child.stderr);
-    assert.equal(child.stdout.trim(), 'full');
+    const { entry, execArgv } = JSON.parse(child.stdout);
+    assert.equal(entry, 'worker-api');
+    assert.deepEqual(execArgv, ['--no-warnings', '--conditions=multitask-worker']);
+  });
+
+  it('a JavaScript app under tsx: its threads start without tsx, which they would load for nothing', () => {
+    const child = runScript(new URL('./fixtures/js/probe-flags.mjs', import.meta.url));
+    assert.equal(child.status, 0, child.stderr);
+    const { entry, execArgv } = JSON.parse(child.stdout);
+    assert.equal(entry, 'worker-api');
+    assert.deepEqual(execArgv, ['--conditions=multitask-worker']);
+  });
+
+  it('a JavaScript app that imports TypeScript under tsx: the setup error says how to give workers tsx, and that works', () => {
+    const main = fileURLToPath(new URL('./fixtures/js/mixed-main.mjs', import.meta.url));
+    const without = runNode(['--import', 'tsx', main]);
+    assert.equal(without.status, 0, without.stderr);
+    assert.equal(without.stdout.trim(), 'ERR_APP_SETUP_FAILED true');
+    const given = runNode(['--import', 'tsx', main, 'inherit']);
+    assert.equal(given.status, 0, given.stderr);
+    assert.equal(given.stdout.trim(), '4');
   });
 
   it('a TypeScript app under plain node is refused with ERR_APP_INVALID, not a hang', () => {

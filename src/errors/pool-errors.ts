@@ -179,12 +179,28 @@ export function workerCrashed(
 }
 
 /** `ERR_APP_SETUP_FAILED` with the app's own message and stack; `original` is the app's error, rebuilt. */
-export function appSetupFailed(original: Error, stack: string | undefined, workerId: number): MultitaskError {
-  const error = new MultitaskError(ErrorCode.APP_SETUP_FAILED, `App setup failed: ${original.message}`, {
-    cause: original,
-    workerId,
-  });
-  if (stack !== undefined) error.stack = `MultitaskError [ERR_APP_SETUP_FAILED]: App setup failed: ${stack}`;
+export function appSetupFailed(
+  original: Error,
+  stack: string | undefined,
+  workerId: number,
+  tsxLeftOut = false,
+): MultitaskError {
+  // A JavaScript app's threads start without the parent's tsx (pool/thread-files.ts): say so
+  // when such an app turns out to import TypeScript.
+  const hint =
+    tsxLeftOut && /Unknown file extension "\.[cm]?tsx?"/.test(original.message)
+      ? ' (the parent runs under tsx, but the workers of a JavaScript app start without it: give them tsx with the Pool option `execArgv: process.execArgv`)'
+      : '';
+  const error = new MultitaskError(
+    ErrorCode.APP_SETUP_FAILED,
+    `App setup failed: ${original.message}${hint}`,
+    {
+      cause: original,
+      workerId,
+    },
+  );
+  if (stack !== undefined)
+    error.stack = `MultitaskError [ERR_APP_SETUP_FAILED]: App setup failed${hint}: ${stack}`;
   return error;
 }
 

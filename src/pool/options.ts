@@ -33,7 +33,11 @@ export interface PoolOptions {
   recycle?: RecycleOptions;
   /** How long `close()` and a shrinking `resize()` let running tasks finish (ms). Default 10 000. */
   graceMs?: number;
-  /** Node flags for worker threads. Default: the parent's `process.execArgv` (so tsx carries over). */
+  /**
+   * Node flags for worker threads, passed on as given. Default: the parent's `process.execArgv`,
+   * less what threads refuse or do not need: V8 and per-process flags (process-wide, so threads
+   * have them anyway), and tsx when the app is JavaScript (a TypeScript app's threads register it).
+   */
   execArgv?: string[];
   /** The lowest level of `ctx.log` lines workers send to the pool; `'silent'` for none. Default `'info'`. */
   logLevel?: LogLevelOption;

@@ -16,6 +16,7 @@ import {
 import type { TaskLogRecord } from '../worker/task-logger.js';
 import type { WireError } from '../worker/wire-error.js';
 import type { Call } from './call.js';
+import { startWithFlags } from './thread-files.js';
 
 /** A worker's lifecycle: booting its app, taking work, or on its way out. */
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping';
@@ -45,35 +46,29 @@ export interface WorkerSpawnOptions {
   resourceLimits: ResourceLimits | undefined;
   reportHeap: boolean;
   logThreshold: number;
-  execArgv: string[] | undefined;
+  /** Register tsx in the thread before its entry. */
+  tsx: boolean;
+  /** Node flags for the thread (see thread-files.ts). */
+  execArgv: string[];
+  /** True when `execArgv` is the parent's own rather than the Pool's `execArgv` option. */
+  inheritedExecArgv: boolean;
   /** Flags that help but are not required (the light-API export condition). */
   extraExecArgv: readonly string[];
 }
 
-/**
- * Whether threads accept the parent's flags plus ours. Flags given explicitly are validated,
- * and per-process ones (--expose-gc, --max-old-space-size…) are refused, while inherited ones
- * are not: then threads inherit the flags and do without the extras.
- */
-let extrasAccepted = true;
-
 function startThread(options: WorkerSpawnOptions, boot: WorkerBoot): Worker {
-  const start = (execArgv: string[] | undefined) =>
-    new Worker(options.boot, {
-      workerData: boot,
-      resourceLimits: options.resourceLimits,
-      execArgv,
-      name: `multitask-worker-${options.id}`,
-    });
-  if (extrasAccepted) {
-    try {
-      return start([...(options.execArgv ?? process.execArgv), ...options.extraExecArgv]);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-      extrasAccepted = false;
-    }
-  }
-  return start(options.execArgv);
+  return startWithFlags(
+    (execArgv) =>
+      new Worker(options.boot, {
+        workerData: boot,
+        resourceLimits: options.resourceLimits,
+        execArgv,
+        name: `multitask-worker-${options.id}`,
+      }),
+    options.execArgv,
+    options.inheritedExecArgv,
+    options.extraExecArgv,
+  );
 }
 
 /** Weight of the newest sample in the running average of task run time. */
@@ -129,6 +124,7 @@ export class WorkerHandle {
       running,
       reportHeap: options.reportHeap,
       logThreshold: options.logThreshold,
+      tsx: options.tsx,
     };
     this.#thread = startThread(options, boot);
     this.#thread.on('message', (message: FromWorker) => {

@@ -21,7 +21,7 @@ import { crashError, errorForStartedCall } from './exit-errors.js';
 import type { ResolvedPoolOptions } from './options.js';
 import { RestartTracker } from './restart-policy.js';
 import { ABORT_GRACE_MS } from './scheduler.js';
-import { threadFiles, WORKER_EXTRA_EXEC_ARGV } from './thread-files.js';
+import { threadStart, WORKER_EXTRA_EXEC_ARGV } from './thread-files.js';
 import { WorkerHandle, type WorkerListener } from './worker-handle.js';
 
 /** The pool's lifecycle: taking work, closing, closed, or given up because its app cannot boot. */
@@ -62,6 +62,8 @@ export class Workforce implements WorkerListener {
   #closed: Promise<void> | undefined;
   #workerRestarts = 0;
   #recycled = 0;
+  /** Threads start without the parent's tsx (a JavaScript app): a setup error may need saying so. */
+  #tsxLeftOut = false;
 
   constructor(options: ResolvedPoolOptions, calls: CallRouter, emit: EmitPoolEvent) {
     this.#options = options;
@@ -113,7 +115,11 @@ export class Workforce implements WorkerListener {
 
   #spawn(): WorkerHandle {
     const options = this.#options;
-    const { boot, entry } = threadFiles(options.execArgv ?? process.execArgv);
+    const { boot, entry, tsx, execArgv, inherited, tsxLeftOut } = threadStart(
+      options.execArgv,
+      options.appUrl,
+    );
+    this.#tsxLeftOut = tsxLeftOut;
     const worker = new WorkerHandle(
       {
         id: this.#nextWorkerId++,
@@ -124,7 +130,9 @@ export class Workforce implements WorkerListener {
         resourceLimits: options.resourceLimits,
         reportHeap: Number.isFinite(options.recycle.maxHeapBytes),
         logThreshold: logThreshold(options.logLevel),
-        execArgv: options.execArgv,
+        tsx,
+        execArgv,
+        inheritedExecArgv: inherited,
         extraExecArgv: WORKER_EXTRA_EXEC_ARGV,
       },
       this,
@@ -142,7 +150,7 @@ export class Workforce implements WorkerListener {
   }
 
   onSetupFailed(worker: WorkerHandle, error: WireError): void {
-    worker.failSetup(appSetupFailed(fromWireError(error), error.stack, worker.id));
+    worker.failSetup(appSetupFailed(fromWireError(error), error.stack, worker.id, this.#tsxLeftOut));
   }
 
   onResults(worker: WorkerHandle, results: ResultWire, heapUsed: number | undefined): void {

@@ -26,6 +26,8 @@ export interface WorkerBoot {
   reportHeap: boolean;
   /** `ctx.log` lines below this pino level are dropped in the thread (the pool's `logLevel`). */
   logThreshold: number;
+  /** Register tsx before the entry (thread-boot.mjs): the entry or the app is TypeScript. */
+  tsx: boolean;
 }
 
 /** One task to run: [id, registered name, fields, attempt]. Tuples clone faster than objects. */

@@ -1,13 +1,12 @@
 // The first module a worker thread runs. It is plain JavaScript on purpose: on Node 20 a
 // loader given to the parent (`node --import tsx`) is not active in worker threads, so when the
-// parent runs under tsx this file registers tsx here before importing the real entry (which,
-// like the user's app, may then be TypeScript).
+// parent runs under tsx and the thread needs TypeScript (its entry or its app, see
+// pool/thread-files.ts) this file registers tsx here before importing the real entry.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
-import { usesTsx } from './loader-flags.mjs';
 
-if (usesTsx(process.execArgv)) {
+if (workerData.tsx) {
   let api;
   try {
     api = await import('tsx/esm/api');
