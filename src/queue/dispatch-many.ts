@@ -10,10 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { dispatchIncomplete, inBatch, invalidOption, type NotAcceptedJob } from '../errors.js';
 import { jsonFields } from '../task/field-codec.js';
 import type { TaskRegistry } from '../task/registry.js';
-import type { Task } from '../task/task.js';
+import type { Task, TaskFields } from '../task/task.js';
 import { jobBodyJson } from './message.js';
 import { type DispatchOptions, type ResolvedDispatch, resolveDispatch } from './options.js';
-import type { QueuedMessage } from './transport.js';
+import type { OutgoingMessage, QueuedMessage } from './transport.js';
 
 /** One job of a batch: a task, or a task with options of its own, taken over the batch's. */
 export type BatchEntry =
@@ -94,20 +94,60 @@ export function encodeJob(
   dispatchedAt = new Date(now).toISOString(),
 ): BatchJob {
   const name = registry.nameOf(task);
+  // Encoded (and so checked) now: the job is what the task was at the call.
   const fields = jsonFields(task, name);
   const id = resolved.id ?? randomUUID();
   return {
     id,
     task: name,
     queue: resolved.queue,
-    message: {
-      body: jobBodyJson(id, name, fields, resolved.attempts, resolved.timeoutMs, dispatchedAt),
-      id,
-      attempt: 1,
-      notBefore: resolved.delayMs > 0 ? now + resolved.delayMs : 0,
-      wantsResult: call || resolved.result,
-    },
+    message: new JobMessage(id, name, fields, resolved, call, now, dispatchedAt),
   };
+}
+
+/**
+ * A new job's message, whose body text is written out each time a transport reads it rather
+ * than held: a batch of 30,000 jobs held 30,000 bodies while it was sent, and their garbage
+ * collection made one such call 20 % slower than 30 calls of 1,000 (SQLite, bench dispatch).
+ */
+class JobMessage implements OutgoingMessage {
+  readonly attempt = 1;
+  readonly notBefore: number;
+  readonly wantsResult: boolean;
+  readonly #task: string;
+  readonly #fields: TaskFields;
+  readonly #attempts: number;
+  readonly #timeoutMs: number | undefined;
+  readonly #dispatchedAt: string;
+
+  constructor(
+    readonly id: string,
+    task: string,
+    fields: TaskFields,
+    resolved: ResolvedDispatch,
+    call: boolean,
+    now: number,
+    dispatchedAt: string,
+  ) {
+    this.notBefore = resolved.delayMs > 0 ? now + resolved.delayMs : 0;
+    this.wantsResult = call || resolved.result;
+    this.#task = task;
+    this.#fields = fields;
+    this.#attempts = resolved.attempts;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#dispatchedAt = dispatchedAt;
+  }
+
+  get body(): string {
+    return jobBodyJson(
+      this.id,
+      this.#task,
+      this.#fields,
+      this.#attempts,
+      this.#timeoutMs,
+      this.#dispatchedAt,
+    );
+  }
 }
 
 /** The ids of `jobs` when every one was accepted; `ERR_DISPATCH_INCOMPLETE` naming the others otherwise. */
