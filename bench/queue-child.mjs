@@ -69,7 +69,14 @@ function jobBodies(count) {
   const dispatchedAt = new Date().toISOString();
   return Array.from({ length: count }, () =>
     Buffer.from(
-      JSON.stringify({ v: 1, id: randomUUID(), task: 'Noop', fields: { payload: PAYLOAD }, attempts: 3, dispatchedAt }),
+      JSON.stringify({
+        v: 1,
+        id: randomUUID(),
+        task: 'Noop',
+        fields: { payload: PAYLOAD },
+        attempts: 3,
+        dispatchedAt,
+      }),
     ),
   );
 }
@@ -283,7 +290,13 @@ async function dispatch() {
         await queue.dispatchMany(batch, { queue: NAME, attempts: 3 });
       }
     } else {
-      await dispatchWindow(queue, () => new Noop(PAYLOAD), DISPATCH_JOBS, { queue: NAME, attempts: 3 }, WINDOW);
+      await dispatchWindow(
+        queue,
+        () => new Noop(PAYLOAD),
+        DISPATCH_JOBS,
+        { queue: NAME, attempts: 3 },
+        WINDOW,
+      );
     }
     const ms = performance.now() - t0;
     const { ready } = await queue.stats(NAME);

@@ -247,7 +247,11 @@ async function dispatch() {
   ];
   const sqliteKinds = ['multitask-sqlite-many', 'multitask-sqlite', 'multitask-sqlite-before'];
   const ran = (kind) => !kind.endsWith('-before') || available(kind);
-  const samples = await interleaved('dispatch', [...amqpKinds, ...sqliteKinds].filter(ran), (result) => result.jobsPerSec);
+  const samples = await interleaved(
+    'dispatch',
+    [...amqpKinds, ...sqliteKinds].filter(ran),
+    (result) => result.jobsPerSec,
+  );
   const labels = {
     amqplib: 'reference: bare amqplib ConfirmChannel, the same bodies pre-encoded, confirms per 1000',
     'multitask-amqp-many': '`queue.dispatchMany`, RabbitMQ, one call of every job',
