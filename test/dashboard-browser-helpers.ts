@@ -104,12 +104,21 @@ export async function seenNumber(locator: Locator): Promise<number> {
   return Number((await seen(locator)).replace(/[^\d.-]/g, ''));
 }
 
-/** Waits until `check` of what the page shows holds (generously: a busy machine is slow). */
-export async function until(what: string, check: () => Promise<boolean>, withinMs = 20_000): Promise<void> {
+/**
+ * Waits until `check` of what the page shows holds (generously: a busy machine is slow); when
+ * it does not, the error says what the page showed instead, as `shown` tells it.
+ */
+export async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  withinMs = 20_000,
+  shown?: () => Promise<string>,
+): Promise<void> {
   try {
     await eventually(check, withinMs);
   } catch {
-    throw new Error(`still not so after ${withinMs} ms: ${what}`);
+    const instead = shown === undefined ? '' : `; the page shows: ${await shown().catch(String)}`;
+    throw new Error(`still not so after ${withinMs} ms: ${what}${instead}`);
   }
 }
 

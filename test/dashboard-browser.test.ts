@@ -226,6 +226,8 @@ for (const fixture of await fleetFixtures()) {
       await until(
         'the job page shows it completed',
         async () => (await seen(page.locator('#job-summary .badge'))) === 'completed',
+        30_000,
+        async () => `${await seen(page.locator('#job-summary'))} | ${await seen(page.locator('main'))}`,
       );
       assert.equal(await page.locator('#job-retry').count(), 0, 'no retry for a job not in the failed store');
       if (result) {
