@@ -65,8 +65,6 @@ export class AmqpChannels {
   readonly #declaredQueues = new Set<string>();
   #publisher: Promise<ConfirmChannel> | undefined;
   #openPublisher: ConfirmChannel | undefined;
-  /** The further publisher channels a large batch spreads over (index 1 up), by index. */
-  readonly #batchPublishers = new Map<number, Promise<ConfirmChannel>>();
   /** Ids of messages the broker returned as unroutable, until their publish sees it. */
   readonly #returned = new Set<string>();
   readonly #consumers = new Map<string, Promise<ConsumeChannel>>();
@@ -78,7 +76,6 @@ export class AmqpChannels {
     connection.on('disconnected', () => {
       this.#publisher = undefined;
       this.#openPublisher = undefined;
-      this.#batchPublishers.clear();
       this.#declared.clear();
       this.#declaredQueues.clear();
       this.#consumers.clear();
@@ -130,7 +127,10 @@ export class AmqpChannels {
         this.#openPublisher = undefined;
       },
       async (channel) => {
-        channel.on('return', this.#onReturn);
+        channel.on('return', (returned: Message) => {
+          const id = returned.properties.messageId;
+          if (typeof id === 'string') this.#returned.add(id);
+        });
         this.#openPublisher = channel;
       },
     );
@@ -138,32 +138,7 @@ export class AmqpChannels {
   }
 
   /**
-   * Publisher channel `index`: 0 is {@link publisher}, the others are opened on first use, once
-   * per connection, for batches that spread over several channels (amqp-publish.ts).
-   */
-  publisherAt(index: number): Promise<ConfirmChannel> {
-    if (index === 0) return this.publisher();
-    let opening = this.#batchPublishers.get(index);
-    if (opening === undefined) {
-      const opened = this.#shared(
-        () => {
-          if (this.#batchPublishers.get(index) === opened) this.#batchPublishers.delete(index);
-        },
-        async (channel) => void channel.on('return', this.#onReturn),
-      );
-      opening = opened;
-      this.#batchPublishers.set(index, opened);
-    }
-    return opening;
-  }
-
-  readonly #onReturn = (returned: Message) => {
-    const id = returned.properties.messageId;
-    if (typeof id === 'string') this.#returned.add(id);
-  };
-
-  /**
-   * Forgets `channel` as a publisher channel and closes it: a channel the broker nacked or
+   * Forgets `channel` as the publisher channel and closes it: a channel the broker nacked or
    * closed is not used again; the next publish opens a fresh one.
    */
   dropPublisher(channel: ConfirmChannel): void {
@@ -171,7 +146,6 @@ export class AmqpChannels {
       this.#publisher = undefined;
       this.#openPublisher = undefined;
     }
-    // A batch publisher forgets itself when it closes (see publisherAt).
     void channel.close().catch(() => {});
   }
 
@@ -215,13 +189,12 @@ export class AmqpChannels {
 
   /** Closes the publisher and the consume channels (lanes first: they give back what they hold). */
   async close(): Promise<void> {
-    const publishers = [this.#publisher, ...this.#batchPublishers.values()];
+    const publisher = this.#publisher;
     const consumers = [...this.#consumers.values()];
     this.#publisher = undefined;
     this.#openPublisher = undefined;
-    this.#batchPublishers.clear();
     this.#consumers.clear();
-    for (const publisher of publishers) await publisher?.then((opened) => opened.close()).catch(() => {});
+    await publisher?.then((opened) => opened.close()).catch(() => {});
     for (const consumer of consumers) await consumer.then(({ channel }) => channel.close()).catch(() => {});
   }
 }

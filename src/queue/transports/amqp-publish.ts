@@ -24,22 +24,10 @@ export const REPUBLISH_MAX_MS = 1_000;
 
 /**
  * Messages of a batch written and not yet confirmed, at most; the next ones go as confirms come
- * back. The broker gets a steady stream rather than the whole batch at once, and amqplib's list
- * of unconfirmed messages, which it shifts from the front at each confirm, stays short (a batch
- * of 30,000 at once cost a producer 25 % more CPU a job than batches of 1,000).
+ * back, so that the broker gets a steady stream, and neither amqplib's write buffer nor its list
+ * of unconfirmed messages holds a whole large batch.
  */
 const CONFIRM_WINDOW = 1_000;
-
-/**
- * A large batch is dealt over this many publisher channels, one message to each in turn, as
- * long as each gets at least {@link MESSAGES_PER_CHANNEL}. RabbitMQ runs each channel in a
- * process of its own, so that several channels use more than one of the broker's cores: with
- * 4 channels a plain amqplib publisher went from 36,700–40,100 to 45,100–45,600 confirmed
- * messages/s here (30,000 messages, 1,000 unconfirmed). The cost: the queue gets the batch's
- * jobs in nearly, not exactly, the batch's order (docs/queues.md, "Dispatching in bulk").
- */
-const BATCH_CHANNELS = 4;
-const MESSAGES_PER_CHANNEL = 250;
 
 /** A job's publish properties, with the message id it travels under. */
 export type JobProperties = Options.Publish & { messageId: string };
@@ -92,7 +80,7 @@ export async function publishBatch(
   const ids = batch.map(({ message }) => message.id ?? randomUUID());
   let pending = batch.map((_, index) => index);
   for (let failures = 1; pending.length > 0; failures++) {
-    const failed = await sendSpread(context, batch, ids, pending);
+    const failed = await sendRound(context, batch, ids, pending);
     pending = [];
     for (const [index, error] of failed) {
       if (context.mayPublishAgain(error) && Date.now() < deadline) pending.push(index);
@@ -107,38 +95,12 @@ export async function publishBatch(
 }
 
 /**
- * One try at the messages `indexes` of `batch`, dealt in turn over up to
- * {@link BATCH_CHANNELS} publisher channels; resolves with the errors of those not confirmed.
- */
-async function sendSpread(
-  context: BatchContext,
-  batch: readonly QueuedMessage[],
-  ids: readonly string[],
-  indexes: readonly number[],
-): Promise<Map<number, unknown>> {
-  const count = Math.min(BATCH_CHANNELS, Math.ceil(indexes.length / MESSAGES_PER_CHANNEL));
-  if (count <= 1) return sendRound(context, 0, CONFIRM_WINDOW, batch, ids, [...indexes]);
-  const dealt = Array.from({ length: count }, () => [] as number[]);
-  for (let k = 0; k < indexes.length; k++) dealt[k % count]!.push(indexes[k]!);
-  const failed = new Map<number, unknown>();
-  // The batch's window, shared by its channels.
-  const window = Math.ceil(CONFIRM_WINDOW / count);
-  const rounds = await Promise.all(
-    dealt.map((share, channel) => sendRound(context, channel, window, batch, ids, share)),
-  );
-  for (const round of rounds) for (const [index, error] of round) failed.set(index, error);
-  return failed;
-}
-
-/**
- * One try at the messages `indexes` of `batch`, on publisher channel `channelIndex`, at most
- * `window` of them unconfirmed at a time; resolves, once every one is confirmed or known lost,
- * with the errors of those not confirmed.
+ * One try at the messages `indexes` of `batch`, on the publisher channel, at most
+ * {@link CONFIRM_WINDOW} of them unconfirmed at a time; resolves, once every one is confirmed or
+ * known lost, with the errors of those not confirmed.
  */
 async function sendRound(
   context: BatchContext,
-  channelIndex: number,
-  window: number,
   batch: readonly QueuedMessage[],
   ids: readonly string[],
   indexes: number[],
@@ -147,7 +109,7 @@ async function sendRound(
   const { channels, replies } = context;
   let channel: ConfirmChannel;
   try {
-    channel = await channels.publisherAt(channelIndex);
+    channel = await channels.publisher();
     // The reply address is the publishing channel's: it must consume its replies first.
     if (indexes.some((index) => batch[index]!.message.wantsResult)) await replies.attach(channel);
   } catch (error) {
@@ -183,7 +145,7 @@ async function sendRound(
       if (!written) return;
       unconfirmed--;
       // Half the window confirmed: the next half goes, so that the broker never waits for us.
-      if (waitingForWindow && unconfirmed <= window / 2) {
+      if (waitingForWindow && unconfirmed <= CONFIRM_WINDOW / 2) {
         waitingForWindow = false;
         write();
       }
@@ -198,7 +160,7 @@ async function sendRound(
     const write = () => {
       const now = Date.now();
       while (next < indexes.length) {
-        if (unconfirmed >= window) {
+        if (unconfirmed >= CONFIRM_WINDOW) {
           waitingForWindow = true;
           return;
         }
