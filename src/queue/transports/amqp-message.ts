@@ -65,7 +65,7 @@ export function invalidHeaders(headers: Headers, now: number): MultitaskError | 
 export function sendConfirmed(
   channel: ConfirmChannel,
   queue: string,
-  content: Buffer,
+  content: string | Buffer,
   options: Options.Publish,
 ): Promise<void> {
   const send = jobSender(channel);

@@ -108,7 +108,9 @@ export class AmqpTransport implements Transport {
   }
 
   publish(queue: string, message: OutgoingMessage): Promise<void> {
-    const content = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
+    // Read once (a new job's body is written out at each read) and sent as it is: the frames are
+    // written straight from the text, with no Buffer in between.
+    const content = message.body;
     const properties = jobProperties(message);
     const { messageId } = properties;
     const deadline = Date.now() + this.options.connectTimeoutMs;
@@ -161,7 +163,7 @@ export class AmqpTransport implements Transport {
   async #publishSlowly(
     queue: string,
     notBefore: number,
-    content: Buffer,
+    content: string | Buffer,
     properties: JobProperties,
     deadline: number,
     failures = 0,
