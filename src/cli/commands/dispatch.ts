@@ -145,14 +145,15 @@ async function sendAll(queue: Queue, jobs: JobLine[]): Promise<void> {
       try {
         await queue.dispatchMany(chunk);
       } catch (error) {
-        const notAccepted = hasCode(error, ErrorCode.DISPATCH_INCOMPLETE)
-          ? (error as DispatchIncompleteError).notAccepted.map(({ index }) => chunk[index]!.line)
-          : chunk.map((job) => job.line);
+        // Some of the chunk not accepted: those lines; anything else: the whole chunk.
+        const incomplete = hasCode(error, ErrorCode.DISPATCH_INCOMPLETE)
+          ? (error as DispatchIncompleteError)
+          : undefined;
+        const notAccepted =
+          incomplete?.notAccepted.map(({ index }) => chunk[index]!.line) ?? chunk.map((job) => job.line);
         const accepted = chunk.length - notAccepted.length;
         const unsent = jobs.slice(from + CHUNK).map((job) => job.line);
-        const cause = hasCode(error, ErrorCode.DISPATCH_INCOMPLETE)
-          ? (error.cause as Error)
-          : (error as Error);
+        const cause = (incomplete?.cause ?? error) as Error;
         const code = (cause as { code?: string }).code;
         throw new Error(
           `dispatched ${sent + accepted} of ${jobs.length} jobs; not confirmed, send again: ${lineRanges([...notAccepted, ...unsent])} (${code === undefined ? '' : `${code}: `}${cause.message})`,
