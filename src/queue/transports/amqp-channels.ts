@@ -194,7 +194,10 @@ export class AmqpChannels {
     this.#publisher = undefined;
     this.#openPublisher = undefined;
     this.#consumers.clear();
-    await publisher?.then((opened) => opened.close()).catch(() => {});
-    for (const consumer of consumers) await consumer.then(({ channel }) => channel.close()).catch(() => {});
+    const closing = [
+      publisher?.then((opened) => opened.close()),
+      ...consumers.map((consumer) => consumer.then(({ channel }) => channel.close())),
+    ];
+    await this.connection.answerWithin(Promise.allSettled(closing), "the channels' close");
   }
 }

@@ -29,8 +29,12 @@ const RECONNECT_MAX_MS = 5_000;
  * whose address swallows packets must not hold up the others for the minutes TCP would wait.
  */
 const ATTEMPT_TIMEOUT_MS = 5_000;
-/** close() waits this long for the broker's answer before it cuts the socket (a dead link never answers). */
-const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * How long a step of stopping or closing (a cancel, a channel's or the connection's close)
+ * waits for the broker's answer before the link is cut: a dead link, or a broker whose
+ * channel process is stuck, never answers, and the heartbeat may be minutes away.
+ */
+export const ANSWER_TIMEOUT_MS = 2_000;
 
 /** How {@link AmqpConnection.open} connects. */
 export interface AmqpConnectOptions {
@@ -71,6 +75,8 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   /** Where in {@link nodes} the next attempt starts: after the node last tried. */
   #next = 0;
   #stopWatching: () => void = () => {};
+  /** Cuts the live link, saying why (the `disconnected` reason, as a missed heartbeat does). */
+  #drop: (reason: string) => void = () => {};
   #closing = false;
   #reconnecting = false;
   /** Aborted by close(): ends a reconnection loop (its attempt and its pause) at once. */
@@ -205,11 +211,16 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     const link = model.connection as unknown as { stream: Socket; heartbeat?: number };
     const heartbeat = link.heartbeat ?? 0;
     let lost: string | undefined;
-    const stopWatching = watchSilence(link.stream, heartbeat, (silentMs) => {
-      lost = `nothing from the broker for ${(silentMs / 1000).toFixed(1)} s (heartbeat ${heartbeat} s): the link is dead`;
+    const drop = (reason: string) => {
+      lost ??= reason;
       // With an error, so that amqplib hears of it and closes the connection (and its channels).
-      link.stream.destroy(new Error(lost));
-    });
+      link.stream.destroy(new Error(reason));
+    };
+    const stopWatching = watchSilence(link.stream, heartbeat, (silentMs) =>
+      drop(
+        `nothing from the broker for ${(silentMs / 1000).toFixed(1)} s (heartbeat ${heartbeat} s): the link is dead`,
+      ),
+    );
     model.on('close', (error?: Error) => {
       stopWatching();
       if (this.#model !== model) return;
@@ -220,6 +231,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     this.#model = model;
     this.#node = node;
     this.#stopWatching = stopWatching;
+    this.#drop = drop;
     this.emit('connected', model, node);
   }
 
@@ -232,6 +244,30 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
       // Only closing stops the loop.
     } finally {
       this.#reconnecting = false;
+    }
+  }
+
+  /**
+   * Waits for `request` (a cancel, a channel's close) to settle, never rejecting. A broker that
+   * does not answer within {@link ANSWER_TIMEOUT_MS} has its link cut (every request waiting on
+   * it then fails at once): the link it was made on cannot be trusted, and a stop must not wait
+   * for a heartbeat minutes away. A reconnection follows unless the connection is closing.
+   */
+  async answerWithin(request: Promise<unknown>, what: string): Promise<void> {
+    const model = this.#model;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      request.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), ANSWER_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!answered && model !== undefined && this.#model === model) {
+      this.#drop(`the broker did not answer ${what} within ${ANSWER_TIMEOUT_MS / 1000} s: the link is cut`);
     }
   }
 
@@ -249,7 +285,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   /**
    * Ends the connection for good: {@link stopReconnecting}, then the live link is closed, cut
-   * after {@link CLOSE_TIMEOUT_MS} if the broker does not answer.
+   * after {@link ANSWER_TIMEOUT_MS} if the broker does not answer.
    */
   async close(): Promise<void> {
     this.stopReconnecting();
@@ -266,7 +302,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           // With an error: amqplib then closes its side too, and stops its heartbeat timers.
           stream.destroy(new Error('closed: the broker did not answer in time'));
           resolve();
-        }, CLOSE_TIMEOUT_MS);
+        }, ANSWER_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);

@@ -369,6 +369,11 @@ export class AmqpFleetLink implements FleetLink {
     const channel = this.#channel;
     this.#channel = undefined;
     this.#open = undefined;
-    await channel?.then((opened) => opened.close()).catch(() => {});
+    if (channel !== undefined) {
+      await this.#connection.answerWithin(
+        channel.then((opened) => opened.close()),
+        "the fleet channel's close",
+      );
+    }
   }
 }

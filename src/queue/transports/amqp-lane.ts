@@ -245,7 +245,9 @@ export class AmqpLane implements Lane {
     const channel = this.#on?.channel;
     const tag = this.#consumerTag;
     this.#consumerTag = undefined;
-    if (channel !== undefined && tag !== undefined) await channel.cancel(tag).catch(() => {});
+    if (channel !== undefined && tag !== undefined) {
+      await this.channels.connection.answerWithin(channel.cancel(tag), "a consumer's cancel");
+    }
   }
 
   /** Stops, and gives back (nack, requeue) what is still unsettled: the channel stays for other lanes. */

@@ -304,7 +304,7 @@ export class AmqpTransport implements Transport {
   async close(): Promise<void> {
     this.connection.stopReconnecting();
     for (const lane of [...this.#lanes]) await lane.close();
-    await this.#failedStore.close();
+    await this.connection.answerWithin(this.#failedStore.close(), "the failed store's close");
     await this.channels.close();
     await this.connection.close();
   }
