@@ -118,12 +118,15 @@ export function leaders(prefix: string, askNode: ClusterNode): Map<string, Clust
   return found;
 }
 
-/**
- * Messages of the queues whose names start with `prefix` that RabbitMQ holds but does not offer
- * (`messages` - `messages_ready` - `messages_unacknowledged`): on a quorum queue with
- * at-least-once dead-lettering, those dead-lettered and not yet moved to their target.
- */
-export function stranded(prefix: string, askNode: ClusterNode): Map<string, number> {
+/** What RabbitMQ holds in one queue: all its messages, those offered, those delivered and not acked. */
+export interface QueueCounts {
+  messages: number;
+  ready: number;
+  unacked: number;
+}
+
+/** The counts of every queue whose name starts with `prefix`, asked of `askNode`. */
+export function queueCounts(prefix: string, askNode: ClusterNode): Map<string, QueueCounts> {
   const rows = JSON.parse(
     ctl(
       askNode,
@@ -136,10 +139,28 @@ export function stranded(prefix: string, askNode: ClusterNode): Map<string, numb
       'json',
     ),
   ) as Array<{ name: string; messages: number; messages_ready: number; messages_unacknowledged: number }>;
-  const found = new Map<string, number>();
+  const found = new Map<string, QueueCounts>();
   for (const row of rows) {
-    const held = row.messages - row.messages_ready - row.messages_unacknowledged;
-    if (row.name.startsWith(prefix) && held > 0) found.set(row.name, held);
+    if (!row.name.startsWith(prefix)) continue;
+    found.set(row.name, {
+      messages: row.messages,
+      ready: row.messages_ready,
+      unacked: row.messages_unacknowledged,
+    });
+  }
+  return found;
+}
+
+/**
+ * Messages of the queues whose names start with `prefix` that RabbitMQ holds but does not offer
+ * (`messages` - `messages_ready` - `messages_unacknowledged`): on a quorum queue with
+ * at-least-once dead-lettering, those dead-lettered and not yet moved to their target.
+ */
+export function stranded(prefix: string, askNode: ClusterNode): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const [name, counts] of queueCounts(prefix, askNode)) {
+    const held = counts.messages - counts.ready - counts.unacked;
+    if (held > 0) found.set(name, held);
   }
   return found;
 }
