@@ -40,6 +40,26 @@ CREATE INDEX IF NOT EXISTS failed_queue ON failed (queue, seq);
 CREATE INDEX IF NOT EXISTS failed_id ON failed (queue, id);
 `;
 
+/** WAL pages past which a commit checkpoints (see {@link openDatabase}). */
+const WAL_CHECKPOINT_PAGES = 4_000;
+
+/** A job row to insert: id, queue, body, attempt (deliveries so far), run_at, last_error. */
+export type JobRow = [
+  id: string,
+  queue: string,
+  body: string | Buffer,
+  attempt: number,
+  runAt: number,
+  lastError: string | null,
+];
+
+/**
+ * Rows per multi-row INSERT of a bulk dispatch. Each `run` crosses into SQLite and steps on its
+ * own: 30,000 rows in transactions of 1,000 took 8.6 µs a row one to a statement, 6.2 ten to a
+ * statement, 5.8 fifty, 6.1 a hundred (median of 5, this machine).
+ */
+const ROWS_PER_INSERT = 50;
+
 /** A leased row. */
 export interface LeasedRow {
   seq: number;
@@ -59,6 +79,12 @@ export function openDatabase(path: string): Database.Database {
   // NORMAL in WAL mode: a commit survives the process dying (the failure this queue is for);
   // only an OS crash or power loss may lose the last commits.
   db.pragma('synchronous = NORMAL');
+  // A checkpoint (WAL pages copied into the file) syncs the WAL, then the file: two fsyncs, and
+  // pages that several commits rewrote are copied once. At 4,000 pages (16 MiB of WAL) rather
+  // than SQLite's 1,000, bulk dispatch on this machine's disk went from 57,500 to 80,000 jobs/s
+  // (calls of 1,000; median of 5). After a checkpoint the WAL file is cut back to that size.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+  db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_PAGES * 4096}`);
   db.exec(SCHEMA);
   return db;
 }
@@ -67,6 +93,7 @@ export function openDatabase(path: string): Database.Database {
 export class SqliteStore {
   readonly db: Database.Database;
   readonly insert: Database.Statement<[string, string, string | Buffer, number, number, string | null]>;
+  readonly #insertMany: Database.Statement<unknown[]>;
   readonly lease: Database.Statement<
     { owner: string; until: number; queue: string; now: number; limit: number },
     LeasedRow
@@ -95,6 +122,9 @@ export class SqliteStore {
     this.results = new SqliteResultRows(db);
     this.insert = db.prepare<[string, string, string | Buffer, number, number, string | null]>(
       'INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#insertMany = db.prepare<unknown[]>(
+      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
     );
     this.lease = db.prepare<
       { owner: string; until: number; queue: string; now: number; limit: number },
@@ -138,5 +168,14 @@ export class SqliteStore {
       'SELECT count(*) AS n FROM failed WHERE queue = ?',
     );
     this.failed = new SqliteFailedStore(db);
+  }
+
+  /** Inserts `rows` in their order (call it inside a transaction), {@link ROWS_PER_INSERT} to a statement where it can. */
+  insertAll(rows: readonly JobRow[]): void {
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+      this.#insertMany.run(rows.slice(i, i + ROWS_PER_INSERT).flat());
+    }
+    for (; i < rows.length; i++) this.insert.run(...rows[i]!);
   }
 }

@@ -26,7 +26,7 @@ import { SqliteFleetLink } from './sqlite-fleet.js';
 import { SqliteLane } from './sqlite-lane.js';
 import { Reclaimer } from './sqlite-reclaim.js';
 import { SqliteResultWatch } from './sqlite-results.js';
-import { SqliteStore } from './sqlite-store.js';
+import { type JobRow, SqliteStore } from './sqlite-store.js';
 import { WriteBatch } from './sqlite-writes.js';
 
 /** The SQLite {@link Transport}. */
@@ -64,15 +64,24 @@ export class SqliteTransport implements Transport {
 
   /** Writes one message's row (inside a write of the batch). */
   #insert(queue: string, message: OutgoingMessage, now: number): void {
-    const { body, attempt, notBefore, lastError } = message;
     (message.wantsResult ? this.store.results.insertJob : this.store.insert).run(
-      message.id ?? bodyId(body) ?? randomUUID(),
-      queue,
-      body,
-      attempt - 1,
-      Math.max(notBefore, now),
-      lastError === undefined ? null : JSON.stringify(lastError),
+      ...jobRow(queue, message, now),
     );
+  }
+
+  /** Writes a batch's rows in order (inside a write): plain ones several to a statement. */
+  #insertAll(batch: readonly QueuedMessage[], now: number): void {
+    let plain: JobRow[] = [];
+    for (const { queue, message } of batch) {
+      if (!message.wantsResult) {
+        plain.push(jobRow(queue, message, now));
+        continue;
+      }
+      this.store.insertAll(plain);
+      plain = [];
+      this.#insert(queue, message, now);
+    }
+    this.store.insertAll(plain);
   }
 
   /** The whole batch in one transaction: every message committed, or none (each then has the error). */
@@ -82,7 +91,7 @@ export class SqliteTransport implements Transport {
     const now = Date.now();
     try {
       await this.writes.write(() => {
-        for (const { queue, message } of batch) this.#insert(queue, message, now);
+        this.#insertAll(batch, now);
       });
     } catch (error) {
       return batch.map(() => error as Error);
@@ -194,6 +203,19 @@ export class SqliteTransport implements Transport {
  * (docs/message-format.md, "The job's id"): the row takes it too, so that the job has one id
  * in its events and in the failed store, and a lookup by that id finds its row.
  */
+/** A message's row: its id (given, else the body's, else a new UUID), its attempts so far, when it is due. */
+function jobRow(queue: string, message: OutgoingMessage, now: number): JobRow {
+  const { body, attempt, notBefore, lastError } = message;
+  return [
+    message.id ?? bodyId(body) ?? randomUUID(),
+    queue,
+    body,
+    attempt - 1,
+    Math.max(notBefore, now),
+    lastError === undefined ? null : JSON.stringify(lastError),
+  ];
+}
+
 function bodyId(body: string | Buffer): string | undefined {
   const { id } = peekJob(typeof body === 'string' ? body : body.toString('utf8'));
   return id === '' ? undefined : id;
