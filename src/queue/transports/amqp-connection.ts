@@ -34,7 +34,7 @@ const ATTEMPT_TIMEOUT_MS = 5_000;
  * waits for the broker's answer before the link is cut: a dead link, or a broker whose
  * channel process is stuck, never answers, and the heartbeat may be minutes away.
  */
-export const ANSWER_TIMEOUT_MS = 2_000;
+const ANSWER_TIMEOUT_MS = 2_000;
 
 /** How {@link AmqpConnection.open} connects. */
 export interface AmqpConnectOptions {
