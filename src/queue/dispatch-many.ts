@@ -139,14 +139,7 @@ class JobMessage implements OutgoingMessage, BatchJob {
   }
 
   get body(): string {
-    return jobBodyJson(
-      this.id,
-      this.task,
-      this.#fields,
-      this.#attempts,
-      this.#timeoutMs,
-      this.#dispatchedAt,
-    );
+    return jobBodyJson(this.id, this.task, this.#fields, this.#attempts, this.#timeoutMs, this.#dispatchedAt);
   }
 }
 
