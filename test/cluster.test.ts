@@ -466,18 +466,36 @@ describe('close() while reconnecting', { skip, timeout: 60_000 }, () => {
   });
 });
 
+/**
+ * `multitask work` on a queue of its own, connected to s3 through a {@link Relay} that the test
+ * can black-hole. Whatever `body` does, the process is stopped and the relay closed after it: a
+ * listening relay or a live child would keep this file's process, and the whole run, waiting.
+ */
+async function workBehindRelay(
+  queuePrefix: string,
+  extra: string[],
+  body: (work: CliProcess, relay: Relay) => Promise<void>,
+): Promise<void> {
+  const name = uniqueQueue(queuePrefix);
+  queues.push(name);
+  const relay = new Relay(AMQP_PORT.s3);
+  const port = await relay.listen();
+  const work = startWork(dir, {
+    queue: name,
+    extra: ['--url', `amqp://guest:guest@127.0.0.1:${port}`, ...extra],
+  });
+  try {
+    await body(work, relay);
+  } finally {
+    // A process that already exited is not signalled again.
+    await work.stop('SIGTERM', 30_000).finally(() => relay.close());
+  }
+}
+
 describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
   test('is noticed within the heartbeat + 5 s, and /readyz of multitask work turns 503', async () => {
-    const name = uniqueQueue('cluster-silent');
-    queues.push(name);
-    const relay = new Relay(AMQP_PORT.s3);
-    const port = await relay.listen();
     const heartbeat = 2;
-    const work = startWork(dir, {
-      queue: name,
-      extra: ['--url', `amqp://guest:guest@127.0.0.1:${port}`, '--heartbeat', String(heartbeat)],
-    });
-    try {
+    await workBehindRelay('cluster-silent', ['--heartbeat', String(heartbeat)], async (work, relay) => {
       const base = await work.httpBase();
       await work.waitForLine('consuming', 60_000);
       // Ready once a worker is up too.
@@ -490,44 +508,27 @@ describe('a link that goes silent', { skip, timeout: 60_000 }, () => {
       assert.match(String(lost.reason), /heartbeat 2 s/);
       assert.ok(noticedMs < (heartbeat + 5) * 1_000, `noticed after ${noticedMs} ms`);
       assert.equal((await http(base, '/metrics')).status, 200);
-    } finally {
-      // The relay goes even when the process did not stop: a listening relay would keep this
-      // file's process alive, and the whole run waiting for it.
-      await work.stop('SIGTERM', 30_000).finally(() => relay.close());
-    }
+    });
   });
 
   test('SIGTERM while the broker answers nothing (heartbeat not yet due): work exits within its grace + 5 s', async () => {
     // A broker whose channel process is stuck (as a quorum queue in a long election can leave
     // it) answers no cancel and no close; so does a silent link the heartbeat has not judged yet.
     // Seen under CI: a `work` process stuck after SIGTERM, its last line "draining".
-    const name = uniqueQueue('cluster-mute');
-    queues.push(name);
-    const relay = new Relay(AMQP_PORT.s3);
-    const port = await relay.listen();
     const graceMs = 1_000;
-    const work = startWork(dir, {
-      queue: name,
-      extra: [
-        '--url',
-        `amqp://guest:guest@127.0.0.1:${port}`,
-        '--heartbeat',
-        '600',
-        '--grace-ms',
-        String(graceMs),
-      ],
-    });
-    try {
-      await work.waitForLine('consuming', 60_000);
-      relay.blackHole();
-      const stoppedAt = Date.now();
-      const code = await work.stop('SIGTERM', graceMs + 15_000);
-      const exitMs = Date.now() - stoppedAt;
-      assert.ok(exitMs < graceMs + 5_000, `exited ${exitMs} ms after SIGTERM:\n${work.output}`);
-      assert.equal(code, 0, work.output);
-    } finally {
-      await relay.close();
-    }
+    await workBehindRelay(
+      'cluster-mute',
+      ['--heartbeat', '600', '--grace-ms', String(graceMs)],
+      async (work, relay) => {
+        await work.waitForLine('consuming', 60_000);
+        relay.blackHole();
+        const stoppedAt = Date.now();
+        const code = await work.stop('SIGTERM', graceMs + 15_000);
+        const exitMs = Date.now() - stoppedAt;
+        assert.ok(exitMs < graceMs + 5_000, `exited ${exitMs} ms after SIGTERM:\n${work.output}`);
+        assert.equal(code, 0, work.output);
+      },
+    );
   });
 });
 
