@@ -95,11 +95,10 @@ describe('the reclaimer', () => {
     const store = new SqliteStore(join(dir, `unit-${randomUUID()}.db`));
     try {
       // A job on its first lease (attempt 1 counted), its lease a minute from running out.
-      const leased = () =>
-        store.insert.run(randomUUID(), 'q', '{}', 1, Date.now() + 60_000, null).lastInsertRowid;
+      const leased = () => store.insert([randomUUID(), 'q', '{}', 1, Date.now() + 60_000, null, 0]);
       const own = (seq: number | bigint, owner: string) =>
         store.db.prepare('UPDATE jobs SET owner = ? WHERE seq = ?').run(owner, seq);
-      store.insert.run(randomUUID(), 'q', '{}', 0, Date.now() - 1_000, null); // the backlog
+      store.insert([randomUUID(), 'q', '{}', 0, Date.now() - 1_000, null, 0]); // the backlog
       const dead = newOwner({ ...SELF, start: SELF.start! + 1 });
       const rows = { dead1: leased(), self: leased(), elsewhere: leased(), old: leased(), dead2: leased() };
       own(rows.dead1, dead);

@@ -64,7 +64,6 @@ function migrate(db: Database.Database): void {
 
 /** The `results` table's statements, and the hand-over of outcomes this process wrote. */
 export class SqliteResultRows {
-  readonly insertJob: Database.Statement<[string, string, string | Buffer, number, number, string | null]>;
   readonly #insert: Database.Statement<[string, string, number, string | null, string | null, number]>;
   readonly #latest: Database.Statement<[string, number], ResultRow>;
   readonly #pending: Database.Statement<[string], { one: number }>;
@@ -79,9 +78,6 @@ export class SqliteResultRows {
 
   constructor(readonly db: Database.Database) {
     migrate(db);
-    this.insertJob = db.prepare(
-      'INSERT INTO jobs (id, queue, body, attempt, run_at, last_error, want_result) VALUES (?, ?, ?, ?, ?, ?, 1)',
-    );
     this.#insert = db.prepare(
       'INSERT INTO results (id, queue, ok, value, error, finished_at) VALUES (?, ?, ?, ?, ?, ?)',
     );

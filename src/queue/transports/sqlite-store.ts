@@ -43,7 +43,10 @@ CREATE INDEX IF NOT EXISTS failed_id ON failed (queue, id);
 /** WAL pages past which a commit checkpoints (see {@link openDatabase}). */
 const WAL_CHECKPOINT_PAGES = 4_000;
 
-/** A job row to insert: id, queue, body, attempt (deliveries so far), run_at, last_error. */
+/**
+ * A job row to insert: id, queue, body, attempt (deliveries so far), run_at, last_error, and
+ * want_result (1 when a caller waits for its outcome; the column is sqlite-results.ts's).
+ */
 export type JobRow = [
   id: string,
   queue: string,
@@ -51,7 +54,12 @@ export type JobRow = [
   attempt: number,
   runAt: number,
   lastError: string | null,
+  wantResult: 0 | 1,
 ];
+
+/** The columns of a {@link JobRow}, in its order. */
+const JOB_COLUMNS = '(id, queue, body, attempt, run_at, last_error, want_result)';
+const JOB_VALUES = '(?, ?, ?, ?, ?, ?, ?)';
 
 /**
  * Rows per multi-row INSERT of a bulk dispatch. Each `run` crosses into SQLite and steps on its
@@ -92,7 +100,7 @@ export function openDatabase(path: string): Database.Database {
 /** Prepared statements over one database. */
 export class SqliteStore {
   readonly db: Database.Database;
-  readonly insert: Database.Statement<[string, string, string | Buffer, number, number, string | null]>;
+  readonly #insertOne: Database.Statement<JobRow>;
   readonly #insertMany: Database.Statement<unknown[]>;
   readonly lease: Database.Statement<
     { owner: string; until: number; queue: string; now: number; limit: number },
@@ -120,11 +128,10 @@ export class SqliteStore {
     this.db = openDatabase(path);
     const db = this.db;
     this.results = new SqliteResultRows(db);
-    this.insert = db.prepare<[string, string, string | Buffer, number, number, string | null]>(
-      'INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    // After the results rows: they add the want_result column to files made before it.
+    this.#insertOne = db.prepare<JobRow>(`INSERT INTO jobs ${JOB_COLUMNS} VALUES ${JOB_VALUES}`);
     this.#insertMany = db.prepare<unknown[]>(
-      `INSERT INTO jobs (id, queue, body, attempt, run_at, last_error) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      `INSERT INTO jobs ${JOB_COLUMNS} VALUES ${Array(ROWS_PER_INSERT).fill(JOB_VALUES).join(', ')}`,
     );
     this.lease = db.prepare<
       { owner: string; until: number; queue: string; now: number; limit: number },
@@ -176,6 +183,11 @@ export class SqliteStore {
     for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
       this.#insertMany.run(rows.slice(i, i + ROWS_PER_INSERT).flat());
     }
-    for (; i < rows.length; i++) this.insert.run(...rows[i]!);
+    for (; i < rows.length; i++) this.insert(rows[i]!);
+  }
+
+  /** Inserts one job row (call it inside a transaction); its `seq`. */
+  insert(row: JobRow): number | bigint {
+    return this.#insertOne.run(...row).lastInsertRowid;
   }
 }

@@ -59,29 +59,9 @@ export class SqliteTransport implements Transport {
   publish(queue: string, message: OutgoingMessage): Promise<void> {
     // Watched from before the row is written: its outcome comes after the row the watch starts from.
     if (message.wantsResult) this.#results.watch();
-    return this.writes.write(() => this.#insert(queue, message, Date.now())).then(() => this.wake(queue));
-  }
-
-  /** Writes one message's row (inside a write of the batch). */
-  #insert(queue: string, message: OutgoingMessage, now: number): void {
-    (message.wantsResult ? this.store.results.insertJob : this.store.insert).run(
-      ...jobRow(queue, message, now),
-    );
-  }
-
-  /** Writes a batch's rows in order (inside a write): plain ones several to a statement. */
-  #insertAll(batch: readonly QueuedMessage[], now: number): void {
-    let plain: JobRow[] = [];
-    for (const { queue, message } of batch) {
-      if (!message.wantsResult) {
-        plain.push(jobRow(queue, message, now));
-        continue;
-      }
-      this.store.insertAll(plain);
-      plain = [];
-      this.#insert(queue, message, now);
-    }
-    this.store.insertAll(plain);
+    return this.writes
+      .write(() => this.store.insert(jobRow(queue, message, Date.now())))
+      .then(() => this.wake(queue));
   }
 
   /** The whole batch in one transaction: every message committed, or none (each then has the error). */
@@ -91,7 +71,7 @@ export class SqliteTransport implements Transport {
     const now = Date.now();
     try {
       await this.writes.write(() => {
-        this.#insertAll(batch, now);
+        this.store.insertAll(batch.map(({ queue, message }) => jobRow(queue, message, now)));
       });
     } catch (error) {
       return batch.map(() => error as Error);
@@ -198,12 +178,7 @@ export class SqliteTransport implements Transport {
   }
 }
 
-/**
- * The id a readable job's body carries, which the consumer logs as the job's id
- * (docs/message-format.md, "The job's id"): the row takes it too, so that the job has one id
- * in its events and in the failed store, and a lookup by that id finds its row.
- */
-/** A message's row: its id (given, else the body's, else a new UUID), its attempts so far, when it is due. */
+/** A message's row: its id (given, else the body's, else a new UUID), its attempts so far, when it is due, whether a caller waits for its outcome. */
 function jobRow(queue: string, message: OutgoingMessage, now: number): JobRow {
   const { body, attempt, notBefore, lastError } = message;
   return [
@@ -213,9 +188,15 @@ function jobRow(queue: string, message: OutgoingMessage, now: number): JobRow {
     attempt - 1,
     Math.max(notBefore, now),
     lastError === undefined ? null : JSON.stringify(lastError),
+    message.wantsResult ? 1 : 0,
   ];
 }
 
+/**
+ * The id a readable job's body carries, which the consumer logs as the job's id
+ * (docs/message-format.md, "The job's id"): the row takes it too, so that the job has one id
+ * in its events and in the failed store, and a lookup by that id finds its row.
+ */
 function bodyId(body: string | Buffer): string | undefined {
   const { id } = peekJob(typeof body === 'string' ? body : body.toString('utf8'));
   return id === '' ? undefined : id;
