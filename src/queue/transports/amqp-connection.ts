@@ -30,11 +30,16 @@ const RECONNECT_MAX_MS = 5_000;
  */
 const ATTEMPT_TIMEOUT_MS = 5_000;
 /**
- * How long a step of stopping or closing (a cancel, a channel's or the connection's close)
- * waits for the broker's answer before the link is cut: a dead link, or a broker whose
- * channel process is stuck, never answers, and the heartbeat may be minutes away.
+ * How long a step of stopping (a consumer's cancel, a channel's close) waits for the broker's
+ * answer before the link is cut: a dead link, or a broker whose channel process is stuck, never
+ * answers, and the heartbeat may be minutes away. Generous, because cutting the link returns
+ * what the process held as deliveries that died, which count an attempt. At 2 s, one CI run
+ * saw jobs given back on SIGTERM come again as their second attempt (most likely a loaded
+ * broker's answer cut short; not proven).
  */
-const ANSWER_TIMEOUT_MS = 2_000;
+const ANSWER_TIMEOUT_MS = 10_000;
+/** close() waits this long for the broker's answer to the connection's close before it cuts the socket. */
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** How {@link AmqpConnection.open} connects. */
 export interface AmqpConnectOptions {
@@ -285,7 +290,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   /**
    * Ends the connection for good: {@link stopReconnecting}, then the live link is closed, cut
-   * after {@link ANSWER_TIMEOUT_MS} if the broker does not answer.
+   * after {@link CLOSE_TIMEOUT_MS} if the broker does not answer.
    */
   async close(): Promise<void> {
     this.stopReconnecting();
@@ -302,7 +307,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           // With an error: amqplib then closes its side too, and stops its heartbeat timers.
           stream.destroy(new Error('closed: the broker did not answer in time'));
           resolve();
-        }, ANSWER_TIMEOUT_MS);
+        }, CLOSE_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);
