@@ -190,14 +190,14 @@ async function multitask() {
 }
 
 /** Pre-fills `count` jobs, starts a pool and waits for it, then times consume() until all completed. */
-async function multitaskConsume(count, make, concurrency) {
+async function multitaskConsume(count, make, concurrency, workers = WORKERS) {
   const { openQueue, Pool } = await multitask();
   const queue = await openQueue(transportUrl(), { app: APP });
   let pool;
   try {
     await dispatchWindow(queue, make, count, { queue: NAME, attempts: 3 }, WINDOW);
     const readyBefore = (await queue.stats(NAME)).ready;
-    pool = new Pool({ app: APP, size: WORKERS, concurrency });
+    pool = new Pool({ app: APP, size: workers, concurrency });
     await pool.ready;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -312,7 +312,10 @@ async function io() {
     return bareRun(IO_JOBS, WORKERS * IO_CONCURRENCY, () => sleep(IO_SLEEP_MS));
   }
   const { Sleep } = await multitask();
-  return multitaskConsume(IO_JOBS, () => new Sleep(IO_SLEEP_MS, PAYLOAD), IO_CONCURRENCY);
+  // `-1w`: the same 1,000 slots on one worker, one thread fewer for the two cores.
+  const workers = kind.endsWith('-1w') ? 1 : WORKERS;
+  const concurrency = (WORKERS * IO_CONCURRENCY) / workers;
+  return multitaskConsume(IO_JOBS, () => new Sleep(IO_SLEEP_MS, PAYLOAD), concurrency, workers);
 }
 
 async function crash() {

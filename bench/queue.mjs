@@ -273,10 +273,11 @@ async function dispatch() {
 }
 
 async function io() {
-  const kinds = ['amqplib', 'multitask-amqp', 'multitask-sqlite'];
+  const kinds = ['amqplib', 'multitask-amqp', 'multitask-amqp-1w', 'multitask-sqlite'];
   const samples = await interleaved('io', kinds, (result) => result.jobsPerSec);
   const labels = {
     'multitask-amqp': 'multitask, RabbitMQ, 2 workers × concurrency 500',
+    'multitask-amqp-1w': 'multitask, RabbitMQ, 1 worker × concurrency 1000',
     'multitask-sqlite': 'multitask, SQLite, 2 workers × concurrency 500',
     amqplib: 'reference: plain amqplib consumer, 1 channel, prefetch 1000',
   };

@@ -9,13 +9,28 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import type { FailedPage, JobDetail, QueueDetail, Snapshot } from '../src/http/dashboard/api.js';
-import { openQueue, type Queue } from '../src/index.js';
+import { type EventsOptions, openQueue, type Queue } from '../src/index.js';
 import type { CliProcess } from './cli-helpers.js';
 import { action, call, csrfOf, type Served, SseReader, serveDashboard } from './dashboard-helpers.js';
 import { FailTimes, FailWhile, Noop } from './fixtures/queue-tasks.js';
 import { fleetFixtures, killAll, startWorks } from './fleet-helpers.js';
 import { eventually } from './helpers.js';
 import { QUEUE_APP, tempDir, uniqueQueue } from './queue-helpers.js';
+
+/** `queue` as the dashboard's source, every `events()` call's options recorded in `asked`. */
+function askingForEvents(queue: Queue, asked: EventsOptions[]): Queue {
+  return new Proxy(queue, {
+    get(target, property) {
+      if (property === 'events')
+        return (options?: EventsOptions) => {
+          asked.push(options ?? {});
+          return target.events(options);
+        };
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 const started = new Set<CliProcess>();
 afterEach(() => killAll(started));
@@ -29,13 +44,13 @@ for (const fixture of await fleetFixtures()) {
     });
 
     /** A queue of its own with one work process on it, a Queue to dispatch with, and its dashboard. */
-    async function setUp(options: { readOnly?: boolean } = {}) {
+    async function setUp(options: { readOnly?: boolean } = {}, source = (queue: Queue) => queue) {
       const cwd = tempDir();
       const url = fixture.url(cwd);
       const name = uniqueQueue(`dash-${fixture.name}`);
       const view: Queue = await openQueue(url, { app: QUEUE_APP });
       const [work] = await startWorks(cwd, url, name, 1, started);
-      const dashboard: Served = await serveDashboard(view, { queues: [name], ...options });
+      const dashboard: Served = await serveDashboard(source(view), { queues: [name], ...options });
       cleanups.push(async () => {
         await dashboard.close();
         await view.close();
@@ -220,6 +235,36 @@ for (const fixture of await fleetFixtures()) {
       assert.deepEqual(all.json(), { count: 2 });
       assert.equal((await view.stats(name)).failed, 0);
       assert.equal((await action(base, `${path}/purge`, { ids: 'x' }, csrf)).status, 400);
+    });
+
+    test('given its queues, it listens to their events only; given none, to every queue', async () => {
+      const asked: EventsOptions[] = [];
+      const { name, view, base } = await setUp({}, (queue) => askingForEvents(queue, asked));
+      await call(`${base}api/snapshot`); // someone looks: the feed listener starts
+      await eventually(() => asked.length > 0);
+      const id = await view.dispatch(new Noop('heard'), { queue: name });
+      await eventually(async () => {
+        const job = await call(`${base}api/jobs/${id}`);
+        return job.status === 200 && job.json<JobDetail>().events.some((event) => event.type === 'completed');
+      }, 30_000);
+      // Asked for this queue alone: instances of other queues send this dashboard nothing.
+      assert.deepEqual(
+        asked.filter((options) => options.queue !== name),
+        [],
+      );
+
+      const everyQueue: EventsOptions[] = [];
+      const unscoped = await serveDashboard(askingForEvents(view, everyQueue));
+      try {
+        await call(`${unscoped.base}api/snapshot`);
+        await eventually(() => everyQueue.length > 0);
+        assert.deepEqual(
+          everyQueue.filter((options) => options.queue !== undefined),
+          [],
+        );
+      } finally {
+        await unscoped.close();
+      }
     });
 
     test('actions are refused without the CSRF header, from another site, or read-only', async () => {

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import amqp, { type ChannelModel } from 'amqplib';
 import Database from 'better-sqlite3';
 import { type FeedEvent, type InstanceInfo, type JobEvent, openQueue, type Queue } from '../src/index.js';
+import { HEARTBEAT_MS } from '../src/queue/fleet-types.js';
 import { FLEET_EXCHANGE } from '../src/queue/transports/amqp-fleet.js';
 import { CliProcess } from './cli-helpers.js';
 import { FailTimes, Nap, Record as RecordRun } from './fixtures/queue-tasks.js';
@@ -223,6 +225,26 @@ for (const fixture of await fleetFixtures()) {
       if (fixture.name === 'sqlite') assert.ok(eventRows(url) > 0);
       else assert.ok(spy.keys.includes(`event.${name}`), 'events went through the exchange');
       // Ended: the instances hear that nobody listens any more, and stop publishing.
+      await instancesHear(0);
+    });
+
+    test('an instance counts the listeners of its queues and of every queue, not those of another', async () => {
+      const elsewhere = collect(view.events({ queue: `${name}-elsewhere` }));
+      const everywhere = collect(view.events());
+      try {
+        // Both announce themselves as they start: once the second is heard, so is the first.
+        await instancesHear(1);
+        await sleep(2 * HEARTBEAT_MS + 500);
+        const live = (await view.instances()).filter((instance) => instance.queues.includes(name));
+        assert.deepEqual(
+          live.map((instance) => instance.feedListeners),
+          [1, 1],
+          "the listener of every queue counts, the other queue's does not",
+        );
+      } finally {
+        await elsewhere.stop();
+        await everywhere.stop();
+      }
       await instancesHear(0);
     });
 

@@ -114,7 +114,10 @@ export interface InstanceInfo {
   jobsPerSec: number;
   /** Resident set size of its process (bytes). */
   rss: number;
-  /** Feed listeners it knows of (it publishes events only when there is one). */
+  /**
+   * Feed listeners it knows of that want the events of a queue it consumes or dispatches to (or
+   * of every queue): it publishes a queue's events only while one wants them.
+   */
   feedListeners: number;
   /** When this view last heard from it. */
   seenAt: Date;

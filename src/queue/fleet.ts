@@ -242,8 +242,12 @@ export class Fleet {
     const all = Object.values(byQueue);
     const total = (key: keyof InstanceQueueCounts) => all.reduce((sum, counts) => sum + counts[key], 0);
     const now = Date.now();
+    // Those it sends events to: a listener of another queue only costs it its announcements.
     let listeners = 0;
-    for (const listener of this.#listeners.values()) if (listener.expiresAt > now) listeners++;
+    for (const listener of this.#listeners.values()) {
+      if (listener.expiresAt <= now) continue;
+      if (listener.queue === undefined || this.#feeds.has(listener.queue)) listeners++;
+    }
     return {
       id: this.id,
       host: hostname(),

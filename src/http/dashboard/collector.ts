@@ -63,10 +63,14 @@ export class Collector {
     this.transport = source.url.startsWith('sqlite:') ? 'sqlite' : 'amqp';
     this.#onlyGiven = queues.length > 0;
     for (const name of queues) this.#know(name, true);
-    this.feed = new FeedView(source, {
-      whereIs: (id) => this.#instances.whereIs(id),
-      queueSeen: (queue) => this.#know(queue, false),
-    });
+    this.feed = new FeedView(
+      source,
+      {
+        whereIs: (id) => this.#instances.whereIs(id),
+        queueSeen: (queue) => this.#know(queue, false),
+      },
+      queues,
+    );
     this.#snapshot = this.#build(Date.now());
     this.#json = safeJson(this.#snapshot);
   }

@@ -1,5 +1,6 @@
 /**
- * The dashboard's one listener of the event feed, for every queue, and what it keeps of it:
+ * The dashboard's listener of the event feed (one for every queue, or one per queue when it was
+ * given its queues by name: instances then send it nothing of the others), and what it keeps of it:
  * per queue the latest 200 events, per queue and task the run times of the last 2,000 completed
  * jobs (for percentiles) and counts, per job id its events (the last 10,000 ids), the events
  * missed (gaps: sampled out under a flood, or dropped), and the rows not yet sent to the pages
@@ -88,15 +89,23 @@ export class FeedView {
   #drops: Array<{ at: number; missed: number }> = [];
   /** Rows for the pages, by queue: only for the queues some page watches. */
   readonly #pending = new Map<string, JobEventRow[]>();
-  #feed: AsyncIterableIterator<FeedEvent> | undefined;
+  /**
+   * The queues listened to, each by a subscription of its own; `[undefined]`: every queue. A
+   * dashboard given its queues asks only for theirs: listening to every queue would have every
+   * instance on the broker send it their events, and a busy neighbour's flood would push its own
+   * queues' jobs out of what it keeps (or out of its bounded broker queue).
+   */
+  readonly #targets: readonly (string | undefined)[];
+  readonly #feeds = new Set<AsyncIterableIterator<FeedEvent>>();
   #running = false;
   /** Which start a listening loop belongs to: a loop of an earlier start ends, even if running again. */
   #generation = 0;
-  #wake: (() => void) | undefined;
+  readonly #wakes = new Set<() => void>();
 
-  constructor(source: DashboardSource, hooks: FeedHooks) {
+  constructor(source: DashboardSource, hooks: FeedHooks, queues: readonly string[] = []) {
     this.#source = source;
     this.#hooks = hooks;
+    this.#targets = queues.length > 0 ? [...new Set(queues)] : [undefined];
   }
 
   get listening(): boolean {
@@ -107,39 +116,41 @@ export class FeedView {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    void this.#listen(++this.#generation);
+    const generation = ++this.#generation;
+    for (const queue of this.#targets) void this.#listen(generation, queue);
   }
 
-  /** Stops listening and frees the subscription; what was kept stays. */
+  /** Stops listening and frees the subscriptions; what was kept stays. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.();
-    await this.#feed?.return?.();
+    for (const wake of this.#wakes) wake();
+    await Promise.all([...this.#feeds].map((feed) => feed.return?.()));
   }
 
-  async #listen(generation: number): Promise<void> {
+  async #listen(generation: number, queue: string | undefined): Promise<void> {
     const current = () => this.#running && this.#generation === generation;
     while (current()) {
       let feed: AsyncIterableIterator<FeedEvent> | undefined;
       try {
-        feed = this.#source.events();
-        this.#feed = feed;
+        feed = this.#source.events(queue === undefined ? {} : { queue });
+        this.#feeds.add(feed);
         for await (const event of feed) this.#take(event);
       } catch {
         // The subscription failed (broker gone, queue closed): free it, listen again in a moment.
         await feed?.return?.().catch(() => {});
       }
-      if (this.#feed === feed) this.#feed = undefined;
+      if (feed !== undefined) this.#feeds.delete(feed);
       if (!current()) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, RELISTEN_MS);
-        timer.unref();
-        this.#wake = () => {
+        const wake = () => {
           clearTimeout(timer);
+          this.#wakes.delete(wake);
           resolve();
         };
+        const timer = setTimeout(wake, RELISTEN_MS);
+        timer.unref();
+        this.#wakes.add(wake);
       });
-      this.#wake = undefined;
     }
   }
 
