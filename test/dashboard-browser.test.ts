@@ -227,7 +227,13 @@ for (const fixture of await fleetFixtures()) {
         'the job page shows it completed',
         async () => (await seen(page.locator('#job-summary .badge'))) === 'completed',
         30_000,
-        async () => `${await seen(page.locator('#job-summary'))} | ${await seen(page.locator('main'))}`,
+        // What the page shows, and where the job is: still queued, or run with no event heard.
+        async () => {
+          const { ready, inFlight, failed } = await view.stats(name);
+          const instance = (await view.instances()).find((one) => one.pid === work.child.pid);
+          const counts = JSON.stringify({ ready, inFlight, failed, instance: instance?.byQueue[name] });
+          return `${await seen(page.locator('#job-summary'))} | ${await seen(page.locator('main'))} | ${counts}`;
+        },
       );
       assert.equal(await page.locator('#job-retry').count(), 0, 'no retry for a job not in the failed store');
       if (result) {
