@@ -261,37 +261,42 @@ export class Consumer extends EventEmitter {
     this.#feed.ended(outcome, job, delivery, workerId, durationMs, error); // SQLite: in the outcome's transaction
     // Counted once the broker has the outcome, so that a count read is a state the queue shows
     // too; `settled` follows the count, so that its listeners see the job in it.
-    settling
-      .then(
-        () => {
-          if (outcome !== 'released') this.counts[outcome]++;
-        },
-        (settleError: Error) => {
+    // One reaction for both ends, not `.then().finally()`: a promise and a closure fewer a job.
+    const after = () => {
+      slot.inFlight--;
+      if (slot.retiring) this.#closeIfDrained(slot);
+      if (this.listenerCount('settled') > 0) {
+        const settled: SettledJob = {
+          outcome,
+          queue: this.queue,
+          id: job?.id ?? delivery.id,
+          task: job?.task,
+          attempt: delivery.attempt,
+          workerId,
+          durationMs,
+        };
+        if (error !== undefined) settled.error = error;
+        this.emit('settled', settled);
+      }
+      if (this.counts.inFlight === 0) {
+        this.#idle?.();
+        this.#idleWatch.settled();
+      }
+    };
+    settling.then(
+      () => {
+        if (outcome !== 'released') this.counts[outcome]++;
+        after();
+      },
+      (settleError: Error) => {
+        try {
           if (this.listenerCount('settleError') > 0)
             this.emit('settleError', { id: delivery.id, error: settleError });
-        },
-      )
-      .finally(() => {
-        slot.inFlight--;
-        if (slot.retiring) this.#closeIfDrained(slot);
-        if (this.listenerCount('settled') > 0) {
-          const settled: SettledJob = {
-            outcome,
-            queue: this.queue,
-            id: job?.id ?? delivery.id,
-            task: job?.task,
-            attempt: delivery.attempt,
-            workerId,
-            durationMs,
-          };
-          if (error !== undefined) settled.error = error;
-          this.emit('settled', settled);
+        } finally {
+          after();
         }
-        if (this.counts.inFlight === 0) {
-          this.#idle?.();
-          this.#idleWatch.settled();
-        }
-      });
+      },
+    );
   }
 
   #closeIfDrained(slot: LaneSlot): void {

@@ -7,28 +7,22 @@
  * an attempt the job never ran (seen here with two lanes on RabbitMQ 3.10).
  */
 
-import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel, Message } from 'amqplib';
-import { deliveryChannelGone, type MultitaskError } from '../../errors.js';
-import type { StoredError } from '../message.js';
-import { parseStoredError } from '../message.js';
-import type { Delivery, EncodedResult, JobEnd, Lane } from '../transport.js';
+import type { MultitaskError } from '../../errors.js';
+import type { Delivery, Lane } from '../transport.js';
 import type { AckBatcher } from './amqp-acks.js';
 import type { AmqpChannels, ConsumeChannel } from './amqp-channels.js';
+import { AmqpDelivery, type DeliveryLane, nackQuietly, notTaken } from './amqp-delivery.js';
 import {
   carriedHeaders,
   deliveryAttempt,
-  type Headers,
   invalidHeaders,
   numberHeader,
   redeliveries,
   republishProperties,
   sendConfirmed,
-  stringHeader,
-  withoutDelay,
 } from './amqp-message.js';
-import { sendReply } from './amqp-replies.js';
-import { delayTarget, failedLogOf, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
+import { delayTarget, HEADER, HOLD_BELOW_MS } from './amqp-topology.js';
 
 /** How long a lane whose channel the broker closed waits before it subscribes again (ms). */
 const RESUBSCRIBE_DELAY_MS = 1_000;
@@ -42,6 +36,8 @@ export class AmqpLane implements Lane {
   #stopped = false;
   /** Delivered and not settled: given back if the lane closes while its channel lives on. */
   readonly #unsettled = new Set<Message>();
+  /** What each delivery of this lane settles through. */
+  readonly #deliveryLane: DeliveryLane;
   readonly #onConnected = () => {
     if (!this.#stopped) void this.#subscribe().catch(() => this.#resubscribeSoon());
   };
@@ -53,7 +49,13 @@ export class AmqpLane implements Lane {
     readonly onDelivery: (delivery: Delivery) => void,
     /** Called once, when the lane closes: its owner forgets it. */
     readonly onClose: () => void = () => {},
-  ) {}
+  ) {
+    this.#deliveryLane = {
+      queue,
+      unsettled: this.#unsettled,
+      delayTarget: (remainingMs) => this.#delayTarget(remainingMs),
+    };
+  }
 
   /**
    * Deliveries handed to the consumer and not settled yet: the source of the transport's
@@ -168,75 +170,7 @@ export class AmqpLane implements Lane {
     acks: AckBatcher,
     invalid?: MultitaskError,
   ): void {
-    const headers = message.properties.headers ?? {};
-    const { queue } = this;
-    // A message from another producer with no message-id gets one now, and every republish
-    // (retry, delay, failed store) carries it: the logs and the failed store show one id.
-    const id: string = message.properties.messageId ?? randomUUID();
-    this.#unsettled.add(message);
-    // A caller waits for its outcome (amqp-replies.ts).
-    const wantsResult = typeof message.properties.replyTo === 'string' && message.properties.replyTo !== '';
-    const settle = async (target: string | undefined, headers: Headers, answer?: JobEnd) => {
-      try {
-        if (!this.#unsettled.has(message)) throw deliveryChannelGone();
-        if (target !== undefined) {
-          await sendConfirmed(
-            channel,
-            target,
-            message.content,
-            republishProperties(message, headers, id),
-          ).catch((error: unknown) => {
-            if (this.#unsettled.delete(message)) notTaken(channel, acks, message, error);
-            throw error;
-          });
-        }
-        // Gone from the set: its channel closed (or the lane gave it back), and the broker
-        // delivers it again. Settling it now must fail, or it would count as done twice.
-        if (!this.#unsettled.delete(message)) throw deliveryChannelGone();
-        if (answer !== undefined && wantsResult) sendReply(channel, message, id, answer);
-        await acks.ack(message);
-      } finally {
-        this.#unsettled.delete(message);
-      }
-    };
-    this.onDelivery({
-      body: message.content.toString('utf8'),
-      id,
-      attempt,
-      lastError: parseStoredError(stringHeader(headers[HEADER.error])),
-      redeliveries: redeliveries(headers),
-      invalid,
-      wantsResult,
-      ack: (result?: EncodedResult) => settle(undefined, {}, { json: result?.json }),
-      retry: (delayMs: number, error: StoredError) =>
-        settle(
-          this.#delayTarget(delayMs),
-          carriedHeaders(message, {
-            [HEADER.attempt]: attempt + 1,
-            [HEADER.notBefore]: Date.now() + delayMs,
-            [HEADER.error]: JSON.stringify(error),
-          }),
-        ),
-      release: (delayMs = 0) =>
-        settle(
-          this.#delayTarget(delayMs),
-          delayMs > 0
-            ? carriedHeaders(message, { [HEADER.attempt]: attempt, [HEADER.notBefore]: Date.now() + delayMs })
-            : withoutDelay(carriedHeaders(message, { [HEADER.attempt]: attempt })),
-        ),
-      fail: (error: StoredError) =>
-        settle(
-          failedLogOf(queue),
-          withoutDelay(
-            carriedHeaders(message, {
-              [HEADER.error]: JSON.stringify(error),
-              [HEADER.attempts]: attempt,
-              [HEADER.failedAt]: Date.now(),
-            }),
-          ),
-          { error },
-        ),
-    });
+    this.onDelivery(new AmqpDelivery(this.#deliveryLane, channel, message, acks, attempt, invalid));
   }
 
   async stop(): Promise<void> {
@@ -266,24 +200,4 @@ export class AmqpLane implements Lane {
 function giveBack(on: ConsumeChannel, message: Message): void {
   on.acks.forget(message);
   nackQuietly(on.channel, message);
-}
-
-/**
- * The broker did not take the copy of `message` that was to replace it (a nack while a quorum
- * queue elects its leader, or a channel that closed): the delivery goes back to the queue, to
- * come again, rather than stay held on the channel unsettled. RabbitMQ 3.10 goes on nacking a
- * channel that got such a nack, so that channel is closed: its lanes subscribe again on a fresh one.
- */
-function notTaken(channel: ConfirmChannel, acks: AckBatcher, message: Message, error: unknown): void {
-  acks.forget(message);
-  nackQuietly(channel, message);
-  if (/nacked/.test(String(error))) void channel.close().catch(() => {});
-}
-
-function nackQuietly(channel: ConfirmChannel, message: Message): void {
-  try {
-    channel.nack(message, false, true);
-  } catch {
-    // The channel closed meanwhile: the broker gives it back itself.
-  }
 }
