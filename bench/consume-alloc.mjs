@@ -3,12 +3,11 @@
 // worker (or `workers`) and 1,000 slots in all under V8's sampling heap profiler, counting the
 // objects garbage collection took too, and prints bytes a job: in all, and by allocating function.
 // Also prints the consuming rate and CPU a job (slowed by the profiler: compare runs of this tool
-// only). BENCH_AMQP_URL as for queue.mjs; the queue is deleted afterwards.
+// only). BENCH_AMQP_URL as for queue.mjs; the queue and its companions are deleted afterwards.
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
-import amqplib from 'amqplib';
 import { openQueue, Pool } from 'multitask';
-import { AMQP_URL } from './harness.mjs';
+import { AMQP_URL, dispatchWindow, sweepAmqpQueues } from './harness.mjs';
 import { Sleep } from './queue-tasks.mjs';
 
 const JOBS = Number(process.argv[2] ?? 20_000);
@@ -20,10 +19,7 @@ const name = `bench.alloc.${randomUUID().slice(0, 8)}`;
 
 const queue = await openQueue(AMQP_URL, { app: APP });
 try {
-  for (let sent = 0; sent < JOBS; sent += 1_000) {
-    const batch = Array.from({ length: Math.min(1_000, JOBS - sent) }, () => new Sleep(20, 'x'.repeat(100)));
-    await queue.dispatchMany(batch, { queue: name });
-  }
+  await dispatchWindow(queue, () => new Sleep(20, 'x'.repeat(100)), JOBS, { queue: name }, 1_000);
   const pool = new Pool({ app: APP, size: WORKERS, concurrency: SLOTS / WORKERS });
   await pool.ready;
   const session = new Session();
@@ -49,11 +45,7 @@ try {
   report(profile, ms, cpu);
 } finally {
   await queue.close();
-  const connection = await amqplib.connect(AMQP_URL);
-  const channel = await connection.createChannel();
-  for (const suffix of ['', '.failed', '.failed-log'])
-    await channel.deleteQueue(`${name}${suffix}`).catch(() => {});
-  await connection.close().catch(() => {});
+  await sweepAmqpQueues(AMQP_URL, name);
 }
 
 function report(profile, ms, cpu) {

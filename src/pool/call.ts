@@ -1,4 +1,5 @@
 import type { TransferListItem } from 'node:worker_threads';
+import { deferred } from '../internal/deferred.js';
 import type { TaskFields } from '../task/fields.js';
 
 /** One submitted task on its way through the pool: queued, then held by a worker, then settled. */
@@ -48,12 +49,7 @@ export interface SubmitSpec {
 
 /** A new call, queued nowhere yet, whose promise settles through `resolve` and `reject`. */
 export function createCall(id: number, spec: SubmitSpec): Call {
-  let resolve!: (value: unknown) => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<unknown>((onResolve, onReject) => {
-    resolve = onResolve;
-    reject = onReject;
-  });
+  const { promise, resolve, reject } = deferred<unknown>();
   return {
     id,
     name: spec.name,

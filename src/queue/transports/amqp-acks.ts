@@ -7,6 +7,7 @@
  */
 
 import type { Channel, Message } from 'amqplib';
+import { type Deferred, deferred } from '../../internal/deferred.js';
 
 /** The ack coalescer of one channel; see the module comment. */
 export class AckBatcher {
@@ -20,7 +21,7 @@ export class AckBatcher {
    * without an async frame and a delivery that is one object (amqp-delivery.ts), a consumer's
    * main thread went from 7.7 to 5.7 KB allocated a job (`bench/consume-alloc.mjs`).
    */
-  #next: Flush | undefined;
+  #next: Deferred<void> | undefined;
 
   /** `channel`: anything that acks as an amqplib channel does (a unit test passes a recorder). */
   constructor(readonly channel: Pick<Channel, 'ack'>) {}
@@ -44,7 +45,7 @@ export class AckBatcher {
   ack(message: Message): Promise<void> {
     this.#done.add(message.fields.deliveryTag);
     if (this.#next === undefined) {
-      this.#next = flush();
+      this.#next = deferred<void>();
       setImmediate(() => this.#flush());
     }
     return this.#next.promise;
@@ -80,21 +81,4 @@ export class AckBatcher {
       next.reject(error as Error);
     }
   }
-}
-
-/** A flush to come, and how to settle the acks waiting for it. */
-interface Flush {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-function flush(): Flush {
-  let resolve!: () => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<void>((resolveFlush, rejectFlush) => {
-    resolve = resolveFlush;
-    reject = rejectFlush;
-  });
-  return { promise, resolve, reject };
 }

@@ -32,7 +32,7 @@ export interface DeliveryLane {
   delayTarget(remainingMs: number): string;
 }
 
-/** The headers of a settle that republishes nothing. */
+/** What a message without headers reads as: one shared object, none made per delivery. */
 const NO_HEADERS: Headers = Object.freeze({});
 
 /** See the module comment. */
@@ -74,12 +74,17 @@ export class AmqpDelivery implements Delivery {
     lane.unsettled.add(message);
   }
 
+  /** Done, the common case: nothing to republish and wait for, so no async frame of its own. */
   ack(result?: EncodedResult): Promise<void> {
-    return this.#settle(undefined, NO_HEADERS, this.wantsResult ? { json: result?.json } : undefined);
+    // Gone from the set: its channel closed (or the lane gave it back), and the broker
+    // delivers it again. Settling it now must fail, or it would count as done twice.
+    if (!this.#lane.unsettled.delete(this.#message)) return Promise.reject(deliveryChannelGone());
+    if (this.wantsResult) sendReply(this.#channel, this.#message, this.id, { json: result?.json });
+    return this.#acks.ack(this.#message);
   }
 
   retry(delayMs: number, error: StoredError): Promise<void> {
-    return this.#settle(
+    return this.#moveThenAck(
       this.#lane.delayTarget(delayMs),
       carriedHeaders(this.#message, {
         [HEADER.attempt]: this.attempt + 1,
@@ -91,7 +96,7 @@ export class AmqpDelivery implements Delivery {
 
   release(delayMs = 0): Promise<void> {
     const { attempt } = this;
-    return this.#settle(
+    return this.#moveThenAck(
       this.#lane.delayTarget(delayMs),
       delayMs > 0
         ? carriedHeaders(this.#message, {
@@ -103,7 +108,7 @@ export class AmqpDelivery implements Delivery {
   }
 
   fail(error: StoredError): Promise<void> {
-    return this.#settle(
+    return this.#moveThenAck(
       failedLogOf(this.#lane.queue),
       withoutDelay(
         carriedHeaders(this.#message, {
@@ -116,17 +121,8 @@ export class AmqpDelivery implements Delivery {
     );
   }
 
-  #settle(target: string | undefined, headers: Headers, answer?: JobEnd): Promise<void> {
-    if (target !== undefined) return this.#republishThenAck(target, headers, answer);
-    // Done, the common case: nothing to republish and wait for, so no async frame of its own.
-    // Gone from the set: its channel closed (or the lane gave it back), and the broker
-    // delivers it again. Settling it now must fail, or it would count as done twice.
-    if (!this.#lane.unsettled.delete(this.#message)) return Promise.reject(deliveryChannelGone());
-    if (answer !== undefined && this.wantsResult) sendReply(this.#channel, this.#message, this.id, answer);
-    return this.#acks.ack(this.#message);
-  }
-
-  async #republishThenAck(target: string, headers: Headers, answer?: JobEnd): Promise<void> {
+  /** Puts a copy on `target` (confirmed), then acks this delivery: retried, released, failed. */
+  async #moveThenAck(target: string, headers: Headers, answer?: JobEnd): Promise<void> {
     const { unsettled } = this.#lane;
     const channel = this.#channel;
     const message = this.#message;
