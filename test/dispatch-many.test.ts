@@ -10,6 +10,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import amqp from 'amqplib';
+import Database from 'better-sqlite3';
 import { type DispatchIncompleteError, ErrorCode, openQueue, Pool, Task } from '../src/index.js';
 import { CLI, cliEnv, QUEUE_APP_PATH } from './cli-helpers.js';
 import { Relay } from './cluster-helpers.js';
@@ -168,6 +169,58 @@ for (const fixture of fixtures) {
     });
   });
 }
+
+describe('dispatchMany: SQLite rows', () => {
+  test('each row holds its own job, in the batch order, across full multi-row inserts and the rest', async () => {
+    // 123 jobs: two inserts of fifty rows, then 23 rows one at a time (sqlite-store.ts), with
+    // a delay and a result wanted on some, so that a row mixed up with another shows.
+    const file = join(dir, 'rows.db');
+    const name = uniqueQueue('many-rows');
+    const queue = await openQueue(`sqlite:${file}`, { app: QUEUE_APP });
+    const count = 123;
+    let ids: string[];
+    try {
+      ids = await queue.dispatchMany(
+        Array.from({ length: count }, (_, i) => ({
+          task: new Noop(`payload-${i}`),
+          options: { id: `row-${i}`, delayMs: i % 7 === 0 ? 60_000 : 0, result: i % 5 === 0 },
+        })),
+        { queue: name },
+      );
+    } finally {
+      await queue.close();
+    }
+    assert.deepEqual(
+      ids,
+      Array.from({ length: count }, (_, i) => `row-${i}`),
+    );
+    const db = new Database(file, { readonly: true });
+    try {
+      const rows = db
+        .prepare('SELECT id, body, attempt, run_at, want_result FROM jobs WHERE queue = ? ORDER BY seq')
+        .all(name) as Array<{
+        id: string;
+        body: string;
+        attempt: number;
+        run_at: number;
+        want_result: number;
+      }>;
+      assert.equal(rows.length, count);
+      const now = Date.now();
+      rows.forEach((row, i) => {
+        const body = JSON.parse(String(row.body)) as { id: string; fields: { payload: string } };
+        assert.equal(row.id, `row-${i}`);
+        assert.equal(body.id, `row-${i}`);
+        assert.equal(body.fields.payload, `payload-${i}`);
+        assert.equal(row.attempt, 0);
+        assert.equal(row.want_result, i % 5 === 0 ? 1 : 0, `row ${i}: want_result`);
+        assert.equal(row.run_at > now + 30_000, i % 7 === 0, `row ${i}: delayed`);
+      });
+    } finally {
+      db.close();
+    }
+  });
+});
 
 describe('dispatchMany: RabbitMQ refuses one queue of the batch', { skip: amqpSkip, timeout: 60_000 }, () => {
   test('the jobs for that queue are not accepted, the others are: ERR_DISPATCH_INCOMPLETE says which', async () => {

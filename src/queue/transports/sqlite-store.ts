@@ -60,6 +60,8 @@ export type JobRow = [
 /** The columns of a {@link JobRow}, in its order. */
 const JOB_COLUMNS = '(id, queue, body, attempt, run_at, last_error, want_result)';
 const JOB_VALUES = '(?, ?, ?, ?, ?, ?, ?)';
+/** Values in a {@link JobRow}. */
+const JOB_ROW_LENGTH = 7;
 
 /**
  * Rows per multi-row INSERT of a bulk dispatch. Each `run` crosses into SQLite and steps on its
@@ -102,6 +104,8 @@ export class SqliteStore {
   readonly db: Database.Database;
   readonly #insertOne: Database.Statement<JobRow>;
   readonly #insertMany: Database.Statement<unknown[]>;
+  /** The parameters of one {@link ROWS_PER_INSERT}-row insert, reused from one to the next. */
+  readonly #manyParams: unknown[] = new Array(ROWS_PER_INSERT * JOB_ROW_LENGTH);
   readonly lease: Database.Statement<
     { owner: string; until: number; queue: string; now: number; limit: number },
     LeasedRow
@@ -177,13 +181,25 @@ export class SqliteStore {
     this.failed = new SqliteFailedStore(db);
   }
 
-  /** Inserts `rows` in their order (call it inside a transaction), {@link ROWS_PER_INSERT} to a statement where it can. */
-  insertAll(rows: readonly JobRow[]): void {
+  /**
+   * Inserts the rows of `items` in their order (call it inside a transaction),
+   * {@link ROWS_PER_INSERT} to a statement where it can. Each row is made as its statement is
+   * bound, into one reused parameter array: the rows of a batch of 30,000 held all at once (their
+   * bodies' text with them) outlived the young generation, and garbage collection took 3.5 µs of
+   * the job's ~8 (CPU profile of `bench/queue-child.mjs dispatch multitask-sqlite-many`).
+   */
+  insertAll<T>(items: readonly T[], toRow: (item: T) => JobRow): void {
+    const params = this.#manyParams;
     let i = 0;
-    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-      this.#insertMany.run(rows.slice(i, i + ROWS_PER_INSERT).flat());
+    for (; i + ROWS_PER_INSERT <= items.length; i += ROWS_PER_INSERT) {
+      for (let row = 0; row < ROWS_PER_INSERT; row++) {
+        const values = toRow(items[i + row]!);
+        const at = row * JOB_ROW_LENGTH;
+        for (let column = 0; column < JOB_ROW_LENGTH; column++) params[at + column] = values[column];
+      }
+      this.#insertMany.run(params);
     }
-    for (; i < rows.length; i++) this.insert(rows[i]!);
+    for (; i < items.length; i++) this.insert(toRow(items[i]!));
   }
 
   /** Inserts one job row (call it inside a transaction); its `seq`. */

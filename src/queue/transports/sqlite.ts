@@ -71,7 +71,7 @@ export class SqliteTransport implements Transport {
     const now = Date.now();
     try {
       await this.writes.write(() => {
-        this.store.insertAll(batch.map(({ queue, message }) => jobRow(queue, message, now)));
+        this.store.insertAll(batch, ({ queue, message }) => jobRow(queue, message, now));
       });
     } catch (error) {
       return batch.map(() => error as Error);
