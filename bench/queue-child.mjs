@@ -1,5 +1,6 @@
 // One queue measurement in a fresh process: `node queue-child.mjs <part> <kind>`, where part is
-// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq;
+// e2e, dispatch, io or crash and kind is multitask-amqp, multitask-sqlite, amqplib or bullmq
+// (for dispatch also amqplib-props: the bare publisher sending a job's properties too);
 // for e2e also multitask-amqp-feed and multitask-sqlite-feed: the same run with a listener of the
 // event feed (`queue.events({ queue })` in a process of its own, feed-listener.mjs) reading from
 // before the pre-fill to the end.
@@ -65,13 +66,13 @@ async function amqp() {
  * own UUID each), built before the bare publisher's clock starts: the bare side pays for no
  * encoding at all.
  */
-function jobBodies(count) {
+function jobBodies(ids) {
   const dispatchedAt = new Date().toISOString();
-  return Array.from({ length: count }, () =>
+  return ids.map((id) =>
     Buffer.from(
       JSON.stringify({
         v: 1,
-        id: randomUUID(),
+        id,
         task: 'Noop',
         fields: { payload: PAYLOAD },
         attempts: 3,
@@ -81,11 +82,19 @@ function jobBodies(count) {
   );
 }
 
-/** Persistent messages (`bodies`, or 100-byte ones), confirms awaited every WINDOW; honours the channel's 'drain'. */
-async function publishConfirmed(channel, count, bodies) {
+/**
+ * Persistent messages (`bodies`, or 100-byte ones), confirms awaited every WINDOW; honours the
+ * channel's 'drain'. With `ids`, each also carries the properties multitask gives a job: its id,
+ * its content type, and `mandatory`.
+ */
+async function publishConfirmed(channel, count, bodies, ids) {
   for (let i = 1; i <= count; i++) {
     const body = bodies === undefined ? PAYLOAD_BUFFER : bodies[i - 1];
-    if (!channel.sendToQueue(NAME, body, { persistent: true })) await once(channel, 'drain');
+    const properties =
+      ids === undefined
+        ? { persistent: true }
+        : { persistent: true, mandatory: true, contentType: 'application/json', messageId: ids[i - 1] };
+    if (!channel.sendToQueue(NAME, body, properties)) await once(channel, 'drain');
     if (i % WINDOW === 0) await channel.waitForConfirms();
   }
   await channel.waitForConfirms();
@@ -260,14 +269,16 @@ async function withFeedListener(run) {
 }
 
 async function dispatch() {
-  if (kind === 'amqplib') {
+  if (kind === 'amqplib' || kind === 'amqplib-props') {
     const { connection, publisher } = await amqp();
     try {
-      const bodies = jobBodies(DISPATCH_JOBS);
+      const ids = Array.from({ length: DISPATCH_JOBS }, () => randomUUID());
+      const bodies = jobBodies(ids);
       const t0 = performance.now();
-      await publishConfirmed(publisher, DISPATCH_JOBS, bodies);
+      const cpu0 = process.cpuUsage();
+      await publishConfirmed(publisher, DISPATCH_JOBS, bodies, kind === 'amqplib-props' ? ids : undefined);
       const ms = performance.now() - t0;
-      return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000 };
+      return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, dispatchCpuMs: cpuMsSince(cpu0) };
     } finally {
       await publisher.deleteQueue(NAME).catch(() => {});
       await connection.close();
@@ -280,6 +291,7 @@ async function dispatch() {
     // bare publisher's assertQueue does before its clock starts.
     await queue.dispatch(new Noop(PAYLOAD), { queue: NAME, attempts: 3 });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     if (kind.endsWith('-many') || kind.endsWith('-batches')) {
       // -many: one call of every job (at most 1,000 unconfirmed inside it); -batches: calls of
       // DISPATCH_BATCH, one after another, as a producer that waits for each batch does.
@@ -299,8 +311,9 @@ async function dispatch() {
       );
     }
     const ms = performance.now() - t0;
+    const dispatchCpuMs = cpuMsSince(cpu0);
     const { ready } = await queue.stats(NAME);
-    return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, readyAfter: ready };
+    return { ms, jobsPerSec: (DISPATCH_JOBS / ms) * 1000, dispatchCpuMs, readyAfter: ready };
   } finally {
     await queue.close();
   }

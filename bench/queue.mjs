@@ -167,15 +167,37 @@ const LABELS = {
 };
 
 /** A table of jobs/s by setup, each against `base`. */
-function rateTable(samples, kinds, base, labels = LABELS) {
+/**
+ * A table of rates and their ratio to `base`'s; with `cpu` (kind → CPU µs a job, or undefined),
+ * also that CPU and its ratio to `base`'s.
+ */
+function rateTable(samples, kinds, base, labels = LABELS, cpu = undefined) {
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
-  const lines = [`| setup | jobs/s | vs ${labels[base]} | runs (min–max) |`, '| --- | ---: | ---: | ---: |'];
+  const cpuHeads = cpu === undefined ? '' : ` CPU µs/job | CPU vs ${labels[base].split(':')[0]} |`;
+  const lines = [
+    `| setup | jobs/s | vs ${labels[base]} |${cpuHeads} runs (min–max) |`,
+    `| --- | ---: | ---: |${cpu === undefined ? '' : ' ---: | ---: |'} ---: |`,
+  ];
   for (const kind of kinds) {
+    const cpuCells =
+      cpu === undefined
+        ? ''
+        : ` ${cell(kind, cpu(kind) === undefined ? 'n/a' : cpu(kind).toFixed(1))} | ${cell(kind, ratio(cpu(kind), cpu(base)))} |`;
     lines.push(
-      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, range(samples[kind] ?? []))} |`,
+      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} |${cpuCells} ${cell(kind, range(samples[kind] ?? []))} |`,
     );
   }
   return lines;
+}
+
+/** Median CPU µs a job of `part`'s runs of `kind`: the run's `field` (ms) over `jobs`. */
+function cpuPerJob(part, field, jobs) {
+  return (kind) =>
+    median(
+      raw
+        .filter((run) => run.part === part && run.kind === kind && run[field] !== undefined)
+        .map((run) => (run[field] * 1000) / jobs),
+    );
 }
 
 /** e2e-amqp and e2e-sqlite share one interleaved set of runs, so BullMQ is measured once for both. */
@@ -240,6 +262,7 @@ function feedTable(samples) {
 async function dispatch() {
   const amqpKinds = [
     'amqplib',
+    'amqplib-props',
     'multitask-amqp-many',
     'multitask-amqp-batches',
     'multitask-amqp',
@@ -254,6 +277,7 @@ async function dispatch() {
   );
   const labels = {
     amqplib: 'reference: bare amqplib ConfirmChannel, the same bodies pre-encoded, confirms per 1000',
+    'amqplib-props': "the reference with a job's properties too (its id, content type, mandatory)",
     'multitask-amqp-many': '`queue.dispatchMany`, RabbitMQ, one call of every job',
     'multitask-amqp-batches': `\`queue.dispatchMany\`, RabbitMQ, calls of ${fmt(DISPATCH_BATCH)} one after another`,
     'multitask-amqp': '`queue.dispatch`, RabbitMQ, ≤ 1000 in flight',
@@ -265,7 +289,14 @@ async function dispatch() {
   return [
     `### dispatch: ${fmt(DISPATCH_JOBS)} confirmed dispatches of a 100-byte job, one durable quorum queue (median of ${ROUNDS} runs)`,
     '',
-    ...rateTable(samples, amqpKinds.filter(ran), 'amqplib', labels),
+    // The producer's CPU (every thread) while it dispatched, per job.
+    ...rateTable(
+      samples,
+      amqpKinds.filter(ran),
+      'amqplib',
+      labels,
+      cpuPerJob('dispatch', 'dispatchCpuMs', DISPATCH_JOBS),
+    ),
     '',
     ...rateTable(samples, sqliteKinds.filter(ran), 'multitask-sqlite', labels),
     '',
@@ -282,12 +313,7 @@ async function io() {
     amqplib: 'reference: plain amqplib consumer, 1 channel, prefetch 1000',
   };
   // CPU of the consuming process (all its threads) while it consumed, per job: median of the runs.
-  const cpuPerJob = (kind) =>
-    median(
-      raw
-        .filter((run) => run.part === 'io' && run.kind === kind && run.consumeCpuMs !== undefined)
-        .map((run) => (run.consumeCpuMs * 1000) / IO_JOBS),
-    );
+  const cpuOf = cpuPerJob('io', 'consumeCpuMs', IO_JOBS);
   const lines = [
     `### io: ${fmt(IO_JOBS)} jobs that each await a 20 ms timer, 1,000 at a time in all (median of ${ROUNDS} runs); bound = 2 × 500 / 20 ms = ${fmt(IO_BOUND)} jobs/s`,
     '',
@@ -295,10 +321,10 @@ async function io() {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const base = median(samples.amqplib);
-  const baseCpu = cpuPerJob('amqplib');
+  const baseCpu = cpuOf('amqplib');
   for (const kind of kinds) {
     const med = median(samples[kind]);
-    const cpu = cpuPerJob(kind);
+    const cpu = cpuOf(kind);
     const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
     lines.push(
       `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, ratio(med, base))} | ${cell(kind, share)} | ${cell(kind, cpu === undefined ? 'n/a' : cpu.toFixed(1))} | ${cell(kind, ratio(cpu, baseCpu))} | ${cell(kind, range(samples[kind]))} |`,
