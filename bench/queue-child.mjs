@@ -105,6 +105,7 @@ async function consumeBare(connection, count, prefetch, handle) {
   const channel = await connection.createChannel();
   await channel.prefetch(prefetch);
   let done = 0;
+  let firstMs;
   let finish;
   const finished = new Promise((resolve) => (finish = resolve));
   const t0 = performance.now();
@@ -112,6 +113,7 @@ async function consumeBare(connection, count, prefetch, handle) {
   const { consumerTag } = await channel.consume(NAME, (message) => {
     const settle = () => {
       channel.ack(message);
+      firstMs ??= performance.now() - t0;
       if (++done === count) finish(performance.now());
     };
     const pending = handle();
@@ -122,7 +124,16 @@ async function consumeBare(connection, count, prefetch, handle) {
   const consumeCpuMs = cpuMsSince(cpu0);
   await channel.cancel(consumerTag);
   await channel.close();
-  return { ms: t1 - t0, consumeCpuMs };
+  return { ms: t1 - t0, firstMs, consumeCpuMs };
+}
+
+/**
+ * The rate from the first job settled to the last: a consumer's pace once it runs, without its
+ * start (the bare consumer opens its channel before its clock starts; multitask opens its lane,
+ * declares its queue and warms its worker inside it).
+ */
+function paceAfterFirst(count, ms, firstMs) {
+  return firstMs === undefined || ms <= firstMs ? undefined : ((count - 1) / (ms - firstMs)) * 1000;
 }
 
 /** CPU time of this whole process (every thread) since `start`, in ms. */
@@ -136,8 +147,15 @@ async function bareRun(count, prefetch, handle) {
   try {
     await publishConfirmed(publisher, count);
     const { messageCount } = await publisher.checkQueue(NAME);
-    const { ms, consumeCpuMs } = await consumeBare(connection, count, prefetch, handle);
-    return { ms, jobsPerSec: (count / ms) * 1000, readyBefore: messageCount, consumeCpuMs };
+    const { ms, firstMs, consumeCpuMs } = await consumeBare(connection, count, prefetch, handle);
+    return {
+      ms,
+      jobsPerSec: (count / ms) * 1000,
+      firstMs,
+      paceAfterFirst: paceAfterFirst(count, ms, firstMs),
+      readyBefore: messageCount,
+      consumeCpuMs,
+    };
   } finally {
     await publisher.deleteQueue(NAME).catch(() => {});
     await connection.close();
@@ -211,17 +229,29 @@ async function multitaskConsume(count, make, concurrency, workers = WORKERS) {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const consumer = pool.consume(queue, { queue: NAME, concurrency });
+    let firstMs;
     // Told by the consumer's own event rather than polled: a poll's wake-ups would count as its CPU.
     await new Promise((resolve) => {
       const check = () => consumer.counts.completed >= count && resolve();
-      consumer.on('settled', check);
+      consumer.on('settled', () => {
+        firstMs ??= performance.now() - t0;
+        check();
+      });
       check();
     });
     const ms = performance.now() - t0;
     const consumeCpuMs = cpuMsSince(cpu0);
     const counts = { ...consumer.counts };
     await consumer.stop();
-    return { ms, jobsPerSec: (count / ms) * 1000, readyBefore, counts, consumeCpuMs };
+    return {
+      ms,
+      jobsPerSec: (count / ms) * 1000,
+      firstMs,
+      paceAfterFirst: paceAfterFirst(count, ms, firstMs),
+      readyBefore,
+      counts,
+      consumeCpuMs,
+    };
   } finally {
     await pool?.close();
     await queue.close();
