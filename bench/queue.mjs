@@ -166,10 +166,9 @@ const LABELS = {
   bullmq: `BullMQ, 1 Worker, concurrency ${process.env.BENCH_BULLMQ_CONCURRENCY ?? 50}`,
 };
 
-/** A table of jobs/s by setup, each against `base`. */
 /**
- * A table of rates and their ratio to `base`'s; with `cpu` (kind → CPU µs a job, or undefined),
- * also that CPU and its ratio to `base`'s.
+ * A table of jobs/s by setup, each with its ratio to `base`'s; with `cpu` (kind → CPU µs a job,
+ * or undefined), also that CPU and its ratio to `base`'s.
  */
 function rateTable(samples, kinds, base, labels = LABELS, cpu = undefined) {
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
