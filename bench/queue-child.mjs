@@ -128,12 +128,18 @@ async function consumeBare(connection, count, prefetch, handle) {
 }
 
 /**
- * The rate from the first job settled to the last: a consumer's pace once it runs, without its
- * start (the bare consumer opens its channel before its clock starts; multitask opens its lane,
- * declares its queue and warms its worker inside it).
+ * A consumer's rates: over the whole run, and from the first job settled to the last (its pace
+ * once it runs, without its start: the bare consumer opens its channel before its clock starts;
+ * multitask opens its lane, declares its queue and warms its worker inside it).
  */
-function paceAfterFirst(count, ms, firstMs) {
-  return firstMs === undefined || ms <= firstMs ? undefined : ((count - 1) / (ms - firstMs)) * 1000;
+function consumeRates(count, ms, firstMs) {
+  return {
+    ms,
+    jobsPerSec: (count / ms) * 1000,
+    firstMs,
+    paceAfterFirst:
+      firstMs === undefined || ms <= firstMs ? undefined : ((count - 1) / (ms - firstMs)) * 1000,
+  };
 }
 
 /** CPU time of this whole process (every thread) since `start`, in ms. */
@@ -148,14 +154,7 @@ async function bareRun(count, prefetch, handle) {
     await publishConfirmed(publisher, count);
     const { messageCount } = await publisher.checkQueue(NAME);
     const { ms, firstMs, consumeCpuMs } = await consumeBare(connection, count, prefetch, handle);
-    return {
-      ms,
-      jobsPerSec: (count / ms) * 1000,
-      firstMs,
-      paceAfterFirst: paceAfterFirst(count, ms, firstMs),
-      readyBefore: messageCount,
-      consumeCpuMs,
-    };
+    return { ...consumeRates(count, ms, firstMs), readyBefore: messageCount, consumeCpuMs };
   } finally {
     await publisher.deleteQueue(NAME).catch(() => {});
     await connection.close();
@@ -243,15 +242,7 @@ async function multitaskConsume(count, make, concurrency, workers = WORKERS) {
     const consumeCpuMs = cpuMsSince(cpu0);
     const counts = { ...consumer.counts };
     await consumer.stop();
-    return {
-      ms,
-      jobsPerSec: (count / ms) * 1000,
-      firstMs,
-      paceAfterFirst: paceAfterFirst(count, ms, firstMs),
-      readyBefore,
-      counts,
-      consumeCpuMs,
-    };
+    return { ...consumeRates(count, ms, firstMs), readyBefore, counts, consumeCpuMs };
   } finally {
     await pool?.close();
     await queue.close();

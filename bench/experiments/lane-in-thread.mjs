@@ -1,14 +1,17 @@
-// A sizing experiment, not a feature: what multitask's own consumer costs a job when it takes
-// its jobs from RabbitMQ inside the thread that runs them, with no hop to a worker.
-// `node experiments/lane-in-thread.mjs [rounds]` (from bench/, after `npm run build` at the
-// root) pre-fills a quorum queue with 20,000 I/O-bound jobs (a 20 ms timer each) and, in turns:
-//   - bare:      the plain amqplib consumer of queue.mjs's io part, in a worker thread;
-//   - in-thread: multitask's Consumer (its RabbitMQ lane, acks, decoding and settling) in a
-//                worker thread, running each task in that same thread;
-//   - pool:      `pool.consume` as shipped: one worker, the consumer on the main thread.
-// Each has 1,000 jobs in flight; threads are long-lived and warmed up by an uncounted round.
-// It imports multitask's internals from dist/ (the Consumer and the queue's port), so it may
-// break with them: it sizes a design step (lanes living in the workers), nothing more.
+// Where a consumer of I/O-bound jobs spends its CPU, warm: `node experiments/lane-in-thread.mjs
+// [rounds]` (from bench/, after `npm run build` at the root) pre-fills a quorum queue with 20,000
+// jobs (a 20 ms timer each) for every run and, in turns, in one long-lived process:
+//   - bare, main:   the plain amqplib consumer of queue.mjs's io part (prefetch 1,000, an ack
+//                   after each timer), on the main thread: the reference;
+//   - bare, thread: the same consumer inside a worker thread (what a thread itself costs);
+//   - pool:         `pool.consume` as shipped: one worker, the consumer on the main thread;
+//   - in-thread:    a sizing experiment, not a feature: multitask's own Consumer (its RabbitMQ
+//                   lane, acks, decoding and settling) inside a worker thread that also runs
+//                   each task, with no hop between threads.
+// Each has 1,000 jobs in flight; the threads live for the whole run, and a first round warms
+// everything up uncounted. It imports multitask's internals from dist/ (the Consumer and the
+// queue's port), so it may break with them: it sizes a design step (lanes living in the
+// workers), nothing more.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import amqplib from 'amqplib';
@@ -43,6 +46,17 @@ async function bare(name) {
   return ms;
 }
 
+/** Times `consumer` from now until it completed every job; stops it. */
+async function untilDone(consumer) {
+  const t0 = performance.now();
+  await new Promise((resolve) =>
+    consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
+  );
+  const ms = performance.now() - t0;
+  await consumer.stop();
+  return ms;
+}
+
 /** multitask's Consumer with a host that runs each task here, in this thread. */
 async function inThread(name) {
   const queue = await openQueue(AMQP_URL, { app: APP });
@@ -61,15 +75,11 @@ async function inThread(name) {
     concurrency: SLOTS,
     graceMs: 5_000,
   };
-  const consumer = new Consumer(host, portOf(queue), { queue: name, concurrency: SLOTS });
-  const t0 = performance.now();
-  await new Promise((resolve) =>
-    consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
-  );
-  const ms = performance.now() - t0;
-  await consumer.stop();
-  await queue.close();
-  return ms;
+  try {
+    return await untilDone(new Consumer(host, portOf(queue), { queue: name, concurrency: SLOTS }));
+  } finally {
+    await queue.close();
+  }
 }
 
 if (!isMainThread) {
@@ -90,26 +100,18 @@ if (!isMainThread) {
       answer = { resolve, reject };
       thread.postMessage({ kind, name });
     });
-  const viaPool = async (name) => {
-    const t0 = performance.now();
-    const consumer = pool.consume(queue, { queue: name, concurrency: SLOTS });
-    await new Promise((resolve) =>
-      consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
-    );
-    const ms = performance.now() - t0;
-    await consumer.stop();
-    return ms;
-  };
   const kinds = {
-    bare: (name) => inWorker('bare', name),
+    'bare, main': bare,
+    'bare, thread': (name) => inWorker('bare', name),
+    pool: (name) => untilDone(pool.consume(queue, { queue: name, concurrency: SLOTS })),
     'in-thread': (name) => inWorker('in-thread', name),
-    pool: viaPool,
   };
+  const reference = 'bare, main';
   const runs = Object.fromEntries(Object.keys(kinds).map((kind) => [kind, []]));
   try {
     for (let round = 0; round <= rounds; round++) {
       for (const [kind, run] of Object.entries(kinds)) {
-        const name = `bench.lane-thread.${process.pid}.${round}.${kind}`;
+        const name = `bench.lane-thread.${process.pid}.${round}.${kind.replace(/\W+/g, '-')}`;
         await dispatchWindow(
           queue,
           () => new Sleep(20, 'x'.repeat(100)),
@@ -138,6 +140,6 @@ if (!isMainThread) {
   const rate = (kind) => median(runs[kind].map((run) => run.jobsPerSec));
   for (const kind of Object.keys(kinds))
     console.log(
-      `median ${kind}: ${Math.round(rate(kind))} jobs/s (${(rate(kind) / rate('bare')).toFixed(2)}× bare), ${cpu(kind).toFixed(1)} µs CPU a job (${(cpu(kind) / cpu('bare')).toFixed(2)}× bare)`,
+      `median ${kind}: ${Math.round(rate(kind))} jobs/s (${(rate(kind) / rate(reference)).toFixed(2)}× ${reference}), ${cpu(kind).toFixed(1)} µs CPU a job (${(cpu(kind) / cpu(reference)).toFixed(2)}×)`,
     );
 }

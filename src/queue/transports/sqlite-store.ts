@@ -59,9 +59,9 @@ export type JobRow = [
 
 /** The columns of a {@link JobRow}, in its order. */
 const JOB_COLUMNS = '(id, queue, body, attempt, run_at, last_error, want_result)';
-const JOB_VALUES = '(?, ?, ?, ?, ?, ?, ?)';
 /** Values in a {@link JobRow}. */
 const JOB_ROW_LENGTH = 7;
+const JOB_VALUES = `(${Array(JOB_ROW_LENGTH).fill('?').join(', ')})`;
 
 /**
  * Rows per multi-row INSERT of a bulk dispatch. Each `run` crosses into SQLite and steps on its
