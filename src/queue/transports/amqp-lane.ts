@@ -143,7 +143,8 @@ export class AmqpLane implements Lane {
       return;
     }
     const attempt = deliveryAttempt(headers);
-    const remaining = (numberHeader(headers[HEADER.notBefore]) ?? 0) - now;
+    const notBefore = numberHeader(headers[HEADER.notBefore]) ?? 0;
+    const remaining = notBefore - now;
     if (remaining >= HOLD_BELOW_MS) {
       // Early off the delay ladder: up the ladder again. This delivery was no attempt.
       const properties = republishProperties(message, carriedHeaders(message, { [HEADER.attempt]: attempt }));
@@ -154,10 +155,10 @@ export class AmqpLane implements Lane {
       );
     } else if (remaining > 0) {
       // Due within a rung's TTL: wait here, so that a delay is never cut short.
-      setTimeout(() => {
+      atOrAfter(notBefore, () => {
         if (!this.#stopped) return this.#deliver(channel, message, attempt, acks);
         giveBack(on, message);
-      }, remaining);
+      });
     } else {
       this.#deliver(channel, message, attempt, acks);
     }
@@ -194,6 +195,18 @@ export class AmqpLane implements Lane {
     for (const message of this.#unsettled) giveBack(on, message);
     this.#unsettled.clear();
   }
+}
+
+/**
+ * Calls `then` once the wall clock (`Date.now()`) has reached `at`. A timer alone is not
+ * enough: it runs on the event loop's monotonic clock, cached at the start of the loop's turn,
+ * and can fire a millisecond before `Date.now()` reaches its time (seen here: a job delivered
+ * 1 ms before its not-before, under load).
+ */
+function atOrAfter(at: number, then: () => void): void {
+  const wait = at - Date.now();
+  if (wait > 0) setTimeout(() => atOrAfter(at, then), wait);
+  else then();
 }
 
 /** Nacks a delivery back to the queue (requeued), out of the channel's ack batch. */
