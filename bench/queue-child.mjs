@@ -216,11 +216,6 @@ async function multitask() {
 }
 
 /** Pre-fills `count` jobs, starts a pool and waits for it, then times consume() until all completed. */
-/** Workers whose app is up and that take work. */
-function workersUp(pool) {
-  return pool.stats().workers.filter((worker) => worker.state === 'idle' || worker.state === 'busy').length;
-}
-
 async function multitaskConsume(count, make, concurrency, workers = WORKERS) {
   const { openQueue, Pool } = await multitask();
   const queue = await openQueue(transportUrl(), { app: APP });
@@ -233,7 +228,7 @@ async function multitaskConsume(count, make, concurrency, workers = WORKERS) {
     // The clock starts once the workers' apps are up, as the bare consumer's starts once its
     // channel is open: a service boots once and consumes for hours, and a thread's boot (about
     // 45 ms and its CPU here) is not a job's cost.
-    await until(() => workersUp(pool) === workers, 'the workers to boot');
+    await until(() => pool.stats().workers.every((worker) => worker.state === 'idle'), 'the workers to boot');
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const consumer = pool.consume(queue, { queue: NAME, concurrency });
