@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { openQueue, Pool } from 'multitask';
-import { AMQP_URL, dispatchWindow, sweepAmqpQueues } from './harness.mjs';
+import { AMQP_URL, completed, dispatchWindow, sweepAmqpQueues } from './harness.mjs';
 import { Sleep } from './queue-tasks.mjs';
 
 const JOBS = Number(process.argv[2] ?? 20_000);
@@ -33,9 +33,7 @@ try {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const consumer = pool.consume(queue, { queue: name, concurrency: SLOTS / WORKERS });
-  await new Promise((resolve) =>
-    consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
-  );
+  await completed(consumer, JOBS);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const { profile } = await session.post('HeapProfiler.stopSampling');

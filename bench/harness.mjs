@@ -135,6 +135,18 @@ export async function until(condition, what, timeoutMs = 240_000) {
 }
 
 /**
+ * Resolves once `consumer` has completed `count` jobs. Told by the consumer's own `settled`
+ * event rather than polled: a poll's wake-ups would count as the consumer's CPU.
+ */
+export function completed(consumer, count) {
+  return new Promise((resolve) => {
+    const check = () => consumer.counts.completed >= count && resolve();
+    consumer.on('settled', check);
+    check();
+  });
+}
+
+/**
  * Keeps up to `window` dispatches of `make(i)` in flight, each settled one starting the next;
  * resolves once `count` are confirmed, rejects on the first error.
  */

@@ -18,7 +18,7 @@
 // one `pool.consume` (one worker, concurrency 1,000) until every job is done, in the order
 // A, B then B, A. The first round warms up and is not counted. CPU is the whole process's.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AMQP_URL, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
+import { AMQP_URL, completed, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
 
 const [otherDir, roundsArg, jobsArg] = process.argv.slice(2);
 if (otherDir === undefined) {
@@ -49,9 +49,7 @@ async function round(build, name) {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const consumer = build.pool.consume(build.queue, { queue: name, concurrency: SLOTS });
-  await new Promise((resolve) =>
-    consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
-  );
+  await completed(consumer, JOBS);
   const { user, system } = process.cpuUsage(cpu0);
   const ms = performance.now() - t0;
   await consumer.stop();

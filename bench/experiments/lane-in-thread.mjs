@@ -19,7 +19,7 @@ import { openQueue, Pool } from 'multitask';
 import { Consumer } from '../../dist/pool/consumer.js';
 import { portOf } from '../../dist/queue/port.js';
 import { TaskRegistry } from '../../dist/task/registry.js';
-import { AMQP_URL, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
+import { AMQP_URL, completed, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
 import { Sleep } from '../queue-tasks.mjs';
 
 const JOBS = 20_000;
@@ -49,9 +49,7 @@ async function bare(name) {
 /** Times `consumer` from now until it completed every job; stops it. */
 async function untilDone(consumer) {
   const t0 = performance.now();
-  await new Promise((resolve) =>
-    consumer.on('settled', () => consumer.counts.completed >= JOBS && resolve()),
-  );
+  await completed(consumer, JOBS);
   const ms = performance.now() - t0;
   await consumer.stop();
   return ms;
