@@ -139,15 +139,41 @@ function child(args, script, extraEnv) {
   });
 }
 
+/** What {@link interleaved} measured for a samples object it returned: its part and what it picked. */
+const sourceOf = new WeakMap();
+
 /** Runs every available kind of a child part, ROUNDS times, rotating who goes first; samples by kind. */
 async function interleaved(part, kinds, pick) {
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
+  sourceOf.set(samples, { part, pick });
   await interleave(kinds.filter(available), ROUNDS, async (kind, round) => {
     progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
     const result = await measure(part, kind, round);
     if (result) samples[kind].push(...[pick(result)].flat());
   });
   return samples;
+}
+
+/**
+ * The median over rounds of `pick(run)` of `kind`'s run over `base`'s in the same round of
+ * `part`. Setups run one after the other in each round, so this ratio follows the machine's
+ * drift (other guests take its CPU for minutes at a time) better than a ratio of two medians.
+ */
+function roundRatio(part, kind, base, pick) {
+  const valueIn = (which, round) => {
+    const run = raw.find(
+      (r) => r.part === part && r.kind === which && r.round === round && r.error === undefined,
+    );
+    const value = run === undefined ? undefined : median([pick(run)].flat());
+    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  };
+  const ratios = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const value = valueIn(kind, round);
+    const reference = valueIn(base, round);
+    if (value !== undefined && reference !== undefined && reference > 0) ratios.push(value / reference);
+  }
+  return ratios.length === 0 ? 'n/a' : `${median(ratios).toFixed(2)}×`;
 }
 
 // --- report -------------------------------------------------------------------------------
@@ -167,23 +193,25 @@ const LABELS = {
 };
 
 /**
- * A table of jobs/s by setup, each with its ratio to `base`'s; with `cpu` (kind → CPU µs a job,
+ * A table of jobs/s by setup, each with its ratio to `base`'s (of the medians, and round by round); with `cpu` (kind → CPU µs a job,
  * or undefined), also that CPU and its ratio to `base`'s.
  */
 function rateTable(samples, kinds, base, labels = LABELS, cpu = undefined) {
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
   const cpuHeads = cpu === undefined ? '' : ` CPU µs/job | CPU vs ${labels[base].split(':')[0]} |`;
   const lines = [
-    `| setup | jobs/s | vs ${labels[base]} |${cpuHeads} runs (min–max) |`,
-    `| --- | ---: | ---: |${cpu === undefined ? '' : ' ---: | ---: |'} ---: |`,
+    `| setup | jobs/s | vs ${labels[base]} | round by round |${cpuHeads} runs (min–max) |`,
+    `| --- | ---: | ---: | ---: |${cpu === undefined ? '' : ' ---: | ---: |'} ---: |`,
   ];
+  const { part, pick } = sourceOf.get(samples);
+  const byRound = (kind) => roundRatio(part, kind, base, pick);
   for (const kind of kinds) {
     const cpuCells =
       cpu === undefined
         ? ''
         : ` ${cell(kind, cpu(kind) === undefined ? 'n/a' : cpu(kind).toFixed(1))} | ${cell(kind, ratio(cpu(kind), cpu(base)))} |`;
     lines.push(
-      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} |${cpuCells} ${cell(kind, range(samples[kind] ?? []))} |`,
+      `| ${labels[kind]} | ${cell(kind, fmt(med[kind]), true)} | ${cell(kind, ratio(med[kind], med[base]))} | ${cell(kind, byRound(kind))} |${cpuCells} ${cell(kind, range(samples[kind] ?? []))} |`,
     );
   }
   return lines;
@@ -321,8 +349,10 @@ async function io() {
     '',
     'jobs/s: from the consumer started to the last job acknowledged; after the first: from the first job settled to the last, the start left out on both sides.',
     '',
-    '| setup | jobs/s | vs the plain consumer | after the first | vs the plain consumer | % of bound | CPU µs/job | CPU vs the plain consumer | runs (min–max) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    'Round by round: the median over rounds of the ratio to the plain consumer in the same round.',
+    '',
+    '| setup | jobs/s | vs the plain consumer | round by round | after the first | vs the plain consumer | % of bound | CPU µs/job | CPU vs the plain consumer | round by round | runs (min–max) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const base = median(samples.amqplib);
   const basePace = paceOf('amqplib');
@@ -333,7 +363,13 @@ async function io() {
     const cpu = cpuOf(kind);
     const share = med === undefined ? 'n/a' : `${((med / IO_BOUND) * 100).toFixed(1)}%`;
     lines.push(
-      `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, ratio(med, base))} | ${cell(kind, fmt(pace))} | ${cell(kind, ratio(pace, basePace))} | ${cell(kind, share)} | ${cell(kind, cpu === undefined ? 'n/a' : cpu.toFixed(1))} | ${cell(kind, ratio(cpu, baseCpu))} | ${cell(kind, range(samples[kind]))} |`,
+      `| ${labels[kind]} | ${cell(kind, fmt(med), true)} | ${cell(kind, ratio(med, base))} | ${cell(
+        kind,
+        roundRatio('io', kind, 'amqplib', (run) => run.jobsPerSec),
+      )} | ${cell(kind, fmt(pace))} | ${cell(kind, ratio(pace, basePace))} | ${cell(kind, share)} | ${cell(kind, cpu === undefined ? 'n/a' : cpu.toFixed(1))} | ${cell(kind, ratio(cpu, baseCpu))} | ${cell(
+        kind,
+        roundRatio('io', kind, 'amqplib', (run) => run.consumeCpuMs),
+      )} | ${cell(kind, range(samples[kind]))} |`,
     );
   }
   return [...lines, ''];
