@@ -147,6 +147,29 @@ export function completed(consumer, count) {
 }
 
 /**
+ * The plain amqplib consumer of I/O-bound jobs that multitask is measured against: one channel
+ * with `prefetch` messages unacknowledged, each acked after a 20 ms timer. Resolves once the
+ * channel is open, with `drain(count)` (resolves once `count` messages are acked) and `close()`.
+ */
+export async function plainIoConsumer(amqpUrl, name, prefetch) {
+  const { default: amqplib } = await import('amqplib');
+  const connection = await amqplib.connect(amqpUrl);
+  const channel = await connection.createChannel();
+  await channel.prefetch(prefetch);
+  const drain = (count) =>
+    new Promise((resolve) => {
+      let done = 0;
+      channel.consume(name, (message) => {
+        sleep(20).then(() => {
+          channel.ack(message);
+          if (++done === count) resolve();
+        });
+      });
+    });
+  return { drain, close: () => connection.close() };
+}
+
+/**
  * Keeps up to `window` dispatches of `make(i)` in flight, each settled one starting the next;
  * resolves once `count` are confirmed, rejects on the first error.
  */

@@ -139,13 +139,9 @@ function child(args, script, extraEnv) {
   });
 }
 
-/** What {@link interleaved} measured for a samples object it returned: its part and what it picked. */
-const sourceOf = new WeakMap();
-
 /** Runs every available kind of a child part, ROUNDS times, rotating who goes first; samples by kind. */
 async function interleaved(part, kinds, pick) {
   const samples = Object.fromEntries(kinds.map((kind) => [kind, []]));
-  sourceOf.set(samples, { part, pick });
   await interleave(kinds.filter(available), ROUNDS, async (kind, round) => {
     progress(`${part} round ${round}/${ROUNDS}: ${kind}`);
     const result = await measure(part, kind, round);
@@ -164,8 +160,8 @@ function roundRatio(part, kind, base, pick) {
     const run = raw.find(
       (r) => r.part === part && r.kind === which && r.round === round && r.error === undefined,
     );
-    const value = run === undefined ? undefined : median([pick(run)].flat());
-    return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+    const value = run === undefined ? undefined : pick(run);
+    return Number.isFinite(value) ? value : undefined;
   };
   const ratios = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -193,18 +189,18 @@ const LABELS = {
 };
 
 /**
- * A table of jobs/s by setup, each with its ratio to `base`'s (of the medians, and round by round); with `cpu` (kind → CPU µs a job,
- * or undefined), also that CPU and its ratio to `base`'s.
+ * A table of jobs/s by setup of `part`, each with its ratio to `base`'s (of the medians, and
+ * round by round); with `cpu` (kind → CPU µs a job, or undefined), also that CPU and its ratio
+ * to `base`'s.
  */
-function rateTable(samples, kinds, base, labels = LABELS, cpu = undefined) {
+function rateTable(part, samples, kinds, base, labels = LABELS, cpu = undefined) {
   const med = Object.fromEntries(kinds.map((kind) => [kind, median(samples[kind] ?? [])]));
   const cpuHeads = cpu === undefined ? '' : ` CPU µs/job | CPU vs ${labels[base].split(':')[0]} |`;
   const lines = [
     `| setup | jobs/s | vs ${labels[base]} | round by round |${cpuHeads} runs (min–max) |`,
     `| --- | ---: | ---: | ---: |${cpu === undefined ? '' : ' ---: | ---: |'} ---: |`,
   ];
-  const { part, pick } = sourceOf.get(samples);
-  const byRound = (kind) => roundRatio(part, kind, base, pick);
+  const byRound = (kind) => roundRatio(part, kind, base, (run) => run.jobsPerSec);
   for (const kind of kinds) {
     const cpuCells =
       cpu === undefined
@@ -242,7 +238,7 @@ async function e2e() {
     lines.push(
       `### e2e-amqp: ${fmt(E2E_JOBS)} no-op jobs end to end, pre-filled, 100-byte persistent payloads (median of ${ROUNDS} runs)`,
       '',
-      ...rateTable(samples, ['multitask-amqp', 'amqplib', 'bullmq'], 'amqplib'),
+      ...rateTable('e2e', samples, ['multitask-amqp', 'amqplib', 'bullmq'], 'amqplib'),
       '',
     );
   }
@@ -250,7 +246,7 @@ async function e2e() {
     lines.push(
       `### e2e-sqlite: the same ${fmt(E2E_JOBS)} no-op jobs through multitask's SQLite transport (median of ${ROUNDS} runs)`,
       '',
-      ...rateTable(samples, ['multitask-sqlite', 'bullmq'], 'bullmq'),
+      ...rateTable('e2e', samples, ['multitask-sqlite', 'bullmq'], 'bullmq'),
       '',
     );
   }
@@ -318,6 +314,7 @@ async function dispatch() {
     '',
     // The producer's CPU (every thread) while it dispatched, per job.
     ...rateTable(
+      'dispatch',
       samples,
       amqpKinds.filter(ran),
       'amqplib',
@@ -325,7 +322,7 @@ async function dispatch() {
       cpuPerJob('dispatch', 'dispatchCpuMs', DISPATCH_JOBS),
     ),
     '',
-    ...rateTable(samples, sqliteKinds.filter(ran), 'multitask-sqlite', labels),
+    ...rateTable('dispatch', samples, sqliteKinds.filter(ran), 'multitask-sqlite', labels),
     '',
   ];
 }

@@ -13,10 +13,15 @@
 // and prints the CPU figures alone. The stage names follow multitask's internals (dist/) and
 // amqplib's, so they may need updating with them: it sizes the hop between threads, no more.
 import { Session } from 'node:inspector/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import amqplib from 'amqplib';
 import { openQueue, Pool } from 'multitask';
-import { AMQP_URL, completed, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
+import {
+  AMQP_URL,
+  completed,
+  dispatchWindow,
+  median,
+  plainIoConsumer,
+  sweepAmqpQueues,
+} from '../harness.mjs';
 import { Sleep } from '../queue-tasks.mjs';
 
 const JOBS = Number(process.argv[2] ?? 30_000);
@@ -45,28 +50,15 @@ const STAGES = [
   ['garbage collection', ['(garbage collector) '], []],
 ];
 
-/** The plain consumer of queue.mjs's io part: one channel, an ack after each timer. */
+/** The plain consumer of queue.mjs's io part, measured from its channel open to its last ack. */
 async function bare(name) {
-  const connection = await amqplib.connect(AMQP_URL);
-  const channel = await connection.createChannel();
-  await channel.prefetch(SLOTS);
-  let done = 0;
-  let finish;
-  const finished = new Promise((resolve) => (finish = resolve));
-  const measured = await measure(async () => {
-    await channel.consume(name, (message) => {
-      sleep(20).then(() => {
-        channel.ack(message);
-        if (++done === JOBS) finish();
-      });
-    });
-    await finished;
-  });
-  await connection.close();
+  const consumer = await plainIoConsumer(AMQP_URL, name, SLOTS);
+  const measured = await measure(() => consumer.drain(JOBS));
+  await consumer.close();
   return measured;
 }
 
-/** `work` timed by process CPU, the main thread profiled meanwhile. */
+/** `work` timed by process CPU, the main thread profiled meanwhile unless `--no-profile`. */
 async function measure(work) {
   const session = PROFILE ? new Session() : undefined;
   if (session) {
@@ -78,16 +70,17 @@ async function measure(work) {
   const cpu0 = process.cpuUsage();
   await work();
   const { user, system } = process.cpuUsage(cpu0);
-  if (!session)
-    return { cpuPerJob: (user + system) / JOBS, userPerJob: user / JOBS, systemPerJob: system / JOBS };
-  const { profile } = await session.post('Profiler.stop');
-  session.disconnect();
-  return {
+  const measured = {
     cpuPerJob: (user + system) / JOBS,
     userPerJob: user / JOBS,
     systemPerJob: system / JOBS,
-    stages: stagesOf(profile),
   };
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    measured.stages = stagesOf(profile);
+  }
+  return measured;
 }
 
 /** Each stage's main-thread time a job, in µs, and the busy time of the main thread. */

@@ -12,14 +12,19 @@
 // everything up uncounted. It imports multitask's internals from dist/ (the Consumer and the
 // queue's port), so it may break with them: it sizes a design step (lanes living in the
 // workers), nothing more.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import amqplib from 'amqplib';
 import { openQueue, Pool } from 'multitask';
 import { Consumer } from '../../dist/pool/consumer.js';
 import { portOf } from '../../dist/queue/port.js';
 import { TaskRegistry } from '../../dist/task/registry.js';
-import { AMQP_URL, completed, dispatchWindow, median, sweepAmqpQueues } from '../harness.mjs';
+import {
+  AMQP_URL,
+  completed,
+  dispatchWindow,
+  median,
+  plainIoConsumer,
+  sweepAmqpQueues,
+} from '../harness.mjs';
 import { Sleep } from '../queue-tasks.mjs';
 
 const JOBS = 20_000;
@@ -28,21 +33,11 @@ const APP = new URL('../queue-app.mjs', import.meta.url);
 
 /** The plain consumer: acks each message after the timer. */
 async function bare(name) {
-  const connection = await amqplib.connect(AMQP_URL);
-  const channel = await connection.createChannel();
-  await channel.prefetch(SLOTS);
-  let done = 0;
+  const consumer = await plainIoConsumer(AMQP_URL, name, SLOTS);
   const t0 = performance.now();
-  await new Promise((resolve) => {
-    channel.consume(name, (message) => {
-      sleep(20).then(() => {
-        channel.ack(message);
-        if (++done === JOBS) resolve();
-      });
-    });
-  });
+  await consumer.drain(JOBS);
   const ms = performance.now() - t0;
-  await connection.close();
+  await consumer.close();
   return ms;
 }
 
